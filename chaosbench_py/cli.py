@@ -1,0 +1,196 @@
+"""The ``chaosbench`` command line.
+
+Subcommands::
+
+    chaosbench systems list [--kind flow|map|pde]
+    chaosbench systems info NAME
+    chaosbench generate --system NAME --trajectories B --length T --out PATH [...]
+    chaosbench run [--out DIR] [--quick]          # the main job on the embedded default
+
+Every subcommand has ``--help``. Errors in arguments exit with status 2 and a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def _cmd_systems_list(args: argparse.Namespace) -> int:
+    from .systems import get_system, list_systems
+
+    names = list_systems(kind=args.kind)
+    if args.verbose:
+        for name in names:
+            info = get_system(name).info
+            lam = info.invariants.max_lyapunov
+            lam_s = f"{lam:.4g}" if lam is not None else "-"
+            print(f"{name:28s} {info.kind:5s} dim={info.dim:<4d} lambda_max={lam_s}")
+    else:
+        print("\n".join(names))
+    print(f"# {len(names)} systems", file=sys.stderr)
+    return 0
+
+
+def _cmd_systems_info(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .systems import get_system
+
+    info = get_system(args.name).info
+    out = dataclasses.asdict(info)
+    out["lyapunov_time"] = info.invariants.lyapunov_time
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .simulate import generate_to_store, generate_trajectories, save_trajectories
+    from .systems import get_system
+
+    params = {}
+    for item in args.param or []:
+        if "=" not in item:
+            raise SystemExit(f"chaosbench generate: --param expects NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        params[k] = float(v)
+    factory_kwargs = {"dim": args.dim} if args.dim else {}
+    system = get_system(args.system, **factory_kwargs, **params)
+    out = Path(args.out)
+    kwargs = dict(
+        pts_per_period=args.pts_per_period,
+        pts_per_lyapunov=args.pts_per_lyapunov,
+        sample_dt=args.sample_dt,
+        transient=args.transient,
+        noise=args.noise,
+        seed=args.seed,
+        method=args.method,
+        rtol=args.rtol,
+        atol=args.atol,
+        dt=args.dt,
+    )
+    if out.suffix == ".zarr":
+        generate_to_store(
+            out,
+            system,
+            args.trajectories,
+            args.length,
+            chunk=args.chunk,
+            resume=args.resume,
+            progress=not args.quiet,
+            **kwargs,
+        )
+    else:
+        if out.exists() and not args.overwrite:
+            raise SystemExit(f"chaosbench generate: {out} exists (use --overwrite)")
+        ds = generate_trajectories(
+            system,
+            args.trajectories,
+            args.length,
+            chunk=args.chunk,
+            progress=not args.quiet,
+            device=torch.device(args.device),
+            **kwargs,
+        )
+        save_trajectories(ds, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .main_job import run_main_job
+
+    report = run_main_job(Path(args.out), quick=args.quick)
+    print(f"report: {report}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="chaosbench",
+        description="Emulate dynamics with neural networks and judge the emulators by physics.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ps = sub.add_parser("systems", help="the catalog of chaotic systems")
+    ssub = ps.add_subparsers(dest="systems_command", required=True, metavar="SUBCOMMAND")
+    pl = ssub.add_parser("list", help="list the systems")
+    pl.add_argument("--kind", choices=["flow", "map", "pde"], help="only this kind")
+    pl.add_argument("--long", dest="verbose", action="store_true", help="one line of metadata per system")
+    pl.set_defaults(func=_cmd_systems_list)
+    pi = ssub.add_parser("info", help="metadata of one system (JSON)")
+    pi.add_argument("name", help="system name, e.g. Lorenz")
+    pi.set_defaults(func=_cmd_systems_info)
+
+    pg = sub.add_parser(
+        "generate",
+        help="integrate trajectories of a system and write them to zarr/netCDF",
+        description="Integrate a batch of trajectories (initial conditions on the attractor) and write "
+        "a (trajectory, time, dim) dataset. A .zarr output is written chunk by chunk and can be resumed.",
+    )
+    pg.add_argument("--system", required=True, help="catalog name (see `chaosbench systems list`)")
+    pg.add_argument("--trajectories", type=int, default=1, help="number of initial conditions (default 1)")
+    pg.add_argument("--length", type=int, default=1000, help="samples per trajectory (default 1000)")
+    pg.add_argument("--out", required=True, help="output path ending in .zarr or .nc")
+    g = pg.add_mutually_exclusive_group()
+    g.add_argument("--pts-per-period", type=float, help="samples per dominant period (default 100)")
+    g.add_argument("--pts-per-lyapunov", type=float, help="samples per Lyapunov time")
+    g.add_argument("--sample-dt", type=float, help="sample spacing in the system's time units")
+    pg.add_argument(
+        "--transient", type=float, default=10.0, help="dropped transient, in sampling units (default 10)"
+    )
+    pg.add_argument(
+        "--noise", type=float, default=0.0, help="observation noise, fraction of the std (default 0)"
+    )
+    pg.add_argument("--seed", type=int, default=0)
+    pg.add_argument("--method", default="dop853", choices=["dop853", "dopri8", "dopri5", "bosh3", "rk4"])
+    pg.add_argument("--rtol", type=float, default=1e-9)
+    pg.add_argument("--atol", type=float, default=1e-9)
+    pg.add_argument("--dt", type=float, help="step of rk4 (default: the system's dt)")
+    pg.add_argument(
+        "--dim", type=int, help="dimension, for systems of any size (Lorenz96, KuramotoSivashinsky)"
+    )
+    pg.add_argument(
+        "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
+    )
+    pg.add_argument("--chunk", type=int, default=1000, help="time samples integrated and written per chunk")
+    pg.add_argument("--resume", action="store_true", help="continue an interrupted .zarr run")
+    pg.add_argument("--overwrite", action="store_true", help="replace an existing .nc output")
+    pg.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1 ...)")
+    pg.add_argument("--quiet", action="store_true", help="no progress bar")
+    pg.set_defaults(func=_cmd_generate)
+
+    pr = sub.add_parser(
+        "run",
+        help="the main job on the embedded default (no downloads); writes a report with plots",
+    )
+    pr.add_argument("--out", default="outputs/main", help="output folder (default outputs/main)")
+    pr.add_argument("--quick", action="store_true", help="smaller sizes (for tests)")
+    pr.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (KeyError, ValueError, FileExistsError, FileNotFoundError, TypeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"chaosbench {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

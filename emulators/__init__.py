@@ -1,0 +1,3 @@
+"""emulators: neural-network models of dynamics (torch only; no data or metric code)."""
+
+__all__: list[str] = []
