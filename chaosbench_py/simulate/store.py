@@ -174,7 +174,7 @@ def generate_to_store(
     transient = kwargs.pop("transient", 10.0)
     noise = kwargs.pop("noise", 0.0)
     seed = kwargs.pop("seed", 0)
-    ic_spread = kwargs.pop("ic_spread", 0.1)
+    ic_spread = kwargs.pop("ic_spread", 1e-6)
     method = kwargs.pop("method", "dop853")
     rtol = kwargs.pop("rtol", 1e-9)
     atol = kwargs.pop("atol", 1e-9)

@@ -9,10 +9,9 @@ period (``timescale="period"``), or ``pts_per_lyapunov`` samples per Lyapunov ti
 (``timescale="lyapunov"``, using the catalog's ``max_lyapunov``). Unlike dysts'
 ``linspace(0, tlim, n)`` the sample spacing is exactly ``period / pts_per_period``.
 
-Initial conditions on the attractor: the catalog's default initial condition (which lies on the
-attractor), perturbed per trajectory by Gaussian noise of ``ic_spread`` times the stored
-per-dimension standard deviation (seeded), then integrated for ``transient`` time-scale units
-which are dropped. After the transient the trajectories are spread along the attractor.
+Initial conditions on the attractor: states picked at random times (seeded) from a pilot orbit
+of the catalog's default initial condition, slightly perturbed, then integrated for
+``transient`` time-scale units which are dropped.
 """
 
 from __future__ import annotations
@@ -102,48 +101,58 @@ def initial_conditions(
     system: System,
     n: int,
     *,
-    ic_spread: float = 0.1,
+    ic_spread: float = 1e-6,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """``n`` initial conditions near the attractor, shape ``(n, dim)``.
+    """``n`` initial conditions on the attractor, shape ``(n, dim)``.
 
-    Flows: the default initial condition plus ``ic_spread * std * N(0, 1)`` per dimension, with
-    ``std`` the catalog's per-dimension standard deviation on the attractor (``|x0| + 1`` when
-    unknown); the transient integrated afterwards spreads them along the attractor.
-
-    Maps and PDE steppers (cheap to iterate, and often with a basin boundary close to the
-    attractor, e.g. Hénon): ``n`` states picked at random times from one pilot orbit of the
-    default initial condition (1000 steps dropped, then ``max(1000, 10 n)`` steps), so they lie
-    on the attractor itself, plus a relative ``1e-9`` perturbation.
+    States are picked at random times from one pilot orbit of the default initial condition
+    (which lies on the attractor): for flows 20 dropped periods then ``max(100, n / 5)`` periods
+    sampled 10 times per period; for maps and PDE steppers 1000 dropped steps then
+    ``max(1000, 10 n)`` steps. Each picked state gets a perturbation of ``ic_spread`` times the
+    per-dimension attractor scale (stored std, else the pilot orbit's std), so repeated picks
+    separate. Unlike perturbing the default initial condition by a finite amount, this never
+    starts a trajectory outside the basin of attraction (e.g. Hénon, HyperRossler).
     """
     if n < 1:
         raise ValueError(f"number of trajectories must be >= 1; got {n}")
-    x0 = system.default_initial_condition(dtype=dtype, device="cpu")
+    orbit = _pilot_orbit(system, n, dtype)
+    if not torch.isfinite(orbit).all():
+        raise FloatingPointError(f"{system.name}: the orbit of the default initial condition diverges")
+    n_pilot = orbit.shape[0]
+    if n <= n_pilot:
+        pick = torch.randperm(n_pilot, generator=generator)[:n]
+    else:
+        pick = torch.randint(n_pilot, (n,), generator=generator)
+    picked = orbit[pick]
+    if system.info.std is not None and len(system.info.std) == system.dim:
+        scale = torch.tensor(system.info.std, dtype=dtype)
+    else:
+        scale = orbit.std(dim=0)
+    noise = torch.randn(picked.shape, generator=generator, dtype=dtype)
+    return (picked + ic_spread * scale * noise).to(device)
+
+
+def _pilot_orbit(system: System, n: int, dtype: torch.dtype) -> torch.Tensor:
+    x0 = system.default_initial_condition(dtype=dtype, device="cpu")[None]
     if isinstance(system, Map):
         n_pilot = max(1000, 10 * n)
-        x = x0[None]
         states = []
+        x = x0
         with torch.no_grad():
             for k in range(1000 + n_pilot):
                 x = system.step(x)
                 if k >= 1000:
                     states.append(x[0])
-        orbit = torch.stack(states)
-        if not torch.isfinite(orbit).all():
-            raise FloatingPointError(f"{system.name}: the orbit of the default initial condition diverges")
-        pick = (
-            torch.randperm(n_pilot, generator=generator)[:n]
-            if n <= n_pilot
-            else torch.randint(n_pilot, (n,), generator=generator)
-        )
-        picked = orbit[pick]
-        noise = torch.randn(picked.shape, generator=generator, dtype=dtype)
-        return (picked + 1e-9 * (picked.abs() + 1e-12) * noise).to(device)
-    std = torch.tensor(system.info.std, dtype=dtype) if system.info.std else x0.abs() + 1.0
-    noise = torch.randn((n, system.dim), generator=generator, dtype=dtype)
-    return (x0 + ic_spread * std * noise).to(device)
+        return torch.stack(states)
+    period = system.info.period or system.info.dt or 1.0
+    n_periods = max(100, n // 5)
+    times = period * torch.arange(20 * 10, (20 + n_periods) * 10 + 1, dtype=dtype) / 10
+    times = torch.cat([torch.zeros(1, dtype=dtype), times])
+    orbit = integrate(system, x0, times, rtol=1e-8, atol=1e-8, first_step=system.info.dt)
+    return orbit[0, 1:]
 
 
 def _advance(
@@ -217,7 +226,7 @@ def generate_trajectories(
     sample_dt: float | None = None,
     transient: float = 10.0,
     initial_condition: Any = None,
-    ic_spread: float = 0.1,
+    ic_spread: float = 1e-6,
     noise: float = 0.0,
     seed: int = 0,
     method: str = "dop853",
@@ -243,8 +252,9 @@ def generate_trajectories(
         Length of the dropped transient, in units of the sampling time scale (periods, Lyapunov
         times, or steps for maps). ``0`` keeps the initial condition as sample 0.
     initial_condition:
-        ``None`` (perturbed default IC, see :func:`initial_conditions`), ``"default"`` (the
-        unperturbed default for every trajectory), or an array of shape ``(dim,)`` / ``(B, dim)``.
+        ``None`` (states drawn from a pilot orbit on the attractor, see
+        :func:`initial_conditions`), ``"default"`` (the default IC for every trajectory), or an
+        array of shape ``(dim,)`` / ``(B, dim)``.
     noise:
         Observation noise: each sample gets ``noise * std_d * N(0,1)`` added, with ``std_d`` from
         :func:`noise_scale` (the catalog's attractor std). The dynamics stay clean.

@@ -129,10 +129,18 @@ class System:
         return self.info.dim
 
     def with_params(self, **params: Any) -> System:
-        """A copy of this system with some parameters replaced (names are validated)."""
+        """A copy of this system with some parameters replaced (names are validated).
+
+        The reference invariants are dropped when a value changes (they belong to the old
+        parameters); build through ``get_system(name, **params)`` to get any invariants the
+        catalog knows for the new values.
+        """
+        from .registry import without_stale_invariants
+
         new = self.__class__.__new__(self.__class__)
         new.__dict__.update(self.__dict__)
         System.__init__(new, self.info, {**self.params, **params})
+        new.info = without_stale_invariants(self.info, {**dict(self.info.parameters), **new.params})
         return new
 
     def default_initial_condition(

@@ -9,6 +9,7 @@ Metadata for the dysts systems is read from ``data/dysts_flows.json`` and
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import importlib
@@ -43,7 +44,7 @@ def register_flow(name: str) -> Callable[[RHSFunction], RHSFunction]:
     """Decorator registering ``rhs(t, x, p)`` as the right-hand side of dysts system ``name``."""
 
     def deco(fn: RHSFunction) -> RHSFunction:
-        if name in _FLOW_RHS:
+        if name in _FLOW_RHS or name in _FACTORIES or name in _MAP_FNS:
             raise ValueError(f"flow {name!r} registered twice")
         _FLOW_RHS[name] = fn
         return fn
@@ -55,7 +56,7 @@ def register_map(name: str) -> Callable[[MapFunction], MapFunction]:
     """Decorator registering ``step(x, p)`` as the map of dysts discrete system ``name``."""
 
     def deco(fn: MapFunction) -> MapFunction:
-        if name in _MAP_FNS:
+        if name in _MAP_FNS or name in _FACTORIES or name in _FLOW_RHS:
             raise ValueError(f"map {name!r} registered twice")
         _MAP_FNS[name] = fn
         return fn
@@ -67,6 +68,8 @@ def register_system(name: str, kind: str, description: str) -> Callable:
     """Decorator registering a factory ``f(**kwargs) -> System`` (systems with a size argument)."""
 
     def deco(factory: Callable[..., System]) -> Callable[..., System]:
+        if name in _FACTORIES or name in _FLOW_RHS or name in _MAP_FNS:
+            raise ValueError(f"system {name!r} registered twice")
         _FACTORIES[name] = (factory, kind, description)
         return factory
 
@@ -118,6 +121,27 @@ def _info_from_dysts(name: str, kind: str) -> SystemInfo:
     )
 
 
+def without_stale_invariants(info: SystemInfo, overrides: Mapping[str, Any]) -> SystemInfo:
+    """``info`` with its reference invariants dropped when ``overrides`` change a parameter.
+
+    The published invariants belong to the default parameters; for other values none are known.
+    """
+    changed = [k for k, v in overrides.items() if k in info.parameters and not _same(v, info.parameters[k])]
+    if not changed:
+        return info
+    note = f"reference invariants are for the default parameters; none known with {sorted(changed)} changed"
+    return dataclasses.replace(info, invariants=Invariants(provenance=note))
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        import torch
+
+        return bool(torch.equal(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)))
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
 def list_systems(kind: str | None = None) -> list[str]:
     """Sorted names of all catalog systems; ``kind`` in {"flow", "map", "pde"} filters."""
     _load_catalog()
@@ -144,7 +168,8 @@ def get_system(name: str, **kwargs: Any) -> System:
     if name in _FACTORIES:
         return _FACTORIES[name][0](**kwargs)
     if name in _FLOW_RHS:
-        return Flow(_info_from_dysts(name, "flow"), _FLOW_RHS[name], kwargs or None)
+        info = _info_from_dysts(name, "flow")
+        return Flow(without_stale_invariants(info, kwargs), _FLOW_RHS[name], kwargs or None)
     if name in _MAP_FNS:
         return Map(_info_from_dysts(name, "map"), _MAP_FNS[name], kwargs or None)
     all_names = list_systems()

@@ -1,0 +1,86 @@
+"""physics_metrics: scores for emulators of dynamics, importable on its own.
+
+Depends only on numpy, scipy, xarray and torch — never on :mod:`chaosbench_py` or
+:mod:`emulators`. Where the field has two definitions, both exist under explicit names.
+
+Dynamical-systems half (issue 2/8):
+
+* Lyapunov spectra of flows and maps (any torch one-step map, e.g. a trained emulator):
+  :func:`lyapunov_spectrum_flow`, :func:`lyapunov_spectrum_map`; from measured series:
+  :func:`rosenstein`, :func:`kantz`.
+* Dimensions and entropy: :func:`kaplan_yorke_dimension`, :func:`correlation_dimension`,
+  :func:`pesin_entropy_bound`.
+* Attractor geometry: :func:`state_space_divergence_binned` (GTF), :func:`state_space_divergence_gmm`
+  (GTF), :func:`state_space_divergence_dysts` (dysts / PhyxMamba), :func:`maximum_mean_discrepancy`.
+* Power spectra: :func:`power_spectrum_hellinger` (GTF, smoothed), :func:`power_spectrum_hellinger_first_bins`
+  (dysts / PhyxMamba).
+* Forecasts: :func:`smape`, :func:`valid_prediction_time`, :func:`prediction_error_n_step`,
+  :func:`fractal_dimension_error`.
+* Complexity: :func:`permutation_entropy`, :func:`statistical_complexity`.
+"""
+
+from .complexity import ordinal_pattern_distribution, permutation_entropy, statistical_complexity
+from .dimensions import (
+    CorrelationDimension,
+    correlation_dimension,
+    correlation_sum,
+    kaplan_yorke_dimension,
+    pesin_entropy_bound,
+)
+from .forecast import (
+    ValidPredictionTime,
+    first_crossing,
+    fractal_dimension_error,
+    prediction_error_n_step,
+    smape,
+    smape_cumulative,
+    smape_per_step,
+    valid_prediction_time,
+)
+from .lyapunov import LyapunovSpectrum, lyapunov_spectrum_flow, lyapunov_spectrum_map
+from .lyapunov_series import DivergenceEstimate, delay_embed, kantz, rosenstein
+from .mmd import PHYXMAMBA_RQ_SCALES, maximum_mean_discrepancy
+from .power_spectrum import (
+    power_spectrum_hellinger,
+    power_spectrum_hellinger_first_bins,
+    smoothed_power_spectrum,
+)
+from .state_space import (
+    state_space_divergence_binned,
+    state_space_divergence_dysts,
+    state_space_divergence_gmm,
+)
+
+__all__ = [
+    "CorrelationDimension",
+    "DivergenceEstimate",
+    "LyapunovSpectrum",
+    "correlation_dimension",
+    "correlation_sum",
+    "delay_embed",
+    "kantz",
+    "kaplan_yorke_dimension",
+    "lyapunov_spectrum_flow",
+    "lyapunov_spectrum_map",
+    "pesin_entropy_bound",
+    "rosenstein",
+    "PHYXMAMBA_RQ_SCALES",
+    "ValidPredictionTime",
+    "first_crossing",
+    "fractal_dimension_error",
+    "maximum_mean_discrepancy",
+    "ordinal_pattern_distribution",
+    "permutation_entropy",
+    "power_spectrum_hellinger",
+    "power_spectrum_hellinger_first_bins",
+    "prediction_error_n_step",
+    "smape",
+    "smape_cumulative",
+    "smape_per_step",
+    "smoothed_power_spectrum",
+    "state_space_divergence_binned",
+    "state_space_divergence_dysts",
+    "state_space_divergence_gmm",
+    "statistical_complexity",
+    "valid_prediction_time",
+]
