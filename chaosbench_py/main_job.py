@@ -44,7 +44,17 @@ SPECTRUM_FLOWS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("HyperRossler", {}),
     ("Lorenz96", {"dim": 10, "f": 8.0}),
 )
-ATTRACTOR_GALLERY = ("Lorenz", "Rossler", "Aizawa", "Thomas", "Halvorsen", "Chen", "Dadras", "SprottB", "Arneodo")
+ATTRACTOR_GALLERY = (
+    "Lorenz",
+    "Rossler",
+    "Aizawa",
+    "Thomas",
+    "Halvorsen",
+    "Chen",
+    "Dadras",
+    "SprottB",
+    "Arneodo",
+)
 
 
 def flow_spectrum(name: str, *, quick: bool = False, seed: int = 0, **factory_kwargs: Any):

@@ -97,7 +97,12 @@ class Report:
                 lines.append("")
             elif kind == "figure":
                 path, caption = payload
-                lines += [f"![{caption}]({path.relative_to(self.out_dir).as_posix()})", "", f"*{caption}*", ""]
+                lines += [
+                    f"![{caption}]({path.relative_to(self.out_dir).as_posix()})",
+                    "",
+                    f"*{caption}*",
+                    "",
+                ]
         return "\n".join(lines)
 
     def _html(self) -> str:
@@ -125,7 +130,9 @@ class Report:
                     parts.append(f"<caption>{esc(caption)}</caption>")
                 parts.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
                 for r in rows:
-                    parts.append("<tr>" + "".join(f"<td>{esc(_fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>")
+                    parts.append(
+                        "<tr>" + "".join(f"<td>{esc(_fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+                    )
                 parts.append("</table>")
             elif kind == "figure":
                 path, caption = payload

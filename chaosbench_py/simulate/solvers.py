@@ -165,9 +165,61 @@ class _DOP853Tableau:
         return cls._cache[key]
 
 
-def _combine(coefs: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """sum_j coefs[j] * K[j] for K of shape (S, B, D)."""
-    return torch.tensordot(coefs, K[: coefs.shape[0]], dims=1)
+def _dop853_step_function(
+    f: VectorField, tab: _DOP853Tableau, rtol: float, atol: float
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+    """One DOP853 step ``(t, h, x, f(t, x)) -> (x_new, f(t+h, x_new), error norm per trajectory)``.
+
+    The error norm is scipy's DOP853 estimate (the 5th- and 3rd-order embedded errors combined,
+    RMS over the state dimension) per trajectory; a step is accepted when its max over the batch
+    is below 1.
+    """
+    n = tab.n_stages
+    A, B, C, E3, E5 = tab.A, tab.B, tab.C, tab.E3, tab.E5
+
+    def step(t: torch.Tensor, h: torch.Tensor, x: torch.Tensor, fx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # stage derivatives as rows of one (stages, B·D) matrix: each stage combination is one matmul
+        K = torch.empty((n + 1, x.numel()), dtype=x.dtype, device=x.device)
+        K[0] = fx.reshape(-1)
+        for s in range(1, n):
+            dy = (A[s, :s] @ K[:s]).view_as(x)
+            K[s] = f(t + C[s] * h, x + h * dy).reshape(-1)
+        x_new = x + h * (B @ K[:n]).view_as(x)
+        f_new = f(t + h, x_new)
+        K[n] = f_new.reshape(-1)
+        scale = atol + rtol * torch.maximum(x.abs(), x_new.abs())
+        e5 = ((E5 @ K).view_as(x) / scale).pow(2).sum(-1)
+        e3 = ((E3 @ K).view_as(x) / scale).pow(2).sum(-1)
+        err = h.abs() * e5 / torch.sqrt((e5 + 0.01 * e3).clamp_min(1e-300) * x.shape[-1])
+        return x_new, f_new, err
+
+    return step
+
+
+def _compile_step(step: Callable, example: tuple[torch.Tensor, ...]) -> Callable:
+    """Trace the step into a TorchScript graph (lower per-op overhead on small batches).
+
+    Per-op dispatch dominates a step for small states (B·D ~ 10³): tracing runs the same
+    arithmetic 2–4× faster. Falls back to the eager function when the vector field cannot be
+    traced (value-dependent Python control flow); then the numbers are the same, only slower.
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(step, example, check_trace=False)
+            out_traced = traced(*example)
+        out_eager = step(*example)
+        if all(
+            torch.equal(a, b) or torch.allclose(a, b, rtol=1e-12, atol=0)
+            for a, b in zip(out_traced, out_eager)
+        ):
+            return traced
+        logger.info("dop853: traced step differs from eager; running eagerly")
+    except Exception as exc:  # noqa: BLE001 - any tracing failure means: run eagerly
+        logger.info("dop853: tracing failed (%s); running eagerly", exc)
+    return step
 
 
 def _integrate_dop853(
@@ -178,14 +230,13 @@ def _integrate_dop853(
     atol: float,
     first_step: float | None,
     max_steps: int,
+    compile_step: bool = True,
 ) -> torch.Tensor:
     tab = _DOP853Tableau.get(x.dtype, x.device)
-    n = tab.n_stages
     safety, min_factor, max_factor, exponent = 0.9, 0.2, 10.0, -1.0 / 8.0
-    dim = x.shape[-1]
-    K = torch.empty((n + 1, *x.shape), dtype=x.dtype, device=x.device)
     t = float(times[0])
     outs = [x]
+    as_t = lambda v: torch.tensor(v, dtype=x.dtype, device=x.device)  # noqa: E731
     with torch.no_grad():
         fx = f(times[0], x)
         if first_step is not None:
@@ -195,6 +246,9 @@ def _integrate_dop853(
             d0 = float((x / scale).pow(2).mean().sqrt())
             d1 = float((fx / scale).pow(2).mean().sqrt())
             h = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        step = _dop853_step_function(f, tab, rtol, atol)
+        if compile_step and len(times) > 2:
+            step = _compile_step(step, (times[0], as_t(h), x, fx))
         n_steps = 0
         for t_out in times[1:].tolist():
             while t < t_out:
@@ -209,18 +263,8 @@ def _integrate_dop853(
                         raise RuntimeError(
                             f"dop853: more than {max_steps} steps (stiff system or tolerance too tight?)"
                         )
-                    K[0] = fx
-                    for s in range(1, n):
-                        dy = _combine(tab.A[s, :s], K) * h
-                        K[s] = f(torch.tensor(t + tab.C[s] * h, dtype=x.dtype), x + dy)
-                    x_new = x + h * _combine(tab.B, K)
-                    f_new = f(torch.tensor(t + h, dtype=x.dtype), x_new)
-                    K[n] = f_new
-                    scale = atol + rtol * torch.maximum(x.abs(), x_new.abs())
-                    e5 = (_combine(tab.E5, K) / scale).pow(2).sum(-1)
-                    e3 = (_combine(tab.E3, K) / scale).pow(2).sum(-1)
-                    denom = (e5 + 0.01 * e3).clamp_min(1e-300)
-                    err = float((abs(h) * e5 / torch.sqrt(denom * dim)).max())
+                    x_new, f_new, err_b = step(as_t(t), as_t(h), x, fx)
+                    err = float(err_b.max())
                     if not err == err:  # NaN: step far too large (or the state blew up)
                         err = float("inf")
                     if err < 1.0:
@@ -237,7 +281,6 @@ def _integrate_dop853(
                     step_rejected = True
                 t = t_out if last else t + h
                 x, fx = x_new, f_new
-                h_used = h
-                h = h_used * factor
+                h = h * factor
             outs.append(x)
     return torch.stack(outs, dim=1)
