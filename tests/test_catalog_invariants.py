@@ -6,7 +6,7 @@ from chaosbench_py.systems import list_systems
 from chaosbench_py.systems.invariants import check_system, naive_vs_qr_differ
 
 
-@pytest.mark.parametrize("name", ["Lorenz", "Rossler", "SprottB", "Halvorsen"])
+@pytest.mark.parametrize("name", ["Lorenz", "Rossler", "SprottB"])
 def test_leading_exponent_agrees_with_published_qr_value(name):
     c = check_system(name, n_periods=40)
     assert c.agrees, c
