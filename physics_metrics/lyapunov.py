@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._threads import single_threaded_if_small
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["LyapunovSpectrum", "lyapunov_spectrum_flow", "lyapunov_spectrum_map"]
@@ -421,7 +423,7 @@ def lyapunov_spectrum_flow(
     def advance(xs: torch.Tensor, qs: torch.Tensor, n: int):
         return step_fn(t0_t + n * h_t, h_t, xs, qs)
 
-    with torch.no_grad(), _quiet_torchscript_deprecation():
+    with torch.no_grad(), _quiet_torchscript_deprecation(), single_threaded_if_small(q):
         _, _, times, running_ic, per_ic = _run_tangent(
             advance,
             x,
@@ -507,7 +509,7 @@ def lyapunov_spectrum_map(
         return step_fn(xs, qs)
 
     unit = 1.0 if time_step is None else float(time_step)
-    with torch.no_grad(), _quiet_torchscript_deprecation():
+    with torch.no_grad(), _quiet_torchscript_deprecation(), single_threaded_if_small(q):
         _, _, times, running_ic, per_ic = _run_tangent(
             advance,
             x,

@@ -1,11 +1,23 @@
 """Batched simulation of catalog systems: solvers, trajectory datasets, stores on disk."""
 
+from .shallow_water import (
+    INITIAL_CONDITIONS,
+    ShallowWaterSolver,
+    galewsky_height_profile,
+    generate_shallow_water,
+)
 from .solvers import METHODS, integrate, rk4_step
+from .spherical_harmonics import SphericalHarmonicTransform
 from .store import generate_to_store, open_trajectories, save_trajectories, window
 from .trajectories import Sampling, generate_trajectories, initial_conditions, resolve_sampling
 
 __all__ = [
+    "INITIAL_CONDITIONS",
     "METHODS",
+    "ShallowWaterSolver",
+    "SphericalHarmonicTransform",
+    "galewsky_height_profile",
+    "generate_shallow_water",
     "Sampling",
     "generate_to_store",
     "generate_trajectories",

@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 import torch
 
+from physics_metrics._threads import single_threaded_if_small
+
 logger = logging.getLogger(__name__)
 
 VectorField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -101,9 +103,11 @@ def integrate(
     if method == "rk4":
         if dt is None or not dt > 0:
             raise ValueError("method='rk4' needs a positive step dt")
-        out = _integrate_rk4(f, x, times, dt)
+        with single_threaded_if_small(x):
+            out = _integrate_rk4(f, x, times, dt)
     elif method == "dop853":
-        out = _integrate_dop853(f, x, times, rtol, atol, first_step, max_steps)
+        with single_threaded_if_small(x):
+            out = _integrate_dop853(f, x, times, rtol, atol, first_step, max_steps)
     else:
         import torchdiffeq
 

@@ -1,0 +1,409 @@
+"""Windows of a lazy canonical dataset as a torch ``Dataset``: ``(inputs, targets)`` samples.
+
+A sample anchored at time index ``a`` (the last input state, the "init time") holds
+
+* ``inputs``: the states at ``a − n_input_steps + 1 … a``, shape ``(C_in, H, W)`` when
+  ``n_input_steps == 1`` (ChaosBench's ``x``) else ``(n_input_steps, C_in, H, W)``;
+* ``targets``: the states at ``a + k`` for each ``k`` in ``lead_steps``, shape
+  ``(len(lead_steps), C, H, W)`` (ChaosBench's ``y``),
+
+float32 torch tensors. ``C`` channels are the chosen variables × levels in the recorded order
+:attr:`WindowDataset.channel_names` (see :func:`chaosbench_py.data.statistics.channel_layout`),
+each normalised as ``(x − mean_c) / std_c`` with the given statistics; ``C_in = C + K`` appends
+``K`` constant fields (land-sea mask, orography …) to every input step. ``H, W`` follow the
+dataset's latitude / longitude order (canonical: latitude 90 → −90, longitude 0 → 360).
+
+Only the time steps of the requested window are read (one dask compute per sample on the
+synchronous scheduler); a small per-process cache of recent normalised states means that
+consecutive windows (rollout evaluation, sequential sampling) read each time step once. The
+dataset pickles without data and re-opens its source lazily in each ``DataLoader`` worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from .statistics import Channel, _check_time_axis, _level_indices, channel_layout
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["WindowDataset"]
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """``(inputs, targets)`` windows of a canonical gridded dataset, normalised, float32.
+
+    Args:
+        data: the canonical ``xarray.Dataset`` (lazy), or a picklable zero-argument callable that
+            opens it (e.g. ``functools.partial(open_chaosbench, root, years=[2016])``); with a
+            callable, each ``DataLoader`` worker opens its own copy on first use.
+        variables: variable names, in channel order.
+        levels: pressure levels (hPa) of the 3-D variables, in channel order (default: all).
+        n_input_steps: consecutive input states per sample (≥ 1).
+        lead_steps: target offsets in time steps after the last input state (positive ints).
+        statistics: per-channel ``mean``/``std`` (from
+            :func:`~chaosbench_py.data.statistics.channel_statistics`), indexed by ``channel``
+            name; ``None`` serves raw values (float32, physical units).
+        constants: fields with dims ``(latitude, longitude)`` (Dataset or mapping of name →
+            DataArray), appended to the inputs in the given order after the dynamic channels.
+            Normalised by ``statistics`` if it has their names, else by their own spatial mean
+            and std (a field with std 0, e.g. an all-land mask, is only centred).
+        time_indices: anchor indices (positions of the last input state) to serve; default
+            every anchor whose whole window exists. An anchor whose window crosses either end
+            of the data or needs a missing time is a ``ValueError``.
+        init_times: anchors given as times instead (``datetime64``-like); a time not in the
+            dataset is a ``KeyError`` naming it.
+        time_step: the spacing a step stands for: ``"infer"`` (the most common spacing),
+            a ``numpy.timedelta64``/``pandas.Timedelta``/string, or ``None`` (steps are array
+            positions, gaps are not checked). With a spacing, windows that would need a
+            missing time (a gap in the data) are skipped by default and an error when asked for.
+        cache_states: how many normalised states each process keeps (default: one window).
+        check_finite: raise ``ValueError`` naming channel and time when a served state has
+            NaN/inf.
+
+    Attributes:
+        channel_names: names of the dynamic channels (targets), e.g. ``["z-500", "t-850"]``.
+        input_channel_names: ``channel_names`` plus the constant fields.
+        anchors: the anchor time index of every sample (``numpy`` int array).
+    """
+
+    def __init__(
+        self,
+        data: xr.Dataset | Callable[[], xr.Dataset],
+        *,
+        variables: Sequence[str],
+        levels: Sequence[float] | None = None,
+        n_input_steps: int = 1,
+        lead_steps: Sequence[int] = (1,),
+        statistics: xr.Dataset | None = None,
+        constants: xr.Dataset | Mapping[str, xr.DataArray] | None = None,
+        time_indices: Sequence[int] | None = None,
+        init_times: Sequence[Any] | None = None,
+        time_step: Any = "infer",
+        cache_states: int | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        if isinstance(data, xr.Dataset):
+            self._opener: Callable[[], xr.Dataset] | None = None
+            ds = data
+        elif callable(data):
+            self._opener = data
+            ds = data()
+            if not isinstance(ds, xr.Dataset):
+                raise TypeError(f"data: the opener returned {type(ds).__name__}, not an xarray.Dataset")
+        else:
+            raise TypeError(
+                f"data: expected an xarray.Dataset or a callable opening one, got {type(data).__name__}"
+            )
+        if int(n_input_steps) != n_input_steps or n_input_steps < 1:
+            raise ValueError(f"n_input_steps={n_input_steps!r}: must be an integer ≥ 1")
+        self.n_input_steps = int(n_input_steps)
+        leads = [int(k) for k in lead_steps]
+        if not leads or any(k < 1 for k in leads) or len(set(leads)) != len(leads):
+            raise ValueError(f"lead_steps={list(lead_steps)!r}: need distinct positive integers")
+        if [k for k in lead_steps] != leads:
+            raise ValueError(f"lead_steps={list(lead_steps)!r}: need integers")
+        self.lead_steps = leads
+        self.variables = list(variables)
+        layout = channel_layout(ds, self.variables, levels)
+        self._layout: list[Channel] = layout
+        self.channel_names = [ch.name for ch in layout]
+        self.levels = list(dict.fromkeys(ch.level for ch in layout if ch.level is not None))
+        for d in ("latitude", "longitude"):
+            if d not in ds.dims:
+                raise ValueError(f"dataset has no {d!r} dimension (dims: {dict(ds.sizes)})")
+        self.latitude = np.asarray(ds["latitude"].values)
+        self.longitude = np.asarray(ds["longitude"].values)
+        self.times = _check_time_axis(ds)
+        self.time_step = self._resolve_step(time_step)
+
+        self._mean, self._std = self._channel_stats(statistics, self.channel_names, "statistics")
+        self.constant_names, self._constants = self._load_constants(constants, statistics)
+        self.input_channel_names = self.channel_names + self.constant_names
+
+        self._offsets = np.array(list(range(-self.n_input_steps + 1, 1)) + leads)
+        self.anchors, self._positions = self._windows(time_indices, init_times)
+        self.cache_states = len(self._offsets) if cache_states is None else int(cache_states)
+        self.check_finite = bool(check_finite)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._ds: xr.Dataset | None = self._select(ds)
+        logger.info(
+            "WindowDataset: %d samples, %d channels (+%d constants), inputs %d step(s), leads %s",
+            len(self),
+            len(self.channel_names),
+            len(self.constant_names),
+            self.n_input_steps,
+            self.lead_steps,
+        )
+
+    # ------------------------------------------------------------------ setup helpers
+    def _resolve_step(self, time_step: Any) -> np.timedelta64 | None:
+        if time_step is None:
+            return None
+        if isinstance(time_step, str) and time_step == "infer":
+            if len(self.times) < 2:
+                return None
+            diffs = np.diff(self.times.values)
+            vals, counts = np.unique(diffs, return_counts=True)
+            return vals[np.argmax(counts)]
+        try:
+            step = pd.Timedelta(time_step).to_timedelta64()
+        except (TypeError, ValueError):
+            raise ValueError(f"time_step={time_step!r}: not a time interval") from None
+        if step <= np.timedelta64(0, "ns"):
+            raise ValueError(f"time_step={time_step!r}: must be positive")
+        return step
+
+    @staticmethod
+    def _channel_stats(
+        statistics: xr.Dataset | None, names: list[str], what: str
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if statistics is None:
+            return None, None
+        for key in ("mean", "std"):
+            if key not in statistics:
+                raise KeyError(f"{what}: no variable {key!r} (need mean(channel) and std(channel))")
+        have = [str(c) for c in statistics["channel"].values]
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise KeyError(f"{what}: no entry for channel(s) {missing}; it has {have}")
+        sel = statistics.sel(channel=names)
+        mean = np.asarray(sel["mean"].values, dtype=np.float64)
+        std = np.asarray(sel["std"].values, dtype=np.float64)
+        bad = [n for n, s, m in zip(names, std, mean) if not (np.isfinite(s) and s > 0 and np.isfinite(m))]
+        if bad:
+            raise ValueError(f"{what}: channel(s) {bad} have a NaN mean or a std that is not positive")
+        return mean.astype(np.float32), std.astype(np.float32)
+
+    def _load_constants(
+        self, constants: xr.Dataset | Mapping[str, xr.DataArray] | None, statistics: xr.Dataset | None
+    ) -> tuple[list[str], np.ndarray | None]:
+        if constants is None:
+            return [], None
+        items = (
+            list(constants.data_vars.items())
+            if isinstance(constants, xr.Dataset)
+            else list(constants.items())
+        )
+        names, fields = [], []
+        have_stats = statistics is not None and set(map(str, statistics["channel"].values))
+        for name, field in items:
+            name = str(name)
+            if name in self.channel_names:
+                raise ValueError(f"constants: {name!r} is also a dynamic channel")
+            field = field.squeeze(drop=True)
+            if set(field.dims) != {"latitude", "longitude"}:
+                raise ValueError(
+                    f"constants: field {name!r} has dims {field.dims}; need (latitude, longitude)"
+                )
+            try:
+                field = field.sel(
+                    latitude=self.latitude, longitude=self.longitude, method="nearest", tolerance=1e-6
+                )
+            except KeyError:
+                raise ValueError(
+                    f"constants: field {name!r} is on another grid than the dataset "
+                    f"(latitude/longitude coordinates do not match)"
+                ) from None
+            arr = np.asarray(field.transpose("latitude", "longitude").values, dtype=np.float64)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"constants: field {name!r} contains NaN/inf")
+            if have_stats and name in have_stats:
+                mean, std = self._channel_stats(statistics, [name], "statistics")
+                arr = (arr - mean[0]) / std[0]
+            else:
+                std = arr.std()
+                arr = (arr - arr.mean()) / (std if std > 0 else 1.0)
+            names.append(name)
+            fields.append(arr.astype(np.float32))
+        return names, np.stack(fields)
+
+    def _windows(
+        self, time_indices: Sequence[int] | None, init_times: Sequence[Any] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.times)
+        if time_indices is not None and init_times is not None:
+            raise ValueError("pass either time_indices or init_times, not both")
+        explicit = time_indices is not None or init_times is not None
+        if init_times is not None:
+            wanted = pd.DatetimeIndex(np.atleast_1d(np.asarray(init_times, dtype="datetime64[ns]")))
+            pos = self.times.get_indexer(wanted)
+            if np.any(pos < 0):
+                missing = [str(t) for t in wanted[pos < 0][:5]]
+                raise KeyError(f"init_times: {missing} not in the dataset's time axis")
+            anchors = pos
+        elif time_indices is not None:
+            anchors = np.asarray(time_indices)
+            if anchors.ndim != 1 or (anchors.size and not np.issubdtype(anchors.dtype, np.integer)):
+                raise TypeError("time_indices: need a 1-D sequence of integers")
+            out = anchors[(anchors < 0) | (anchors >= n)]
+            if out.size:
+                raise ValueError(f"time_indices: {out[:5].tolist()} outside the time axis [0, {n})")
+        else:
+            anchors = np.arange(n)
+        anchors = anchors.astype(np.int64)
+        positions = anchors[:, None] + self._offsets[None, :]
+        inside = np.all((positions >= 0) & (positions < n), axis=1)
+        if explicit and not inside.all():
+            a = int(anchors[~inside][0])
+            raise ValueError(
+                f"time index {a} ({self.times[a]}): its window (inputs {self.n_input_steps} step(s) back, "
+                f"leads {self.lead_steps}) crosses the end of the data (time axis has {n} steps)"
+            )
+        anchors, positions = anchors[inside], positions[inside]
+        if self.time_step is not None and len(anchors):
+            t = self.times.values
+            expected = t[anchors][:, None] + self._offsets[None, :] * self.time_step
+            ok = np.all(t[positions] == expected, axis=1)
+            if explicit and not ok.all():
+                row = int(np.flatnonzero(~ok)[0])
+                gaps = [str(pd.Timestamp(e)) for e in expected[row] if e not in set(t[positions[row]])]
+                raise ValueError(
+                    f"time index {int(anchors[row])} ({self.times[int(anchors[row])]}): its window needs "
+                    f"time(s) {gaps[:5]} missing from the data (time_step {pd.Timedelta(self.time_step)})"
+                )
+            if not ok.all():
+                logger.warning(
+                    "WindowDataset: %d window(s) skipped: they span a gap in time", int((~ok).sum())
+                )
+            anchors, positions = anchors[ok], positions[ok]
+        if not explicit and len(anchors) == 0:
+            raise ValueError(
+                f"no complete window: {n} time steps for {self.n_input_steps} input step(s) and leads {self.lead_steps}"
+            )
+        return anchors, positions
+
+    def _select(self, ds: xr.Dataset) -> xr.Dataset:
+        """Keep only the served variables and levels, in canonical dim order (all lazy)."""
+        out = ds[self.variables]
+        if self.levels and "level" in out.dims:
+            out = out.isel(level=_level_indices(out, self.levels))
+        arrays = {}
+        for v in self.variables:
+            da = out[v]
+            dims = (
+                ("time", "level", "latitude", "longitude")
+                if "level" in da.dims
+                else ("time", "latitude", "longitude")
+            )
+            extra = [d for d in da.dims if d not in dims]
+            if extra:
+                raise ValueError(f"variable {v!r}: unexpected dimension(s) {extra}; expected {dims}")
+            arrays[v] = da.transpose(*dims)
+        out = xr.Dataset(arrays)
+        if len(out.indexes["time"]) != len(self.times) or not np.array_equal(
+            out["time"].values, self.times.values
+        ):
+            raise ValueError("data: the re-opened dataset has another time axis than the first one")
+        return out
+
+    # ------------------------------------------------------------------ pickling / workers
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = OrderedDict()
+        if self._opener is not None:
+            state["_ds"] = None  # each process opens its own copy
+        return state
+
+    def _dataset(self) -> xr.Dataset:
+        if self._ds is None:
+            assert self._opener is not None
+            self._ds = self._select(self._opener())
+        return self._ds
+
+    # ------------------------------------------------------------------ reading
+    def __len__(self) -> int:
+        return int(len(self.anchors))
+
+    def sample_times(self, index: int) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+        """The input and target times of sample ``index``."""
+        pos = self._positions[self._check_index(index)]
+        return self.times[pos[: self.n_input_steps]], self.times[pos[self.n_input_steps :]]
+
+    def _check_index(self, index: int) -> int:
+        n = len(self)
+        i = int(index)
+        if i != index:
+            raise TypeError(f"index {index!r}: need an integer")
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {index} out of range for {n} samples")
+        return i
+
+    def _read(self, positions: np.ndarray) -> dict[int, np.ndarray]:
+        """Normalised float32 states ``(C, H, W)`` at the given time positions."""
+        out = {p: self._cache[p] for p in positions if p in self._cache}
+        todo = sorted(set(int(p) for p in positions) - set(out))
+        if todo:
+            ds = self._dataset()
+            contiguous = todo[-1] - todo[0] + 1 == len(todo)
+            index: Any = slice(todo[0], todo[-1] + 1) if contiguous else np.asarray(todo)
+            parts = []
+            for v in self.variables:
+                arr = ds[v].variable.data
+                parts.append(
+                    arr[index] if isinstance(arr, np.ndarray) or dask.is_dask_collection(arr) else None
+                )
+                if parts[-1] is None:  # a lazily indexed backend array
+                    parts[-1] = ds[v].isel(time=index).values
+            parts = list(dask.compute(*parts, scheduler="synchronous"))
+            n_lat, n_lon = len(self.latitude), len(self.longitude)
+            block = np.concatenate(
+                [np.asarray(p, dtype=np.float32).reshape(len(todo), -1, n_lat, n_lon) for p in parts], axis=1
+            )
+            if self._mean is not None:
+                block -= self._mean[None, :, None, None]
+                block /= self._std[None, :, None, None]
+            if self.check_finite:
+                self._check_finite(block, todo)
+            for k, p in enumerate(todo):
+                out[p] = block[k]
+                if self.cache_states > 0:
+                    self._cache[p] = block[k]
+        for p in positions:
+            if p in self._cache:
+                self._cache.move_to_end(p)
+        while len(self._cache) > self.cache_states:
+            self._cache.popitem(last=False)
+        return out
+
+    def _check_finite(self, block: np.ndarray, todo: list[int]) -> None:
+        finite = np.isfinite(block).all(axis=(2, 3))
+        if finite.all():
+            return
+        k, c = (int(x[0]) for x in np.nonzero(~finite))
+        ch = self._layout[c]
+        raise ValueError(
+            f"variable {ch.variable!r}"
+            + (f" level {ch.level:g}" if ch.level is not None else "")
+            + f" (channel {ch.name!r}) has NaN/inf at time {self.times[todo[k]]}"
+        )
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pos = self._positions[self._check_index(index)]
+        states = self._read(pos)
+        n_in = self.n_input_steps
+        inputs = np.stack([states[int(p)] for p in pos[:n_in]])
+        if self._constants is not None:
+            const = np.broadcast_to(self._constants[None], (n_in,) + self._constants.shape)
+            inputs = np.concatenate([inputs, const], axis=1)
+        targets = np.stack([states[int(p)] for p in pos[n_in:]])
+        if n_in == 1:
+            inputs = inputs[0]
+        return torch.from_numpy(np.ascontiguousarray(inputs)), torch.from_numpy(targets)
+
+    def __repr__(self) -> str:
+        return (
+            f"WindowDataset({len(self)} samples, channels={self.channel_names}, constants={self.constant_names}, "
+            f"n_input_steps={self.n_input_steps}, lead_steps={self.lead_steps})"
+        )
