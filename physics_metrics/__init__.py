@@ -17,8 +17,13 @@ Dynamical-systems half (issue 2/8):
 * Forecasts: :func:`smape`, :func:`valid_prediction_time`, :func:`prediction_error_n_step`,
   :func:`fractal_dimension_error`.
 * Complexity: :func:`permutation_entropy`, :func:`statistical_complexity`.
+
+Weather half (issue 4/8): :mod:`physics_metrics.weather` — latitude weights, RMSE/bias/MAE/ACC
+(WeatherBench2 conventions), CRPS/spread/SSR/CRPSS, spectra, MS-SSIM, training losses, the
+ChaosBench-as-coded convention, reference forecasts and :func:`physics_metrics.weather.scorecard`.
 """
 
+from . import weather
 from .complexity import ordinal_pattern_distribution, permutation_entropy, statistical_complexity
 from .dimensions import (
     CorrelationDimension,
@@ -83,4 +88,5 @@ __all__ = [
     "state_space_divergence_gmm",
     "statistical_complexity",
     "valid_prediction_time",
+    "weather",
 ]

@@ -1,0 +1,726 @@
+"""Scorecards: every requested score of a forecast dataset, per variable, level and lead time.
+
+:func:`scorecard` reads a forecast ``(init_time, lead_time, [member], [level], latitude, longitude)`` (any
+dim order, any latitude orientation, numpy- or dask-backed) and the truth, and returns an
+:class:`xarray.Dataset` whose **data variables are the forecast variables** and whose dims are
+``(metric, [level], lead_time)`` (surface variables have no ``level``). It never materialises the whole
+forecast: it walks over blocks of ``block`` initialisations and, inside a block, over groups of lead times
+and levels sized to ``max_chunk_mb``; each piece is loaded, scored per init (WB2) or per block (ChaosBench)
+and reduced to running sums, so memory stays bounded for a ChaosBench-size year (320 inits × 44 leads ×
+60 channels at 1.5°). Only the small result is in memory.
+
+Conventions (``convention=``):
+
+* ``"wb2"`` (default): the functions of :mod:`~physics_metrics.weather.deterministic` and
+  :mod:`~physics_metrics.weather.probabilistic` with ``time_dim=None`` on each piece (per-init scores,
+  cell-area weights), then the WB2 time reduction: ``mse``/``bias``/``mae``/``acc``/``acc_centred``/
+  ``rmse_per_sample``/``crps`` = mean over inits; ``rmse = sqrt(mean mse)``; ``spread = sqrt(mean ⟨var_m⟩)``;
+  ``ssr = c · spread / rmse(ensemble mean)`` with ``c = sqrt((M+1)/M)`` if ``ssr_correction``;
+  ``crpss = 1 − mean CRPS / mean CRPS_gauss-clim``. Equal to calling those functions on the whole data.
+* ``"chaosbench"``: :mod:`~physics_metrics.weather.chaosbench_convention` per block of 32 chronological
+  inits, then the arithmetic mean over blocks — ChaosBench's published numbers (see that module for the
+  side-by-side table). Extra metrics ``specdiv`` and ``specres``.
+
+Deterministic metrics of an ensemble forecast are scored on the ensemble mean; ``crps``, ``spread``,
+``ssr`` and ``crpss`` need a ``member`` dim. ``acc`` needs ``climatology``, ``crpss`` also
+``climatology_std`` (both ``(dayofyear, [hour], [level], latitude, longitude)``, as the truth's variables).
+
+NaN: ``skipna=False`` (default) raises ``ValueError`` naming the variable, the input and the first init /
+lead time with a NaN; ``skipna=True`` leaves NaN points out of the spatial means (and all-NaN inits out of
+the init means), as documented by the underlying functions. Grids, levels, lead times and valid times are
+matched by value; a mismatch is a ``ValueError`` naming the dimension.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import chaosbench_convention as cbc
+from . import deterministic as det
+from . import probabilistic as prob
+from .references import climatology_forecast, climatology_indexers, persistence_forecast
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SCORECARD_METRICS", "scorecard", "write_scorecard_csv", "write_scorecard_netcdf"]
+
+_DET_WB2 = ("mse", "rmse", "rmse_per_sample", "bias", "mae", "acc", "acc_centred", "ms_ssim")
+_DET_CB = ("rmse", "bias", "mae", "acc", "specdiv", "specres", "ms_ssim")
+_ENS = ("crps", "spread", "ssr", "crpss")
+#: metrics available per convention
+SCORECARD_METRICS = {"wb2": _DET_WB2 + _ENS, "chaosbench": _DET_CB + _ENS}
+_NEEDS_CLIM = ("acc", "acc_centred", "crpss")
+_SKILL_OF = ("mse", "rmse", "mae", "crps", "rmse_per_sample")
+_HEAD = ("init_time", "lead_time")
+_SPACE = ("latitude", "longitude")
+
+
+# ------------------------------------------------------------------------------------------ alignment
+def _positions(ref: np.ndarray, have: np.ndarray, dim: str, what: str) -> np.ndarray:
+    """Index into ``have`` of every value of ``ref`` (floats within 1e-6 relative); error naming ``dim``."""
+    ref, have = np.asarray(ref), np.asarray(have)
+    if np.issubdtype(ref.dtype, np.floating) or np.issubdtype(have.dtype, np.floating):
+        ref_f, have_f = ref.astype(np.float64), have.astype(np.float64)
+        tol = 1e-6 * max(1.0, float(np.max(np.abs(have_f))) if have_f.size else 1.0)
+        diff = np.abs(ref_f[:, None] - have_f[None, :])
+        pos = np.argmin(diff, axis=1)
+        bad = diff[np.arange(ref.size), pos] > tol
+    else:
+        pos = pd.Index(have).get_indexer(ref)
+        bad = pos < 0
+    if np.any(bad):
+        raise ValueError(
+            f"{what}: {dim!r} lacks {int(bad.sum())} forecast value(s), e.g. {ref[bad][:3].tolist()}"
+        )
+    return pos
+
+
+def _same_grid(forecast: xr.Dataset, other: xr.Dataset, what: str) -> dict[str, np.ndarray]:
+    idx = {}
+    for d in _SPACE:
+        if d not in other.dims:
+            raise ValueError(f"{what}: missing dimension {d!r} (dims: {tuple(other.dims)})")
+        if other.sizes[d] != forecast.sizes[d]:
+            raise ValueError(
+                f"{what}: {d!r} has {other.sizes[d]} points, forecast has {forecast.sizes[d]}: different grids"
+            )
+        idx[d] = _positions(forecast[d].values, other[d].values, d, what)
+    return idx
+
+
+class _Source:
+    """One lazily indexed input (truth, climatology, …) for one variable, in the forecast's order."""
+
+    def __init__(
+        self, da: xr.DataArray, spatial: dict[str, np.ndarray], levels: np.ndarray | None, what: str
+    ):
+        self.what = what
+        sel: dict[str, Any] = dict(spatial)
+        if levels is not None:
+            if "level" not in da.dims:
+                raise ValueError(
+                    f"{what}: variable {da.name!r} has no 'level' dimension but the forecast has"
+                )
+            sel["level"] = _positions(levels, da["level"].values, "level", f"{what} {da.name!r}")
+        elif "level" in da.dims:
+            raise ValueError(
+                f"{what}: variable {da.name!r} has a 'level' dimension but the forecast has none"
+            )
+        self.da = da.isel(sel)
+
+
+def _load(da: xr.DataArray, order: Sequence[str]) -> np.ndarray:
+    return np.asarray(da.transpose(*order).values, dtype=np.float64)
+
+
+def _nan_error(arr: np.ndarray, var: str, what: str, inits: np.ndarray, leads: np.ndarray) -> None:
+    bad = np.argwhere(np.isnan(arr))[0]
+    raise ValueError(
+        f"{what}: variable {var!r} contains NaN (init_time {inits[bad[0]]}, lead_time {leads[bad[1]]}); "
+        "pass skipna=True to leave NaN points out"
+    )
+
+
+# -------------------------------------------------------------------------------------------- checks
+def _validate(forecast: xr.Dataset, metrics: Sequence[str], convention: str, has_members: bool) -> list[str]:
+    if convention not in SCORECARD_METRICS:
+        raise ValueError(f"convention: must be one of {tuple(SCORECARD_METRICS)}, got {convention!r}")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    out = []
+    for m in metrics:
+        if m not in SCORECARD_METRICS[convention]:
+            raise ValueError(
+                f"metrics: {m!r} is not available in convention {convention!r} "
+                f"(available: {SCORECARD_METRICS[convention]})"
+            )
+        if m in _ENS and not has_members:
+            raise ValueError(f"metrics: {m!r} needs an ensemble forecast with a 'member' dimension")
+        if m not in out:
+            out.append(m)
+    if not out:
+        raise ValueError("metrics: empty")
+    return out
+
+
+def _check_forecast(forecast: Any) -> xr.Dataset:
+    if isinstance(forecast, xr.DataArray):
+        if forecast.name is None:
+            raise ValueError("forecast: a DataArray needs a name (the variable name), or pass a Dataset")
+        forecast = forecast.to_dataset()
+    if not isinstance(forecast, xr.Dataset):
+        raise TypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
+    for d in _HEAD + _SPACE:
+        if d not in forecast.dims:
+            raise ValueError(f"forecast: missing dimension {d!r} (dims: {tuple(forecast.dims)})")
+    if not np.issubdtype(forecast["init_time"].dtype, np.datetime64):
+        raise ValueError("forecast: 'init_time' must be datetime64")
+    if not np.issubdtype(forecast["lead_time"].dtype, np.timedelta64):
+        raise ValueError("forecast: 'lead_time' must be timedelta64")
+    if forecast.indexes["init_time"].has_duplicates:
+        raise ValueError("forecast: duplicate 'init_time' values")
+    if not forecast.data_vars:
+        raise ValueError("forecast: has no data variables")
+    return forecast
+
+
+# -------------------------------------------------------------------------------------------- scoring
+class _Accumulator:
+    """Running per-init sums (WB2) or per-block values (ChaosBench) for one variable."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, np.ndarray] = {}
+        self.counts: dict[str, np.ndarray] = {}
+        self.blocks: dict[str, list[np.ndarray]] = {}
+
+    def add_per_init(self, key: str, values: np.ndarray, lead_sl: slice, lev_sl: slice | None, shape) -> None:
+        if key not in self.sums:
+            self.sums[key] = np.zeros(shape)
+            self.counts[key] = np.zeros(shape)
+        ix = (lead_sl,) if lev_sl is None else (lead_sl, lev_sl)
+        self.sums[key][ix] += np.nansum(values, axis=0)
+        self.counts[key][ix] += np.sum(~np.isnan(values), axis=0)
+
+    def mean(self, key: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.counts[key] > 0, self.sums[key] / self.counts[key], np.nan)
+
+    def add_block(self, key: str, values: np.ndarray, lead_sl: slice, lev_sl: slice | None, shape, b: int):
+        lst = self.blocks.setdefault(key, [])
+        while len(lst) <= b:
+            lst.append(np.full(shape, np.nan))
+        ix = (lead_sl,) if lev_sl is None else (lead_sl, lev_sl)
+        lst[b][ix] = values
+
+
+def _da(arr: np.ndarray, dims: Sequence[str], coords: dict[str, Any]) -> xr.DataArray:
+    return xr.DataArray(arr, dims=tuple(dims), coords={d: coords[d] for d in dims if d in coords})
+
+
+def _wb2_piece(acc, metrics, f, o, c, s, dims, coords, lead_sl, lev_sl, shape, skipna, opts) -> None:
+    """Per-init WB2 scores of one piece via the public functions (``time_dim=None``)."""
+    has_m = "member" in dims
+    odims = [d for d in dims if d != "member"]
+    fd = _da(f, dims, coords)
+    od = _da(o, odims, coords)
+    fmean = fd.mean("member", skipna=skipna) if has_m else fd
+    kw = {"time_dim": None, "skipna": skipna}
+
+    def put(key, da):
+        acc.add_per_init(
+            key,
+            np.asarray(da.transpose(*[d for d in odims if d not in _SPACE]).values),
+            lead_sl,
+            lev_sl,
+            shape,
+        )
+
+    if {"mse", "rmse", "ssr"} & set(metrics):
+        put("mse", det.mse(fmean, od, **kw))
+    if "rmse_per_sample" in metrics:
+        put("rmse_per_sample", det.rmse_per_sample(fmean, od, **kw))
+    if "bias" in metrics:
+        put("bias", det.bias(fmean, od, **kw))
+    if "mae" in metrics:
+        put("mae", det.mae(fmean, od, **kw))
+    if "acc" in metrics or "acc_centred" in metrics:
+        cd = _da(c, odims, coords)
+        if "acc" in metrics:
+            put("acc", det.acc_uncentred(fmean, od, cd, **kw))
+        if "acc_centred" in metrics:
+            put("acc_centred", det.acc_centred(fmean, od, cd, **kw))
+    if "ms_ssim" in metrics:
+        lat = np.asarray(coords["latitude"])
+        per = _ms_ssim_per_init(np.asarray(fmean.transpose(*odims).values), o, lat)
+        acc.add_per_init("ms_ssim", per, lead_sl, lev_sl, shape)
+    if "crps" in metrics or "crpss" in metrics:
+        put("crps", prob.crps_ensemble(fd, od, estimator=opts["crps_estimator"], **kw))
+    if "crpss" in metrics:
+        ref = prob.crps_gaussian(od, _da(c, odims, coords), _da(s, odims, coords))
+        put("crps_ref", det.spatial_mean(ref, skipna=skipna))
+    if "spread" in metrics or "ssr" in metrics:
+        put("var", prob.ensemble_spread(fd, **kw) ** 2)
+
+
+def _cb_piece(acc, metrics, f, o, c, s, lat, lead_sl, lev_sl, shape, b) -> None:
+    """One ChaosBench block of one piece; arrays are (n, [member], lead, [level], lat, lon)."""
+    has_m = f.ndim == o.ndim + 1
+    if has_m:  # (n, lead, member, ...) -> ChaosBench's (n, member, lead, ...)
+        f = np.moveaxis(f, 2, 1)
+    fmean = f.mean(axis=1) if has_m else f
+    one = {"block": None}
+    out: dict[str, np.ndarray] = {}
+    if "rmse" in metrics:
+        out["rmse"] = cbc.rmse_chaosbench(fmean, o, lat, **one)
+    if "bias" in metrics:
+        out["bias"] = cbc.bias_chaosbench(fmean, o, lat, **one)
+    if "mae" in metrics:
+        out["mae"] = cbc.mae_chaosbench(fmean, o, lat, **one)
+    if "acc" in metrics:
+        out["acc"] = cbc.acc_chaosbench_as_coded(fmean, o, c, lat, **one)
+    if "specdiv" in metrics:
+        out["specdiv"] = cbc.spectral_divergence_chaosbench(fmean, o, **one)
+    if "specres" in metrics:
+        out["specres"] = cbc.spectral_residual_chaosbench(fmean, o, **one)
+    if "ms_ssim" in metrics:
+        out["ms_ssim"] = cbc.ms_ssim_chaosbench(fmean, o, lat, **one)
+    if "crps" in metrics:
+        out["crps"] = cbc.crps_chaosbench(f, o, lat, **one)
+    if "crpss" in metrics:
+        out["crpss"] = cbc.crpss_chaosbench(f, o, c, s, lat, **one)
+    if "spread" in metrics:
+        out["spread"] = cbc.spread_chaosbench(f, lat, **one)
+    if "ssr" in metrics:
+        out["ssr"] = cbc.spread_skill_ratio_chaosbench(f, o, lat, **one)
+    for k, v in out.items():
+        acc.add_block(k, v, lead_sl, lev_sl, shape, b)
+
+
+def _ms_ssim_per_init(f: np.ndarray, o: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per-field MS-SSIM ``(n, lead, [level])`` in ChaosBench's orientation (latitude descending)."""
+    from .ssim import ms_ssim
+
+    if lat.size > 1 and lat[0] < lat[-1]:
+        f, o = f[..., ::-1, :], o[..., ::-1, :]
+    flat = np.asarray(ms_ssim(f.reshape(-1, *f.shape[-2:]).copy(), o.reshape(-1, *o.shape[-2:]).copy()))
+    return flat.reshape(f.shape[:-2])
+
+
+def _finish_wb2(acc: _Accumulator, metrics: Sequence[str], n_members: int, opts) -> dict[str, np.ndarray]:
+    out = {}
+    for m in metrics:
+        if m == "rmse":
+            out[m] = np.sqrt(acc.mean("mse"))
+        elif m == "spread":
+            out[m] = np.sqrt(acc.mean("var"))
+        elif m == "ssr":
+            c = np.sqrt((n_members + 1.0) / n_members) if opts["ssr_correction"] else 1.0
+            out[m] = c * np.sqrt(acc.mean("var")) / np.sqrt(acc.mean("mse"))
+        elif m == "crpss":
+            out[m] = 1.0 - acc.mean("crps") / acc.mean("crps_ref")
+        else:
+            out[m] = acc.mean(m)
+    return out
+
+
+def _group(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _score_variable(var, forecast, truth_src, clim_src, std_src, metrics, convention, chunks, skipna, opts):
+    fda = forecast[var]
+    has_level = "level" in fda.dims
+    has_m = "member" in fda.dims
+    n_lead = fda.sizes["lead_time"]
+    n_lev = fda.sizes["level"] if has_level else 1
+    shape = (n_lead, n_lev) if has_level else (n_lead,)
+    inits = forecast["init_time"].values
+    leads = forecast["lead_time"].values
+    lat = forecast["latitude"].values
+    fdims = ["init_time", "lead_time"] + (["member"] if has_m else []) + (["level"] if has_level else [])
+    fdims += list(_SPACE)
+    odims = [d for d in fdims if d != "member"]
+    n_m = fda.sizes["member"] if has_m else 1
+    point_bytes = 8 * n_m * fda.sizes["latitude"] * fda.sizes["longitude"]
+    acc = _Accumulator()
+    for b, idx in enumerate(chunks):
+        budget = max(1, opts["max_chunk_bytes"] // (point_bytes * len(idx)))
+        lev_size = min(n_lev, budget)
+        lead_size = max(1, min(n_lead, budget // lev_size))
+        for lead_sl in _group(n_lead, lead_size):
+            for lev_sl in _group(n_lev, lev_size) if has_level else [None]:
+                isel: dict[str, Any] = {"init_time": idx, "lead_time": lead_sl}
+                if has_level:
+                    isel["level"] = lev_sl
+                f = _load(fda.isel(isel), fdims)
+                valid = inits[idx][:, None] + leads[lead_sl][None, :]
+                o = truth_src.get(valid, idx, lead_sl, lev_sl, odims)
+                c = clim_src.get(valid, idx, lead_sl, lev_sl, odims) if clim_src is not None else None
+                s = std_src.get(valid, idx, lead_sl, lev_sl, odims) if std_src is not None else None
+                if not skipna:
+                    for arr, what in (
+                        (f, "forecast"),
+                        (o, "truth"),
+                        (c, "climatology"),
+                        (s, "climatology_std"),
+                    ):
+                        if arr is not None and np.isnan(arr).any():
+                            _nan_error(arr, var, what, inits[idx], leads[lead_sl])
+                if s is not None and np.any(s[~np.isnan(s)] < 0):
+                    raise ValueError(f"climatology_std: variable {var!r} has negative values")
+                coords = {
+                    "init_time": inits[idx],
+                    "lead_time": leads[lead_sl],
+                    "latitude": lat,
+                    "longitude": forecast["longitude"].values,
+                }
+                if has_level:
+                    coords["level"] = forecast["level"].values[lev_sl]
+                if has_m:
+                    coords["member"] = np.arange(n_m)
+                if convention == "wb2":
+                    _wb2_piece(acc, metrics, f, o, c, s, fdims, coords, lead_sl, lev_sl, shape, skipna, opts)
+                else:
+                    _cb_piece(acc, metrics, f, o, c, s, lat, lead_sl, lev_sl, shape, b)
+        logger.debug("scorecard: %s block %d/%d done", var, b + 1, len(chunks))
+    if convention == "wb2":
+        vals = _finish_wb2(acc, metrics, n_m, opts)
+    else:
+        vals = {m: np.mean(np.stack(acc.blocks[m]), axis=0) for m in metrics}
+    data = np.stack([vals[m] for m in metrics])
+    dims = ("metric", "level", "lead_time") if has_level else ("metric", "lead_time")
+    if has_level:
+        data = np.swapaxes(data, 1, 2)
+    out = xr.DataArray(data, dims=dims, name=var)
+    out.attrs = {k: v for k, v in fda.attrs.items() if k in ("units", "long_name", "standard_name")}
+    return out
+
+
+class _Truth:
+    """Truth at the forecast valid times: a ``time`` gridded state or a forecast-schema dataset."""
+
+    def __init__(
+        self, truth: xr.Dataset, forecast: xr.Dataset, var: str, spatial, levels, what: str = "truth"
+    ):
+        if var not in truth.data_vars:
+            raise ValueError(f"{what}: has no variable {var!r} (has {list(truth.data_vars)})")
+        self.what = what
+        self.src = _Source(truth[var], spatial, levels, what)
+        self.schema = "forecast" if "init_time" in truth.dims else "state"
+        if self.schema == "forecast":
+            if "lead_time" not in truth.dims:
+                raise ValueError(f"{what}: has 'init_time' but no 'lead_time' dimension")
+            self.ipos = _positions(forecast["init_time"].values, truth["init_time"].values, "init_time", what)
+            tl, fl = truth["lead_time"].values, forecast["lead_time"].values
+            if tl.shape != fl.shape or not np.array_equal(np.sort(tl), np.sort(fl)):
+                raise ValueError(
+                    f"{what}: lead times differ from the forecast's ({tl.size} vs {fl.size} values, "
+                    f"e.g. {tl[:3]} vs {fl[:3]})"
+                )
+            self.lpos = _positions(fl, tl, "lead_time", what)
+        else:
+            if "time" not in truth.dims:
+                raise ValueError(
+                    f"{what}: needs a 'time' dimension or the forecast schema (init_time, lead_time)"
+                )
+            self.times = pd.Index(truth["time"].values)
+
+    def get(self, valid, idx, lead_sl, lev_sl, odims) -> np.ndarray:
+        da = self.src.da
+        if lev_sl is not None:
+            da = da.isel(level=lev_sl)
+        spatial_dims = [d for d in odims if d not in _HEAD]
+        if self.schema == "forecast":
+            sub = da.isel(init_time=self.ipos[idx], lead_time=self.lpos[lead_sl])
+            return _load(sub, odims)
+        pos = self.times.get_indexer(valid.ravel())
+        if np.any(pos < 0):
+            miss = valid.ravel()[pos < 0]
+            raise ValueError(
+                f"{self.what}: {np.unique(miss).size} forecast valid time(s) missing along 'time', e.g. {miss[0]}"
+            )
+        arr = _load(da.isel(time=pos), ["time"] + spatial_dims)
+        return arr.reshape(valid.shape + arr.shape[1:])
+
+
+class _Clim:
+    """Day-of-year (× hour) climatology selected at the valid times of a piece."""
+
+    def __init__(self, clim: xr.Dataset, var: str, spatial, levels, what: str):
+        if "doy" in clim.dims and "dayofyear" not in clim.dims:
+            clim = clim.rename(doy="dayofyear")
+        if "dayofyear" not in clim.dims:
+            raise ValueError(f"{what}: needs a 'dayofyear' dimension (dims: {tuple(clim.dims)})")
+        if var not in clim.data_vars:
+            raise ValueError(f"{what}: has no variable {var!r} (has {list(clim.data_vars)})")
+        self.clim = clim
+        self.what = what
+        self.src = _Source(clim[var], spatial, levels, what)
+
+    def get(self, valid, idx, lead_sl, lev_sl, odims) -> np.ndarray:
+        vt = xr.DataArray(valid, dims=_HEAD)
+        try:
+            ind = climatology_indexers(self.clim, vt)
+        except ValueError as err:
+            raise ValueError(str(err).replace("climatology:", f"{self.what}:", 1)) from None
+        da = self.src.da
+        if lev_sl is not None:
+            da = da.isel(level=lev_sl)
+        flat = {k: v.values.ravel() for k, v in ind.items()}
+        sub = da.isel({k: xr.DataArray(v, dims="_p") for k, v in flat.items()})
+        spatial_dims = [d for d in odims if d not in _HEAD]
+        arr = _load(sub, ["_p"] + spatial_dims)
+        return arr.reshape(valid.shape + arr.shape[1:])
+
+
+def scorecard(
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset | None = None,
+    *,
+    metrics: Sequence[str] = ("rmse", "bias", "acc"),
+    convention: str = "wb2",
+    reference: str | xr.Dataset | None = None,
+    climatology_std: xr.Dataset | None = None,
+    variables: Sequence[str] | None = None,
+    block: int = cbc.CHAOSBENCH_BLOCK,
+    skipna: bool = False,
+    crps_estimator: str | None = None,
+    ssr_correction: bool | None = None,
+    max_chunk_mb: float = 128.0,
+) -> xr.Dataset:
+    """Score a forecast dataset against the truth; returns ``(metric, [level], lead_time)`` per variable.
+
+    Parameters
+    ----------
+    forecast
+        ``(init_time, lead_time, [member], [level], latitude, longitude)``, any dim order/orientation,
+        ``init_time`` datetime64, ``lead_time`` timedelta64; lazy (dask/zarr) is fine and preferred.
+    truth
+        Gridded state ``(time, [level], latitude, longitude)`` containing every valid time, or a dataset in
+        the forecast schema with the same init and lead times. Same grid (by value) as the forecast.
+    climatology, climatology_std
+        ``(dayofyear, [hour], [level], latitude, longitude)`` mean / standard deviation (``doy`` accepted);
+        needed by ``acc``/``acc_centred`` and ``crpss``. A valid day missing from it raises ``ValueError``.
+    metrics
+        Names from ``SCORECARD_METRICS[convention]``.
+    convention
+        ``"wb2"`` (default, WeatherBench2) or ``"chaosbench"`` (ChaosBench as coded); see the module doc.
+    reference
+        ``None``, ``"persistence"`` (built from ``truth``), ``"climatology"`` (from ``climatology``) or a
+        forecast-schema Dataset. Adds ``<metric>_reference`` for every metric the reference supports and
+        the skill ``<m>_skill = 1 − m / m_reference`` for ``mse``, ``rmse``, ``rmse_per_sample``, ``mae``,
+        ``crps``.
+    variables
+        Subset of the forecast's data variables (default: all).
+    block
+        Inits per chunk: ChaosBench's block (32) for ``"chaosbench"``; any size for ``"wb2"`` (the result
+        does not depend on it).
+    skipna
+        See the module doc.
+    crps_estimator, ssr_correction
+        WB2 only: ``"fair"`` (default) or ``"classic"`` CRPS; ``sqrt((M+1)/M)`` spread correction in ``ssr``
+        (default True, as :func:`probabilistic.spread_skill_ratio`). ChaosBench fixes both (classic, none).
+    max_chunk_mb
+        Budget for one loaded forecast piece (float64); lead times and levels are grouped to fit it.
+
+    Returns
+    -------
+    xarray.Dataset
+        Data variables = forecast variables, dims ``(metric, level, lead_time)`` (``(metric, lead_time)``
+        for surface variables), coords ``metric``, ``level``, ``lead_time``; attrs record the convention,
+        number of inits and blocks, weights and NaN policy. Units: each metric in the variable's units
+        except ``acc``, ``ssr``, ``crpss``, ``specdiv``, ``specres`` and the skills (dimensionless).
+    """
+    forecast = _check_forecast(forecast)
+    if not isinstance(truth, xr.Dataset):
+        raise TypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
+    has_members = "member" in forecast.dims
+    metric_list = _validate(forecast, metrics, convention, has_members)
+    if convention == "chaosbench" and (crps_estimator not in (None, "classic") or ssr_correction):
+        raise ValueError("crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)")
+    opts = {
+        "crps_estimator": crps_estimator or "fair",
+        "ssr_correction": True if ssr_correction is None else bool(ssr_correction),
+        "max_chunk_bytes": int(max_chunk_mb * 2**20),
+    }
+    if any(m in _NEEDS_CLIM for m in metric_list) and climatology is None:
+        raise ValueError(f"climatology: required by metric(s) {[m for m in metric_list if m in _NEEDS_CLIM]}")
+    if "crpss" in metric_list and climatology_std is None:
+        raise ValueError("climatology_std: required by metric 'crpss'")
+    names = list(forecast.data_vars) if variables is None else list(variables)
+    for v in names:
+        if v not in forecast.data_vars:
+            raise ValueError(f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})")
+    spatial = _same_grid(forecast, truth, "truth")
+    inits = forecast["init_time"].values
+    if convention == "chaosbench":
+        chunks = cbc.chaosbench_blocks(inits, block)
+    else:
+        chunks = [np.arange(i, min(i + block, inits.size)) for i in range(0, inits.size, block)]
+    cards = {}
+    for v in names:
+        levels = forecast["level"].values if "level" in forecast[v].dims else None
+        t_src = _Truth(truth, forecast, v, spatial, levels)
+        c_src = s_src = None
+        if climatology is not None and any(m in _NEEDS_CLIM for m in metric_list):
+            c_src = _Clim(
+                climatology, v, _same_grid(forecast, climatology, "climatology"), levels, "climatology"
+            )
+        if climatology_std is not None and "crpss" in metric_list:
+            s_grid = _same_grid(forecast, climatology_std, "climatology_std")
+            s_src = _Clim(climatology_std, v, s_grid, levels, "climatology_std")
+        cards[v] = _score_variable(
+            v, forecast, t_src, c_src, s_src, metric_list, convention, chunks, skipna, opts
+        )
+    card = xr.Dataset(cards)
+    card = card.assign_coords(
+        metric=np.array(metric_list, dtype=object), lead_time=forecast["lead_time"].values
+    )
+    if "level" in card.dims:
+        card = card.assign_coords(level=forecast["level"].values)
+    card.attrs.update(
+        convention=convention,
+        n_init_time=int(inits.size),
+        n_blocks=len(chunks) if convention == "chaosbench" else 1,
+        block=int(block),
+        latitude_weights="cos, mean 1 (ChaosBench)"
+        if convention == "chaosbench"
+        else "cell area, mean 1 (WB2)",
+        skipna=int(skipna),
+        ensemble_members=int(forecast.sizes.get("member", 0)),
+    )
+    if convention == "wb2" and has_members:
+        card.attrs.update(crps_estimator=opts["crps_estimator"], ssr_correction=int(opts["ssr_correction"]))
+    if reference is not None:
+        card = _add_reference(
+            card,
+            forecast,
+            truth,
+            climatology,
+            climatology_std,
+            reference,
+            metric_list,
+            convention,
+            names,
+            block,
+            skipna,
+            opts,
+            max_chunk_mb,
+        )
+    return card
+
+
+def _add_reference(
+    card,
+    forecast,
+    truth,
+    climatology,
+    climatology_std,
+    reference,
+    metric_list,
+    convention,
+    names,
+    block,
+    skipna,
+    opts,
+    max_chunk_mb,
+) -> xr.Dataset:
+    inits, leads = forecast["init_time"].values, forecast["lead_time"].values
+    if isinstance(reference, str):
+        if reference == "persistence":
+            ref = persistence_forecast(truth[names], inits, leads)
+        elif reference == "climatology":
+            if climatology is None:
+                raise ValueError("reference: 'climatology' needs the climatology argument")
+            clim = climatology.rename(doy="dayofyear") if "doy" in climatology.dims else climatology
+            ref = climatology_forecast(clim[names], inits, leads)
+        else:
+            raise ValueError(
+                f"reference: expected 'persistence', 'climatology' or a Dataset, got {reference!r}"
+            )
+        ref_name = reference
+    elif isinstance(reference, xr.Dataset):
+        ref = reference
+        ref_name = str(reference.attrs.get("name", "dataset"))
+    else:
+        raise TypeError(f"reference: expected a str or xarray.Dataset, got {type(reference).__name__}")
+    ref_metrics = [m for m in metric_list if m not in _ENS or "member" in ref.dims]
+    ref_card = scorecard(
+        ref,
+        truth,
+        climatology,
+        metrics=ref_metrics,
+        convention=convention,
+        climatology_std=climatology_std,
+        variables=names,
+        block=block,
+        skipna=skipna,
+        crps_estimator=opts["crps_estimator"] if convention == "wb2" else None,
+        ssr_correction=opts["ssr_correction"] if convention == "wb2" else None,
+        max_chunk_mb=max_chunk_mb,
+    )
+    ref_card = ref_card.assign_coords(metric=[f"{m}_reference" for m in ref_metrics])
+    skills = []
+    for m in ref_metrics:
+        if m in _SKILL_OF:
+            s = 1.0 - card.sel(metric=m) / ref_card.sel(metric=f"{m}_reference")
+            skills.append(s.drop_vars("metric", errors="ignore").expand_dims(metric=[f"{m}_skill"]))
+    out = xr.concat([card, ref_card] + skills, dim="metric", combine_attrs="drop_conflicts")
+    out.attrs = dict(card.attrs, reference=ref_name)
+    for v in names:
+        out[v].attrs = card[v].attrs
+    return out
+
+
+# -------------------------------------------------------------------------------------------- output
+def write_scorecard_netcdf(card: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write ``card`` to a netCDF file atomically (temporary file in the same folder, then rename)."""
+    if not isinstance(card, xr.Dataset) or "metric" not in card.dims:
+        raise ValueError("card: expected a scorecard Dataset with a 'metric' dimension")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        out = card.assign_coords(metric=np.asarray(card["metric"].values, dtype=str))
+        out.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    logger.info("scorecard written to %s", path)
+    return path
+
+
+def _fmt_level(level: Any) -> str:
+    f = float(level)
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def write_scorecard_csv(
+    card: xr.Dataset, out_dir: str | os.PathLike, *, model_name: str = "model"
+) -> list[Path]:
+    """Write ``card`` in ChaosBench's CSV layout: one file ``<metric>_<model_name>.csv`` per metric.
+
+    Each file has one row per lead time (in card order) and one column per ``var-level`` (e.g. ``z-500``;
+    surface variables by name), variables in card order and levels in card order, preceded by a
+    ``lead_time_days`` column (lead time in days, float). Values are written with full precision
+    (``repr``). Files are written atomically. Returns the paths.
+    """
+    if not isinstance(card, xr.Dataset) or "metric" not in card.dims or "lead_time" not in card.dims:
+        raise ValueError("card: expected a scorecard Dataset with 'metric' and 'lead_time' dimensions")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lead_days = card["lead_time"].values / np.timedelta64(1, "D")
+    paths = []
+    for metric in card["metric"].values:
+        cols: dict[str, np.ndarray] = {"lead_time_days": lead_days}
+        for v in card.data_vars:
+            da = card[v].sel(metric=metric)
+            if "level" in da.dims:
+                for lev in da["level"].values:
+                    cols[f"{v}-{_fmt_level(lev)}"] = da.sel(level=lev).transpose("lead_time").values
+            else:
+                cols[str(v)] = da.transpose("lead_time").values
+        frame = pd.DataFrame(cols)
+        path = out_dir / f"{metric}_{model_name}.csv"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
+        os.close(fd)
+        try:
+            frame.to_csv(tmp, index=False, float_format="%.17g")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        paths.append(path)
+    return paths
