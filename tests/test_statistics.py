@@ -10,9 +10,8 @@ import pytest
 import xarray as xr
 
 from chaosbench_py.data import statistics as st
+from chaosbench_py.data import stats_cache as sc
 from chaosbench_py.data.statistics import (
-    cached_climatology,
-    cached_statistics,
     calendar_dayofyear,
     channel_layout,
     channel_statistics,
@@ -20,6 +19,7 @@ from chaosbench_py.data.statistics import (
     default_train_years,
     latitude_weights,
 )
+from chaosbench_py.data.stats_cache import cached_climatology, cached_statistics
 
 LEVELS = [500, 850]
 
@@ -259,9 +259,9 @@ def test_cached_statistics_reuse_and_invalidation(tmp_path, monkeypatch, caplog)
     np.testing.assert_allclose(first["mean"], direct["mean"], rtol=1e-14)
 
     calls = []
-    real = st.channel_statistics
-    monkeypatch.setattr(st, "channel_statistics", lambda *a, **k: calls.append(1) or real(*a, **k))
-    with caplog.at_level(logging.INFO, logger=st.__name__):
+    real = sc.channel_statistics
+    monkeypatch.setattr(sc, "channel_statistics", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with caplog.at_level(logging.INFO, logger=sc.__name__):
         again = cached_statistics(opened, variables=["z", "t2m"], levels=LEVELS, years=(2000, 2000))
     assert calls == [] and "reusing" in caplog.text
     xr.testing.assert_identical(first, again)

@@ -34,8 +34,6 @@ from .sources import (
 )
 from .statistics import (
     Channel,
-    cached_climatology,
-    cached_statistics,
     calendar_dayofyear,
     channel_layout,
     channel_statistics,
@@ -43,6 +41,7 @@ from .statistics import (
     default_train_years,
     latitude_weights,
 )
+from .stats_cache import cached_climatology, cached_statistics
 from .windows import WindowDataset
 
 __all__ = [

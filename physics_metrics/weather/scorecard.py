@@ -34,20 +34,18 @@ matched by value; a mismatch is a ``ValueError`` naming the dimension.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from . import chaosbench_convention as cbc
 from . import deterministic as det
 from . import probabilistic as prob
-from .references import climatology_forecast, climatology_indexers, persistence_forecast
+from .references import climatology_forecast, persistence_forecast
+from .scorecard_inputs import _HEAD, _SPACE, _Clim, _load, _nan_error, _same_grid, _Truth
+from .scorecard_io import write_scorecard_csv, write_scorecard_netcdf
 
 logger = logging.getLogger(__name__)
 
@@ -60,74 +58,6 @@ _ENS = ("crps", "spread", "ssr", "crpss")
 SCORECARD_METRICS = {"wb2": _DET_WB2 + _ENS, "chaosbench": _DET_CB + _ENS}
 _NEEDS_CLIM = ("acc", "acc_centred", "crpss")
 _SKILL_OF = ("mse", "rmse", "mae", "crps", "rmse_per_sample")
-_HEAD = ("init_time", "lead_time")
-_SPACE = ("latitude", "longitude")
-
-
-# ------------------------------------------------------------------------------------------ alignment
-def _positions(ref: np.ndarray, have: np.ndarray, dim: str, what: str) -> np.ndarray:
-    """Index into ``have`` of every value of ``ref`` (floats within 1e-6 relative); error naming ``dim``."""
-    ref, have = np.asarray(ref), np.asarray(have)
-    if np.issubdtype(ref.dtype, np.floating) or np.issubdtype(have.dtype, np.floating):
-        ref_f, have_f = ref.astype(np.float64), have.astype(np.float64)
-        tol = 1e-6 * max(1.0, float(np.max(np.abs(have_f))) if have_f.size else 1.0)
-        diff = np.abs(ref_f[:, None] - have_f[None, :])
-        pos = np.argmin(diff, axis=1)
-        bad = diff[np.arange(ref.size), pos] > tol
-    else:
-        pos = pd.Index(have).get_indexer(ref)
-        bad = pos < 0
-    if np.any(bad):
-        raise ValueError(
-            f"{what}: {dim!r} lacks {int(bad.sum())} forecast value(s), e.g. {ref[bad][:3].tolist()}"
-        )
-    return pos
-
-
-def _same_grid(forecast: xr.Dataset, other: xr.Dataset, what: str) -> dict[str, np.ndarray]:
-    idx = {}
-    for d in _SPACE:
-        if d not in other.dims:
-            raise ValueError(f"{what}: missing dimension {d!r} (dims: {tuple(other.dims)})")
-        if other.sizes[d] != forecast.sizes[d]:
-            raise ValueError(
-                f"{what}: {d!r} has {other.sizes[d]} points, forecast has {forecast.sizes[d]}: different grids"
-            )
-        idx[d] = _positions(forecast[d].values, other[d].values, d, what)
-    return idx
-
-
-class _Source:
-    """One lazily indexed input (truth, climatology, …) for one variable, in the forecast's order."""
-
-    def __init__(
-        self, da: xr.DataArray, spatial: dict[str, np.ndarray], levels: np.ndarray | None, what: str
-    ):
-        self.what = what
-        sel: dict[str, Any] = dict(spatial)
-        if levels is not None:
-            if "level" not in da.dims:
-                raise ValueError(
-                    f"{what}: variable {da.name!r} has no 'level' dimension but the forecast has"
-                )
-            sel["level"] = _positions(levels, da["level"].values, "level", f"{what} {da.name!r}")
-        elif "level" in da.dims:
-            raise ValueError(
-                f"{what}: variable {da.name!r} has a 'level' dimension but the forecast has none"
-            )
-        self.da = da.isel(sel)
-
-
-def _load(da: xr.DataArray, order: Sequence[str]) -> np.ndarray:
-    return np.asarray(da.transpose(*order).values, dtype=np.float64)
-
-
-def _nan_error(arr: np.ndarray, var: str, what: str, inits: np.ndarray, leads: np.ndarray) -> None:
-    bad = np.argwhere(np.isnan(arr))[0]
-    raise ValueError(
-        f"{what}: variable {var!r} contains NaN (init_time {inits[bad[0]]}, lead_time {leads[bad[1]]}); "
-        "pass skipna=True to leave NaN points out"
-    )
 
 
 # -------------------------------------------------------------------------------------------- checks
@@ -385,83 +315,6 @@ def _score_variable(var, forecast, truth_src, clim_src, std_src, metrics, conven
     return out
 
 
-class _Truth:
-    """Truth at the forecast valid times: a ``time`` gridded state or a forecast-schema dataset."""
-
-    def __init__(
-        self, truth: xr.Dataset, forecast: xr.Dataset, var: str, spatial, levels, what: str = "truth"
-    ):
-        if var not in truth.data_vars:
-            raise ValueError(f"{what}: has no variable {var!r} (has {list(truth.data_vars)})")
-        self.what = what
-        self.src = _Source(truth[var], spatial, levels, what)
-        self.schema = "forecast" if "init_time" in truth.dims else "state"
-        if self.schema == "forecast":
-            if "lead_time" not in truth.dims:
-                raise ValueError(f"{what}: has 'init_time' but no 'lead_time' dimension")
-            self.ipos = _positions(forecast["init_time"].values, truth["init_time"].values, "init_time", what)
-            tl, fl = truth["lead_time"].values, forecast["lead_time"].values
-            if tl.shape != fl.shape or not np.array_equal(np.sort(tl), np.sort(fl)):
-                raise ValueError(
-                    f"{what}: lead times differ from the forecast's ({tl.size} vs {fl.size} values, "
-                    f"e.g. {tl[:3]} vs {fl[:3]})"
-                )
-            self.lpos = _positions(fl, tl, "lead_time", what)
-        else:
-            if "time" not in truth.dims:
-                raise ValueError(
-                    f"{what}: needs a 'time' dimension or the forecast schema (init_time, lead_time)"
-                )
-            self.times = pd.Index(truth["time"].values)
-
-    def get(self, valid, idx, lead_sl, lev_sl, odims) -> np.ndarray:
-        da = self.src.da
-        if lev_sl is not None:
-            da = da.isel(level=lev_sl)
-        spatial_dims = [d for d in odims if d not in _HEAD]
-        if self.schema == "forecast":
-            sub = da.isel(init_time=self.ipos[idx], lead_time=self.lpos[lead_sl])
-            return _load(sub, odims)
-        pos = self.times.get_indexer(valid.ravel())
-        if np.any(pos < 0):
-            miss = valid.ravel()[pos < 0]
-            raise ValueError(
-                f"{self.what}: {np.unique(miss).size} forecast valid time(s) missing along 'time', e.g. {miss[0]}"
-            )
-        arr = _load(da.isel(time=pos), ["time"] + spatial_dims)
-        return arr.reshape(valid.shape + arr.shape[1:])
-
-
-class _Clim:
-    """Day-of-year (× hour) climatology selected at the valid times of a piece."""
-
-    def __init__(self, clim: xr.Dataset, var: str, spatial, levels, what: str):
-        if "doy" in clim.dims and "dayofyear" not in clim.dims:
-            clim = clim.rename(doy="dayofyear")
-        if "dayofyear" not in clim.dims:
-            raise ValueError(f"{what}: needs a 'dayofyear' dimension (dims: {tuple(clim.dims)})")
-        if var not in clim.data_vars:
-            raise ValueError(f"{what}: has no variable {var!r} (has {list(clim.data_vars)})")
-        self.clim = clim
-        self.what = what
-        self.src = _Source(clim[var], spatial, levels, what)
-
-    def get(self, valid, idx, lead_sl, lev_sl, odims) -> np.ndarray:
-        vt = xr.DataArray(valid, dims=_HEAD)
-        try:
-            ind = climatology_indexers(self.clim, vt)
-        except ValueError as err:
-            raise ValueError(str(err).replace("climatology:", f"{self.what}:", 1)) from None
-        da = self.src.da
-        if lev_sl is not None:
-            da = da.isel(level=lev_sl)
-        flat = {k: v.values.ravel() for k, v in ind.items()}
-        sub = da.isel({k: xr.DataArray(v, dims="_p") for k, v in flat.items()})
-        spatial_dims = [d for d in odims if d not in _HEAD]
-        arr = _load(sub, ["_p"] + spatial_dims)
-        return arr.reshape(valid.shape + arr.shape[1:])
-
-
 def scorecard(
     forecast: xr.Dataset,
     truth: xr.Dataset,
@@ -663,64 +516,3 @@ def _add_reference(
 
 
 # -------------------------------------------------------------------------------------------- output
-def write_scorecard_netcdf(card: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``card`` to a netCDF file atomically (temporary file in the same folder, then rename)."""
-    if not isinstance(card, xr.Dataset) or "metric" not in card.dims:
-        raise ValueError("card: expected a scorecard Dataset with a 'metric' dimension")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        out = card.assign_coords(metric=np.asarray(card["metric"].values, dtype=str))
-        out.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    logger.info("scorecard written to %s", path)
-    return path
-
-
-def _fmt_level(level: Any) -> str:
-    f = float(level)
-    return str(int(f)) if f.is_integer() else f"{f:g}"
-
-
-def write_scorecard_csv(
-    card: xr.Dataset, out_dir: str | os.PathLike, *, model_name: str = "model"
-) -> list[Path]:
-    """Write ``card`` in ChaosBench's CSV layout: one file ``<metric>_<model_name>.csv`` per metric.
-
-    Each file has one row per lead time (in card order) and one column per ``var-level`` (e.g. ``z-500``;
-    surface variables by name), variables in card order and levels in card order, preceded by a
-    ``lead_time_days`` column (lead time in days, float). Values are written with full precision
-    (``repr``). Files are written atomically. Returns the paths.
-    """
-    if not isinstance(card, xr.Dataset) or "metric" not in card.dims or "lead_time" not in card.dims:
-        raise ValueError("card: expected a scorecard Dataset with 'metric' and 'lead_time' dimensions")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lead_days = card["lead_time"].values / np.timedelta64(1, "D")
-    paths = []
-    for metric in card["metric"].values:
-        cols: dict[str, np.ndarray] = {"lead_time_days": lead_days}
-        for v in card.data_vars:
-            da = card[v].sel(metric=metric)
-            if "level" in da.dims:
-                for lev in da["level"].values:
-                    cols[f"{v}-{_fmt_level(lev)}"] = da.sel(level=lev).transpose("lead_time").values
-            else:
-                cols[str(v)] = da.transpose("lead_time").values
-        frame = pd.DataFrame(cols)
-        path = out_dir / f"{metric}_{model_name}.csv"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-        os.close(fd)
-        try:
-            frame.to_csv(tmp, index=False, float_format="%.17g")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        paths.append(path)
-    return paths
