@@ -2,18 +2,39 @@
 
 Every model is an ``nn.Module`` built from a config dataclass and registered by name
 (:func:`register_model`); :func:`build_model` builds any of them from ``(name, config)`` and
-:func:`save_model` / :func:`load_model` round-trip them (``weights_only=True``).
+:func:`save_model` / :func:`load_model` round-trip them (``weights_only=True``). Importing this
+package imports (and so registers) every model.
+
+* Low-dimensional chaos: :class:`NeuralODE`, :class:`EchoStateNetwork`, :class:`NVAR`.
+* Gridded weather: :class:`PanguModel` (3D Earth-specific transformer); lead-time composition:
+  :func:`plan_lead`, :func:`rollout_hierarchical`.
 """
 
+from .aggregation import plan_lead, rollout_hierarchical
 from .checkpoint import load_model, save_model
+from .neural_ode import NeuralODE, NeuralODEConfig
+from .pangu import PanguConfig, PanguModel, pangu_preset
 from .registry import build_model, list_models, make_config, model_config_dict, register_model
+from .reservoir import NVAR, EchoStateNetwork, ESNConfig, NVARConfig, ridge_regression
 
 __all__ = [
+    "NVAR",
+    "ESNConfig",
+    "EchoStateNetwork",
+    "NVARConfig",
+    "NeuralODE",
+    "NeuralODEConfig",
+    "PanguConfig",
+    "PanguModel",
     "build_model",
     "list_models",
     "load_model",
     "make_config",
     "model_config_dict",
+    "pangu_preset",
+    "plan_lead",
     "register_model",
+    "ridge_regression",
+    "rollout_hierarchical",
     "save_model",
 ]

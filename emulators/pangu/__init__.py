@@ -1,0 +1,30 @@
+"""Pangu-style 3D Earth-specific transformer (importing this package registers model ``"pangu"``)."""
+
+from .attention import (
+    MASK_VALUE,
+    EarthAttention3D,
+    EarthSpecificBlock,
+    EarthSpecificLayer,
+    earth_position_index,
+    shifted_window_mask,
+)
+from .config import PANGU_PRESETS, PanguConfig, pangu_preset, pangu_token_grids
+from .model import DownSample, PanguModel, PatchEmbedding, PatchRecovery, UpSample
+
+__all__ = [
+    "MASK_VALUE",
+    "PANGU_PRESETS",
+    "DownSample",
+    "EarthAttention3D",
+    "EarthSpecificBlock",
+    "EarthSpecificLayer",
+    "PanguConfig",
+    "PanguModel",
+    "PatchEmbedding",
+    "PatchRecovery",
+    "UpSample",
+    "earth_position_index",
+    "pangu_preset",
+    "pangu_token_grids",
+    "shifted_window_mask",
+]
