@@ -6,18 +6,45 @@ Every model is an ``nn.Module`` built from a config dataclass and registered by 
 package imports (and so registers) every model.
 
 * Low-dimensional chaos: :class:`NeuralODE`, :class:`EchoStateNetwork`, :class:`NVAR`.
-* Gridded weather: :class:`PanguModel` (3D Earth-specific transformer); lead-time composition:
-  :func:`plan_lead`, :func:`rollout_hierarchical`.
+* Gridded weather: :class:`PanguModel` (3D Earth-specific transformer), :class:`FNO`,
+  :class:`SphericalFourierNeuralOperator`, baselines :class:`Persistence`, :class:`Climatology`,
+  :class:`UNet`, :class:`ResNetCNN`; lead-time composition: :func:`plan_lead`,
+  :func:`rollout_hierarchical`.
 """
 
 from .aggregation import plan_lead, rollout_hierarchical
+from .baselines import (
+    Climatology,
+    ClimatologyConfig,
+    Persistence,
+    PersistenceConfig,
+    ResNetCNN,
+    ResNetConfig,
+    UNet,
+    UNetConfig,
+)
 from .checkpoint import load_model, save_model
+from .fno import FNO, FNOConfig, SpectralConv
 from .neural_ode import NeuralODE, NeuralODEConfig
 from .pangu import PanguConfig, PanguModel, pangu_preset
 from .registry import build_model, list_models, make_config, model_config_dict, register_model
 from .reservoir import NVAR, EchoStateNetwork, ESNConfig, NVARConfig, ridge_regression
+from .sfno import SFNOConfig, SphericalFourierNeuralOperator
 
 __all__ = [
+    "FNO",
+    "Climatology",
+    "ClimatologyConfig",
+    "FNOConfig",
+    "Persistence",
+    "PersistenceConfig",
+    "ResNetCNN",
+    "ResNetConfig",
+    "SFNOConfig",
+    "SpectralConv",
+    "SphericalFourierNeuralOperator",
+    "UNet",
+    "UNetConfig",
     "NVAR",
     "ESNConfig",
     "EchoStateNetwork",
