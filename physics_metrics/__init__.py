@@ -17,6 +17,8 @@ Dynamical-systems half (issue 2/8):
 * Forecasts: :func:`smape`, :func:`valid_prediction_time`, :func:`prediction_error_n_step`,
   :func:`fractal_dimension_error`.
 * Complexity: :func:`permutation_entropy`, :func:`statistical_complexity`.
+* Delay embedding parameters: :func:`choose_delay_mutual_information`, :func:`choose_embedding_dim_fnn`,
+  :func:`cao`.
 
 Weather half (issue 4/8): :mod:`physics_metrics.weather` — latitude weights, RMSE/bias/MAE/ACC
 (WeatherBench2 conventions), CRPS/spread/SSR/CRPSS, spectra, MS-SSIM, training losses, the
@@ -31,6 +33,13 @@ from .dimensions import (
     correlation_sum,
     kaplan_yorke_dimension,
     pesin_entropy_bound,
+)
+from .embedding import (
+    cao,
+    choose_delay_mutual_information,
+    choose_embedding_dim_fnn,
+    false_nearest_neighbors,
+    mutual_information_curve,
 )
 from .forecast import (
     ValidPredictionTime,
@@ -57,6 +66,11 @@ from .state_space import (
 )
 
 __all__ = [
+    "cao",
+    "choose_delay_mutual_information",
+    "choose_embedding_dim_fnn",
+    "false_nearest_neighbors",
+    "mutual_information_curve",
     "CorrelationDimension",
     "DivergenceEstimate",
     "LyapunovSpectrum",
