@@ -5,7 +5,7 @@ Every model is an ``nn.Module`` built from a config dataclass and registered by 
 :func:`save_model` / :func:`load_model` round-trip them (``weights_only=True``). Importing this
 package imports (and so registers) every model.
 
-* Low-dimensional chaos: :class:`NeuralODE`, :class:`EchoStateNetwork`, :class:`NVAR`,
+* Low-dimensional chaos: :class:`ShPLRNN` (shallow / clipped PLRNN, analytic Jacobian), :class:`NeuralODE`, :class:`EchoStateNetwork`, :class:`NVAR`,
   :class:`PhyxMamba` on the pure-torch Mamba-2 block :class:`Mamba2` (``mamba_ssm`` kernels on CUDA
   when importable).
 * Gridded weather: :class:`PanguModel` (3D Earth-specific transformer), :class:`FNO`,
@@ -30,12 +30,16 @@ from .fno import FNO, FNOConfig, SpectralConv
 from .neural_ode import NeuralODE, NeuralODEConfig
 from .pangu import PanguConfig, PanguModel, pangu_preset
 from .phyxmamba import PhyxMamba, PhyxMambaConfig, delay_embed_causal, phyxmamba_preset
+from .plrnn import ShPLRNN, ShPLRNNConfig, normalized_positive_definite_diagonal
 from .registry import build_model, list_models, make_config, model_config_dict, register_model
 from .reservoir import NVAR, EchoStateNetwork, ESNConfig, NVARConfig, ridge_regression
 from .sfno import SFNOConfig, SphericalFourierNeuralOperator
 from .ssm import Mamba2, MambaConfig, reference_scan, ssd_chunked_scan, ssd_step, ssm_backend
 
 __all__ = [
+    "ShPLRNN",
+    "ShPLRNNConfig",
+    "normalized_positive_definite_diagonal",
     "Mamba2",
     "MambaConfig",
     "PhyxMamba",

@@ -26,4 +26,4 @@ def test_fraction_of_catalog_that_agrees():
     checks = [check_system(n) for n in flows]
     frac = sum(c.agrees for c in checks) / len(checks)
     print(f"{frac:.0%} of {len(checks)} flows agree")
-    assert frac >= 0.6
+    assert frac >= 0.6  # 81/128 = 63 % measured (benchmarks/catalog_invariants.md)

@@ -1,0 +1,477 @@
+"""Generalized teacher forcing (GTF) training of latent RNN emulators (shPLRNN).
+
+Hess, Monfared, Brenner, Durstewitz, "Generalized Teacher Forcing for Learning Chaotic Dynamics",
+ICML 2023; procedure as in the authors' Julia code ``DurstewitzLab/GTF-shPLRNN``
+(``src/tf_training/{tfrecur,forcing,alpha_estimation,training}.jl``; project notes
+``reference/dsr.md`` A.2-A.4).
+
+Forward pass on a batch of sequences ``x (S, T+1, N)``::
+
+    z_0 = init_state(x_0)
+    for t = 1..T:  z_t = F(z̃_{t-1});   output x̂_t = observe(z_t)   (before forcing)
+                   z̃_t = (1 - α) z_t + α ẑ_t,   ẑ_t = forcing_signal(x_t)
+
+With partial forcing (identity read-out, ``M > N``) only the first ``N`` latent units are mixed; the
+others run free. Loss ``MSE(x̂_{1:T}, x_{1:T}) + λ_lat R_lat + λ_obs R_obs``. Back-propagating
+through the forced states multiplies the Jacobians by ``(1 - α)`` per step:
+``∂z_t/∂z_r = (1-α)^{t-r} ∏ J``, which keeps gradients bounded for ``α >= 1 - 1/σ_max``.
+
+Adaptive α (aGTF, ``alpha_method != "constant"``): every ``alpha_update_interval`` optimiser steps
+``α_est = max(0, 1 - 1/𝒩)`` with ``𝒩`` a Jacobian norm estimated at the forcing signals of the batch
+(:func:`estimate_alpha`), then ``α ← α_est`` if ``α_est > α`` else ``α ← γ α + (1 - γ) α_est``
+(``γ = alpha_decay = 0.999``, initial ``α = 1``): up at once, down slowly.
+
+Sparse teacher forcing (STF, Mikhaeil et al. 2022) baseline: ``forcing="sparse"`` replaces the
+observed latent units by the data every ``stf_interval`` steps and runs free in between. (The
+paper's Table-1 "shPLRNN+STF" runs instead use GTF with ``α = 0`` and short sequences, which is
+``forcing="gtf", alpha=0, alpha_method="constant"`` here.)
+
+Optimisation as published: RAdam, learning rate decayed exponentially once per epoch from
+``lr_start`` to ``lr_end`` over ``epochs`` (floor ``lr_end``), ``batches_per_epoch`` optimiser steps
+per epoch, sequences sampled uniformly with replacement, no gradient clipping by default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from emulators.checkpoint import load_model, save_model
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ALPHA_METHODS",
+    "GTFConfig",
+    "GTFTrainer",
+    "estimate_alpha",
+    "gtf_forward",
+    "gtf_loss",
+    "load_sequences",
+    "sparse_forcing_forward",
+    "update_alpha",
+]
+
+ALPHA_METHODS = (
+    "constant",
+    "product_upper_bound",
+    "arithmetic_mean",
+    "batch_maximum",
+    "jacobian_upper_bound",
+)
+_FORCING = ("gtf", "sparse")
+
+
+@dataclass
+class GTFConfig:
+    """Training settings (defaults: the GTF repository's ``defaults.json`` / the paper's runs).
+
+    sequence_length: T, predicted steps per sequence (each sequence holds T+1 points).
+    batch_size: S sequences per optimiser step. epochs, batches_per_epoch: schedule length.
+    lr_start, lr_end: RAdam learning rate, exponential decay per epoch from start to end (floor end).
+    optimizer: ``"radam"`` (published) or ``"adam"``.
+    alpha: constant α, or the initial α of the adaptive rule (published 1.0).
+    alpha_method: one of :data:`ALPHA_METHODS`. alpha_update_interval: optimiser steps between
+    estimates (5). alpha_decay: γ of the annealing rule (0.999).
+    partial_forcing: mix only the observed units when M > N (identity model).
+    forcing: ``"gtf"`` or ``"sparse"`` (STF baseline). stf_interval: τ for STF.
+    lambda_latent, lambda_observation: weights of the latent L2 and observation-condition regulariser.
+    gradient_clip_norm: clip the total gradient 2-norm to this value (0: no clipping, published).
+    seed: seeds the sequence sampler. device: ``"cpu"``, ``"cuda"``... bf16: autocast the forward
+    pass to bfloat16 (GPU). checkpoint_every: write a checkpoint every this many steps (0: only at the end).
+    progress: show a tqdm bar.
+    """
+
+    sequence_length: int = 200
+    batch_size: int = 16
+    epochs: int = 5000
+    batches_per_epoch: int = 50
+    lr_start: float = 1e-3
+    lr_end: float = 1e-6
+    optimizer: str = "radam"
+    alpha: float = 1.0
+    alpha_method: str = "product_upper_bound"
+    alpha_update_interval: int = 5
+    alpha_decay: float = 0.999
+    partial_forcing: bool = True
+    forcing: str = "gtf"
+    stf_interval: int = 10
+    lambda_latent: float = 1e-5
+    lambda_observation: float = 0.0
+    gradient_clip_norm: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    bf16: bool = False
+    checkpoint_every: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value, hint = getattr(self, f.name), hints[f.name]
+            ok = isinstance(value, (int, float)) if hint is float else isinstance(value, hint)
+            if not ok or (hint in (int, float) and isinstance(value, bool)):
+                raise TypeError(f"GTFConfig.{f.name} must be {hint.__name__}, got {value!r}")
+            if hint is float:
+                setattr(self, f.name, float(value))
+        for key in ("sequence_length", "batch_size", "epochs", "batches_per_epoch", "alpha_update_interval",
+                    "stf_interval"):  # fmt: skip
+            if getattr(self, key) < 1:
+                raise ValueError(f"GTFConfig.{key} must be >= 1, got {getattr(self, key)!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"GTFConfig.alpha must lie in [0, 1], got {self.alpha!r}")
+        if not 0.0 <= self.alpha_decay <= 1.0:
+            raise ValueError(f"GTFConfig.alpha_decay must lie in [0, 1], got {self.alpha_decay!r}")
+        if self.alpha_method not in ALPHA_METHODS:
+            raise ValueError(
+                f"GTFConfig.alpha_method must be one of {ALPHA_METHODS}, got {self.alpha_method!r}"
+            )
+        if self.forcing not in _FORCING:
+            raise ValueError(f"GTFConfig.forcing must be one of {_FORCING}, got {self.forcing!r}")
+        if self.optimizer not in ("radam", "adam"):
+            raise ValueError(f"GTFConfig.optimizer must be 'radam' or 'adam', got {self.optimizer!r}")
+        if not 0.0 < self.lr_end <= self.lr_start:
+            raise ValueError(f"GTFConfig.lr_end must satisfy 0 < lr_end <= lr_start, got {self.lr_end!r}")
+        for key in ("lambda_latent", "lambda_observation", "gradient_clip_norm", "checkpoint_every"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"GTFConfig.{key} must be >= 0, got {getattr(self, key)!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> GTFConfig:
+        """Validate a mapping (e.g. parsed YAML): unknown keys raise ``KeyError`` naming them."""
+        values = dict(values or {})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise KeyError(f"GTFConfig: unknown key(s) {unknown}; valid keys: {sorted(names)}")
+        return cls(**values)
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.batches_per_epoch
+
+    @property
+    def lr_gamma(self) -> float:
+        """Per-epoch decay factor ``exp(log(lr_end / lr_start) / epochs)``."""
+        return math.exp(math.log(self.lr_end / self.lr_start) / self.epochs)
+
+
+# ---------------------------------------------------------------------------- data
+def load_sequences(data: Any, name: str = "data", variable: str = "x") -> list[torch.Tensor]:
+    """Training series as a list of float32 ``(time, dim)`` tensors.
+
+    ``data``: a path to ``.npy`` (``(time, dim)`` or ``(trajectory, time, dim)``), a numpy array /
+    tensor of those shapes, an ``xarray.DataArray`` or ``Dataset`` (variable ``variable``) with dims
+    ``(trajectory, time, dim)`` or ``(time, dim)`` (the schema of ``chaosbench_py.simulate``).
+    """
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.exists():
+            raise FileNotFoundError(f"{name}: no file at {path}")
+        data = np.load(path)
+    try:
+        import xarray as xr
+
+        if isinstance(data, xr.Dataset):
+            if variable not in data:
+                raise KeyError(f"{name}: dataset has no variable {variable!r} (has {list(data.data_vars)})")
+            data = data[variable]
+        if isinstance(data, xr.DataArray):
+            dims = ("trajectory", "time", "dim") if "trajectory" in data.dims else ("time", "dim")
+            if set(data.dims) != set(dims):
+                raise ValueError(f"{name}: expected dims {dims}, got {data.dims}")
+            data = data.transpose(*dims).values
+    except ImportError:  # pragma: no cover
+        pass
+    arr = torch.as_tensor(np.asarray(data), dtype=torch.float32)
+    if arr.ndim == 2:
+        arr = arr.unsqueeze(0)
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name}: expected (time, dim) or (trajectory, time, dim), got shape {tuple(arr.shape)}"
+        )
+    if not torch.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return [a for a in arr]
+
+
+# ---------------------------------------------------------------------------- forcing
+def _forcing_targets(model: nn.Module, x: torch.Tensor, partial: bool) -> tuple[torch.Tensor, bool]:
+    """Forcing signals for ``x (S, T, N)`` computed once: ``(ẑ (S, T, M or N), partial?)``."""
+    n = x.shape[-1]
+    m = model.init_state(x[:, :1]).shape[-1]
+    if partial and getattr(model, "B", None) is None and m > n:
+        return x, True
+    return model.forcing_signal(x), False
+
+
+def _mix(z: torch.Tensor, target: torch.Tensor, alpha: float, partial: bool) -> torch.Tensor:
+    """Forced state ``(1-α) z + α ẑ``; partial forcing mixes only the first N units."""
+    if partial:
+        n = target.shape[-1]
+        return torch.cat([(1.0 - alpha) * z[..., :n] + alpha * target, z[..., n:]], dim=-1)
+    return (1.0 - alpha) * z + alpha * target
+
+
+def gtf_forward(
+    model: nn.Module, x: torch.Tensor, alpha: float, partial_forcing: bool = True
+) -> torch.Tensor:
+    """GTF forward pass: ``x (S, T+1, N)`` → predicted observations ``x̂_{1:T}`` of shape ``(S, T, N)``.
+
+    ``model`` needs ``init_state``, ``step``, ``observe``, ``forcing_signal`` (e.g. :class:`emulators.plrnn.ShPLRNN`).
+    ``α = 0``: free run from ``init_state(x_0)`` (plain BPTT); ``α = 1``: classic teacher forcing.
+    """
+    if x.ndim != 3 or x.shape[1] < 2:
+        raise ValueError(f"x must have shape (S, T+1, N) with T >= 1, got {tuple(x.shape)}")
+    z = model.init_state(x[:, 0])
+    if alpha != 0.0:
+        targets, partial = _forcing_targets(model, x[:, 1:], partial_forcing)
+    outs = []
+    for t in range(1, x.shape[1]):
+        z = model.step(z)
+        outs.append(model.observe(z))
+        if alpha != 0.0:
+            z = _mix(z, targets[:, t - 1], alpha, partial)
+    return torch.stack(outs, dim=1)
+
+
+def sparse_forcing_forward(model: nn.Module, x: torch.Tensor, interval: int) -> torch.Tensor:
+    """Sparse teacher forcing: like :func:`gtf_forward` with ``α = 1`` at ``t ≡ 0 (mod interval)``, else 0."""
+    if x.ndim != 3 or x.shape[1] < 2:
+        raise ValueError(f"x must have shape (S, T+1, N) with T >= 1, got {tuple(x.shape)}")
+    if interval < 1:
+        raise ValueError(f"interval must be >= 1, got {interval!r}")
+    z = model.init_state(x[:, 0])
+    targets, partial = _forcing_targets(model, x[:, 1:], True)
+    outs = []
+    for t in range(1, x.shape[1]):
+        z = model.step(z)
+        outs.append(model.observe(z))
+        if t % interval == 0:
+            z = _mix(z, targets[:, t - 1], 1.0, partial)
+    return torch.stack(outs, dim=1)
+
+
+def gtf_loss(
+    model: nn.Module, x: torch.Tensor, alpha: float, config: GTFConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training loss (total, MSE part) on a batch ``x (S, T+1, N)`` under ``config``'s forcing."""
+    if config.forcing == "sparse":
+        pred = sparse_forcing_forward(model, x, config.stf_interval)
+    else:
+        pred = gtf_forward(model, x, alpha, config.partial_forcing)
+    mse = torch.mean((pred.float() - x[:, 1:].float()) ** 2)
+    loss = mse
+    if config.lambda_latent > 0:
+        loss = loss + config.lambda_latent * model.latent_regularization()
+    if config.lambda_observation > 0:
+        loss = loss + config.lambda_observation * model.observation_regularization()
+    return loss, mse
+
+
+# ---------------------------------------------------------------------------- adaptive alpha
+@torch.no_grad()
+def estimate_alpha(model: nn.Module, x: torch.Tensor, method: str = "product_upper_bound") -> float:
+    """``α_est = max(0, 1 - 1/𝒩)`` from Jacobians at the forcing signals ``ẑ_{1:T}`` of ``x (S, T+1, N)``.
+
+    ``𝒩`` (GTF ``alpha_estimation.jl``):
+    ``product_upper_bound``: ``max_s exp(mean_t log ||J(ẑ_{s,t})||₂)`` (geometric mean per sequence);
+    ``arithmetic_mean``: ``max_s ||mean_t J(ẑ_{s,t})||₂``; ``batch_maximum``: ``max_{s,t} ||J||₂``;
+    ``jacobian_upper_bound``: the model bound ``max|A| + ||W1||₂ ||W2||₂``.
+    """
+    if method not in ALPHA_METHODS or method == "constant":
+        raise ValueError(f"method must be one of {ALPHA_METHODS[1:]}, got {method!r}")
+    if method == "jacobian_upper_bound":
+        norm = float(model.norm_upper_bound())
+    else:
+        zhat = model.forcing_signal(x[:, 1:].to(next(model.parameters()).dtype))  # (S, T, M)
+        jac = model.jacobian(zhat).double()  # (S, T, M, M)
+        if method == "arithmetic_mean":
+            norm = float(torch.linalg.matrix_norm(jac.mean(dim=1), 2).max())
+        else:
+            sv = torch.linalg.matrix_norm(jac, 2)  # (S, T)
+            if method == "batch_maximum":
+                norm = float(sv.max())
+            else:
+                norm = float(torch.exp(torch.log(sv.clamp_min(1e-300)).mean(dim=1)).max())
+    if not math.isfinite(norm) or norm <= 0:
+        return 0.0
+    return max(0.0, 1.0 - 1.0 / norm)
+
+
+def update_alpha(alpha: float, alpha_est: float, decay: float) -> float:
+    """aGTF rule: ``α_est`` if ``α_est > α`` else ``decay·α + (1 - decay)·α_est``; result in ``[0, 1]``."""
+    new = alpha_est if alpha_est > alpha else decay * alpha + (1.0 - decay) * alpha_est
+    return min(1.0, max(0.0, new))
+
+
+# ---------------------------------------------------------------------------- trainer
+class GTFTrainer:
+    """Trains a latent RNN emulator with GTF (or STF) from ``data`` (see :func:`load_sequences`).
+
+    ``trainer.train(n_steps)`` runs ``n_steps`` optimiser steps (default: up to ``config.total_steps``),
+    writing checkpoints to ``checkpoint_path`` (atomically, via :func:`emulators.save_model`) every
+    ``config.checkpoint_every`` steps and at the end. :meth:`GTFTrainer.resume` reloads model,
+    optimizer, scheduler, sampler and RNG states, α and the step counter, so that ``N`` steps +
+    resume + ``N`` steps gives the same weights as ``2N`` steps.
+    Attributes: ``model``, ``config``, ``step`` (optimiser steps done), ``alpha``, ``history``
+    (list of ``(step, loss, mse, alpha)``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Any,
+        config: GTFConfig | Mapping[str, Any] | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+    ):
+        self.config = config if isinstance(config, GTFConfig) else GTFConfig.from_dict(config)
+        self.device = torch.device(self.config.device)
+        self.model = model.to(self.device)
+        self.series = [s.to(self.device) for s in load_sequences(data)]
+        n = getattr(getattr(model, "config", None), "obs_dim", None)
+        for i, s in enumerate(self.series):
+            if n is not None and s.shape[-1] != n:
+                raise ValueError(f"data: trajectory {i} has {s.shape[-1]} dims, model obs_dim is {n}")
+            if s.shape[0] < self.config.sequence_length + 1:
+                raise ValueError(
+                    f"data: trajectory {i} has {s.shape[0]} steps < sequence_length + 1 = "
+                    f"{self.config.sequence_length + 1}"
+                )
+        self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
+        cls = torch.optim.RAdam if self.config.optimizer == "radam" else torch.optim.Adam
+        self.optimizer = cls(self.model.parameters(), lr=self.config.lr_start)
+        gamma, floor = self.config.lr_gamma, self.config.lr_end / self.config.lr_start
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda epoch: max(gamma**epoch, floor)
+        )
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.alpha = self.config.alpha
+        self.step = 0
+        self.history: list[tuple[int, float, float, float]] = []
+        lengths = torch.tensor(
+            [s.shape[0] - self.config.sequence_length for s in self.series], dtype=torch.float64
+        )
+        self._weights = lengths / lengths.sum()
+
+    def sample_batch(self) -> torch.Tensor:
+        """``(S, T+1, N)`` sequences drawn uniformly with replacement (from the trainer's generator)."""
+        t1 = self.config.sequence_length + 1
+        s = self.config.batch_size
+        traj = torch.multinomial(self._weights, s, replacement=True, generator=self.generator)
+        u = torch.rand(s, generator=self.generator, dtype=torch.float64)
+        out = []
+        for i in range(s):
+            series = self.series[int(traj[i])]
+            start = int(u[i] * (series.shape[0] - t1 + 1))
+            out.append(series[start : start + t1])
+        return torch.stack(out)
+
+    def train_step(self) -> tuple[float, float]:
+        """One optimiser step; returns ``(loss, mse)``."""
+        cfg = self.config
+        x = self.sample_batch()
+        if (
+            cfg.forcing == "gtf"
+            and cfg.alpha_method != "constant"
+            and self.step % cfg.alpha_update_interval == 0
+        ):
+            self.alpha = update_alpha(
+                self.alpha, estimate_alpha(self.model, x, cfg.alpha_method), cfg.alpha_decay
+            )
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, mse = gtf_loss(self.model, x, self.alpha, cfg)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.step}")
+        loss.backward()
+        if cfg.gradient_clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.gradient_clip_norm)
+        self.optimizer.step()
+        self.step += 1
+        if self.step % cfg.batches_per_epoch == 0:
+            self.scheduler.step()
+        return float(loss.detach()), float(mse.detach())
+
+    def train(self, n_steps: int | None = None) -> GTFTrainer:
+        """Run ``n_steps`` more optimiser steps (default: until ``config.total_steps``)."""
+        from tqdm.auto import tqdm
+
+        target = self.config.total_steps if n_steps is None else self.step + int(n_steps)
+        bar = tqdm(total=target - self.step, desc="GTF", unit="step", disable=not self.config.progress)
+        while self.step < target:
+            loss, mse = self.train_step()
+            self.history.append((self.step, loss, mse, self.alpha))
+            bar.update(1)
+            if self.step % 50 == 0:
+                bar.set_postfix(loss=f"{loss:.3g}", alpha=f"{self.alpha:.3f}")
+            if (
+                self.checkpoint_path is not None
+                and self.config.checkpoint_every
+                and (self.step % self.config.checkpoint_every == 0)
+            ):
+                self.save_checkpoint(self.checkpoint_path)
+        bar.close()
+        if self.checkpoint_path is not None:
+            self.save_checkpoint(self.checkpoint_path)
+        logger.info("GTF: %d steps done, alpha=%.4f", self.step, self.alpha)
+        return self
+
+    def save_checkpoint(self, path: str | os.PathLike) -> Path:
+        """Write model + training state atomically (loadable with ``weights_only=True``)."""
+        extra = {
+            "training": {
+                "kind": "gtf",
+                "config": dataclasses.asdict(self.config),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "sampler_rng": self.generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": self.step,
+                "epoch": self.step // self.config.batches_per_epoch,
+                "alpha": self.alpha,
+                "history": [list(h) for h in self.history],
+            }
+        }
+        return save_model(self.model, path, extra=extra)
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | os.PathLike,
+        data: Any,
+        overrides: Mapping[str, Any] | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+    ) -> GTFTrainer:
+        """Rebuild a trainer from a checkpoint written by :meth:`save_checkpoint` and continue exactly.
+
+        ``overrides``: config keys to change (e.g. ``device``, ``progress``); ``checkpoint_path``
+        defaults to ``path``.
+        """
+        model, extra = load_model(path)
+        if "training" not in extra:
+            raise ValueError(f"{path}: a model checkpoint without training state; cannot resume")
+        state = extra["training"]
+        values = dict(state["config"])
+        values.update(overrides or {})
+        trainer = cls(model, data, GTFConfig.from_dict(values), checkpoint_path or path)
+        trainer.optimizer.load_state_dict(state["optimizer"])
+        trainer.scheduler.load_state_dict(state["scheduler"])
+        trainer.generator.set_state(state["sampler_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        trainer.step = int(state["step"])
+        trainer.alpha = float(state["alpha"])
+        trainer.history = [(int(h[0]), float(h[1]), float(h[2]), float(h[3])) for h in state["history"]]
+        return trainer
