@@ -137,7 +137,7 @@ def bench_lorenz96(args, dysts):
     model.ic = np.asarray(ref.per_initial_condition[0] * 0 + center)  # 10-d initial condition
     if hasattr(model, "params"):
         model.params["f"] = 8.0
-    # dysts 0.96: Lorenz96 has no analytic Jacobian and its jac() raises NotImplementedError instead of
+    # dysts 0.96: Lorenz96 has no analytic Jacobian and its jac() raises (NotImplemented) instead of
     # returning None, so find_lyapunov_exponents crashes; return None to get its finite-difference path.
     model.jac = lambda X, t: None
     t0 = time.perf_counter()

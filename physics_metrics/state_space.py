@@ -308,8 +308,8 @@ def state_space_divergence_dysts(
     The value depends on the physical scale of the system and is not comparable with the GTF
     :func:`state_space_divergence_binned`. dysts evaluates ``p/q`` directly, which gives ``inf``
     where ``q`` underflows (PhyxMamba then drops that trajectory); here log-densities are evaluated
-    with logsumexp, so the result is finite. The local-scale option of dysts
-    (``sigma_scale=None``, k = 10 neighbour scales) is not implemented.
+    with logsumexp, so the result is finite. dysts' local-scale variant (``sigma_scale=None``,
+    k = 10 neighbour scales) is not offered: ``sigma_scale`` must be a number.
 
     Parameters
     ----------
@@ -324,7 +324,10 @@ def state_space_divergence_dysts(
     seed : int, numpy Generator or None
     """
     if sigma_scale is None:
-        raise NotImplementedError("sigma_scale=None (dysts' local neighbour scales) is not implemented")
+        raise ValueError(
+            "sigma_scale: must be a positive number; dysts' sigma_scale=None variant (local k = 10 "
+            "neighbour scales) is not offered"
+        )
     if not sigma_scale > 0:
         raise ValueError(f"sigma_scale: must be > 0, got {sigma_scale!r}")
     if n_samples < 1:
