@@ -1,11 +1,10 @@
 """Tests of physics_metrics.state_space (D_stsp: GTF binned, GTF GMM, dysts variant)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 import xarray as xr
+from dsr_inputs import dsr_test_series, load_gtf
 
 from physics_metrics.state_space import (
     state_space_divergence_binned,
@@ -13,23 +12,8 @@ from physics_metrics.state_space import (
     state_space_divergence_gmm,
 )
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-GTF = SHARED / "data" / "gtf"
-
-
-def _inputs(n=400):
-    """Deterministic 3-d test series (also used to compute the dysts reference numbers)."""
-    t = np.arange(n) * 0.05
-    x = np.stack([np.sin(t), np.cos(1.3 * t) + 0.5, np.sin(0.7 * t) * np.cos(0.2 * t)], axis=1)
-    y = x + np.stack([0.3 * np.sin(5.1 * t + 1), 0.2 * np.cos(3.3 * t), 0.1 * np.sin(2.2 * t + 0.3)], axis=1)
-    return x, y + 0.05
-
-
-def _gtf(name):
-    path = GTF / name
-    if not path.exists():
-        pytest.skip(f"shared GTF data not available ({path})")
-    return np.load(path).astype(np.float64)
+_inputs = dsr_test_series
+_gtf = load_gtf
 
 
 # ---------------------------------------------------------------- noise floors (reference notes A.6)
