@@ -6,6 +6,8 @@ Subcommands::
     chaosbench systems info NAME
     chaosbench generate --system NAME --trajectories B --length T --out PATH [...]
     chaosbench run [--out DIR] [--quick]          # the main job on the embedded default
+    chaosbench train CONFIG.yaml --out DIR [--resume] [--set KEY=VALUE ...]
+    (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
 
 Every subcommand has ``--help``. Errors in arguments exit with status 2 and a one-line message.
 """
@@ -112,6 +114,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_overrides(items: list[str] | None) -> dict:
+    import yaml
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. train.steps=100")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.config import load_run_config
+    from .training.trainer import Trainer
+
+    cfg = load_run_config(args.config, _parse_overrides(args.set))
+    trainer = Trainer(cfg, args.out, resume=args.resume).fit()
+    if trainer.is_main:
+        print(f"trained {cfg.model.name} for {trainer.step} steps; model: {Path(args.out) / 'model.pt'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="chaosbench",
@@ -175,6 +200,24 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", default="outputs/main", help="output folder (default outputs/main)")
     pr.add_argument("--quick", action="store_true", help="smaller sizes (for tests)")
     pr.set_defaults(func=_cmd_run)
+
+    pt = sub.add_parser(
+        "train",
+        help="train an emulator from a YAML run configuration",
+        description="Train any registered emulator from a YAML run file (sections model, data, task, optimizer, "
+        "schedule, train; see chaosbench_py/training/config.py and configs/). Writes OUT/config.yaml, "
+        "OUT/metrics.csv, OUT/checkpoints/last.pt and OUT/model.pt. Under torchrun it trains data-parallel.",
+    )
+    pt.add_argument("config", help="YAML run configuration")
+    pt.add_argument("--out", required=True, help="run folder")
+    pt.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    pt.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. train.steps=100 (repeatable)",
+    )
+    pt.set_defaults(func=_cmd_train)
     return p
 
 
@@ -186,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileExistsError, FileNotFoundError, TypeError) as exc:
+    except (KeyError, ValueError, FileExistsError, FileNotFoundError, TypeError, FloatingPointError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"chaosbench {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -53,6 +53,11 @@ def _lookup(name: str) -> tuple[type[nn.Module], type]:
     return _MODELS[name]
 
 
+def model_config_class(name: str) -> type:
+    """The config dataclass registered for model ``name`` (``KeyError`` with close matches if unknown)."""
+    return _lookup(name)[1]
+
+
 def make_config(name: str, values: Mapping[str, Any] | None = None) -> Any:
     """Validate ``values`` against the config dataclass of model ``name`` and build it.
 

@@ -1,0 +1,342 @@
+"""Run configuration: YAML → typed, validated dataclasses, before any heavy work starts.
+
+A run file has six sections (every key optional except ``model.name`` and ``data.path``)::
+
+    model:     {name: fno, config: {n_modes: [8, 16], hidden_channels: 32}}
+    data:      {kind: gridded, path: sw.zarr, variables: [z, u, v], train: [2000-01-01, 2000-01-20], ...}
+    task:      {kind: next_step, rollout_steps: 2, variable_weights: {z: 1.0}, ...}
+    optimizer: {name: adamw, lr: 1.0e-3, weight_decay: 0.0}
+    schedule:  {name: cosine, warmup_steps: 50, min_lr: 1.0e-5}
+    train:     {steps: 1000, batch_size: 8, grad_clip: 1.0, bf16: false, ema_decay: 0.999, ...}
+
+Validation (:func:`config_from_dict`) is recursive and strict: an unknown key, a value of the
+wrong type or a value outside its allowed set raises :class:`ConfigError` whose message starts
+with the dotted key, e.g. ``train.batch_size: expected int, got 'eight'``, and lists the valid
+keys or choices. Model hyper-parameters under ``model.config`` are validated by the model's own
+config dataclass (:func:`emulators.make_config`) when the model is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "DataSection",
+    "ModelSection",
+    "OptimizerSection",
+    "RunConfig",
+    "ScheduleSection",
+    "TaskSection",
+    "TrainSection",
+    "config_from_dict",
+    "config_to_dict",
+    "load_run_config",
+]
+
+
+class ConfigError(ValueError):
+    """A run configuration is invalid; the message starts with the dotted key at fault."""
+
+
+def _choices(*values: str) -> dict[str, Any]:
+    return {"choices": values}
+
+
+@dataclass
+class ModelSection:
+    """``name``: a registered model (``emulators.list_models()``); ``config``: its config keys.
+    Channel counts (``in_channels``/``out_channels``/``obs_dim``) and grid sizes (``img_size``) the model
+    config has but the file omits are filled in from the data."""
+
+    name: str = ""
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class DataSection:
+    """Where the training data comes from.
+
+    ``kind="gridded"``: ``path`` is a canonical gridded store (zarr/netCDF, any layout
+    :func:`chaosbench_py.data.open_era5` reads); ``variables`` / ``levels`` / ``constants`` pick the
+    channels (order = channel order); ``train`` / ``valid`` are inclusive ``[start, end]`` time ranges
+    (ISO strings); ``statistics_years`` defaults to the years of ``train``.
+    ``kind="trajectories"``: ``path`` is a ``.npy`` ``(time, dim)`` / ``(trajectory, time, dim)`` array or a
+    trajectory store (``.zarr``/``.nc``, variable ``x``); ``train_fraction`` of the time axis trains,
+    the rest is held out; ``standardize`` divides by the training std (after removing the mean).
+    """
+
+    kind: str = dataclasses.field(default="gridded", metadata=_choices("gridded", "trajectories"))
+    path: str = ""
+    variables: list = field(default_factory=list)
+    levels: list | None = None
+    constants: list = field(default_factory=list)
+    train: list | None = None
+    valid: list | None = None
+    time_step: str | None = None
+    num_workers: int = 0
+    train_fraction: float = 0.8
+    standardize: bool = False
+
+
+@dataclass
+class TaskSection:
+    """What is learned.
+
+    ``kind="next_step"`` (gridded emulators): ``rollout_steps`` autoregressive steps per sample,
+    loss averaged over them; ``detach_every``: the fed-back state is detached every this many steps
+    (truncated back-propagation; ``None`` = through the whole rollout); ``loss``: ``mse`` or ``mae``,
+    latitude-weighted when ``area_weighted``; ``variable_weights`` / ``level_weights``: per-channel
+    factors (:func:`physics_metrics.weather.losses.channel_weight_vector`).
+    ``kind="gtf"`` (shPLRNN, low-dimensional series): generalized teacher forcing; ``gtf`` holds
+    :class:`chaosbench_py.training.GTFConfig` keys of the forcing (``sequence_length``, ``alpha``,
+    ``alpha_method``, ``alpha_update_interval``, ``alpha_decay``, ``partial_forcing``, ``forcing``,
+    ``stf_interval``, ``lambda_latent``, ``lambda_observation``).
+    ``kind="multi_step"`` (neural ODE and any model with ``forward(x0, n_steps)``): windows of
+    ``rollout_steps`` steps integrated from their first point, MSE over the window.
+    """
+
+    kind: str = dataclasses.field(default="next_step", metadata=_choices("next_step", "gtf", "multi_step"))
+    rollout_steps: int = 1
+    detach_every: int | None = None
+    loss: str = dataclasses.field(default="mse", metadata=_choices("mse", "mae"))
+    area_weighted: bool = True
+    variable_weights: dict | None = None
+    level_weights: dict | None = None
+    gtf: dict = field(default_factory=dict)
+
+
+@dataclass
+class OptimizerSection:
+    """``name``: ``adam``, ``adamw``, ``radam`` or ``sgd``; ``lr``; ``weight_decay``; ``betas`` (Adam family);
+    ``momentum`` (SGD)."""
+
+    name: str = dataclasses.field(default="adamw", metadata=_choices("adam", "adamw", "radam", "sgd"))
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: list = field(default_factory=lambda: [0.9, 0.999])
+    momentum: float = 0.9
+
+
+@dataclass
+class ScheduleSection:
+    """Learning-rate schedule per optimiser step, after ``warmup_steps`` of linear warm-up from 0:
+    ``constant``; ``cosine`` (to ``min_lr`` at the last step); ``exponential`` (from ``lr`` to ``min_lr`` at
+    the last step, i.e. factor ``(min_lr/lr)^(s/S)``, the GTF paper's decay); ``step`` (× ``gamma`` every
+    ``step_size`` steps)."""
+
+    name: str = dataclasses.field(default="constant", metadata=_choices("constant", "cosine", "exponential", "step"))
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    gamma: float = 0.5
+    step_size: int = 1000
+
+
+@dataclass
+class TrainSection:
+    """The loop.
+
+    ``steps``: optimiser steps; ``batch_size``: the GLOBAL batch (split evenly over processes under DDP);
+    ``grad_clip``: total 2-norm clip (0 = off); ``bf16``: autocast the forward pass to bfloat16;
+    ``compile``: ``torch.compile`` the model; ``ema_decay``: keep an exponential moving average of the
+    weights (``None`` = off; the EMA weights are what ``model.pt`` holds); ``nan_policy``: on a non-finite
+    loss or gradient, ``stop`` (raise, last checkpoint kept) or ``rollback`` (restore the last checkpoint,
+    multiply the learning rate by ``rollback_lr_factor``, at most ``max_rollbacks`` times);
+    ``checkpoint_every`` / ``log_every`` / ``validate_every``: in steps (0 = off; a checkpoint is always
+    written at the end); ``seed``; ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1``…;
+    ``progress``: tqdm bar; ``tensorboard``: also write TensorBoard events when ``tensorboard`` is installed.
+    """
+
+    steps: int = 1000
+    batch_size: int = 8
+    grad_clip: float = 0.0
+    bf16: bool = False
+    compile: bool = False
+    ema_decay: float | None = None
+    nan_policy: str = dataclasses.field(default="stop", metadata=_choices("stop", "rollback"))
+    max_rollbacks: int = 3
+    rollback_lr_factor: float = 0.5
+    checkpoint_every: int = 100
+    log_every: int = 10
+    validate_every: int = 0
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+    tensorboard: bool = False
+
+
+@dataclass
+class RunConfig:
+    """A whole run: the six sections above."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    task: TaskSection = field(default_factory=TaskSection)
+    optimizer: OptimizerSection = field(default_factory=OptimizerSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    train: TrainSection = field(default_factory=TrainSection)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+
+def _type_name(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """``value`` checked against the annotation ``hint`` (int/float/bool/str/list/dict/None/dataclass)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{key}: expected {_type_name(hint)}, got {value!r}")
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping of {hint.__name__} keys, got {value!r}")
+        return _from_mapping(hint, value, key)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected int, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str):  # YAML reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if hint is list or origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [str(v) if hasattr(v, "isoformat") else v for v in value]
+    if hint is dict or origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    return value  # pragma: no cover - every annotation above is handled
+
+
+def _from_mapping(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{prefix}{key}: unknown key{hint}; valid keys: {sorted(fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        full = f"{prefix}{name}"
+        coerced = _coerce(value, hints[name], full if not dataclasses.is_dataclass(hints[name]) else full + ".")
+        choices = fields[name].metadata.get("choices")
+        if choices and coerced not in choices:
+            raise ConfigError(f"{full}: {coerced!r} is not one of {list(choices)}")
+        kwargs[name] = coerced
+    if cls is RunConfig:
+        return cls(**kwargs)
+    return cls(**kwargs)
+
+
+def _check_ranges(cfg: RunConfig) -> None:
+    def need(cond: bool, key: str, msg: str) -> None:
+        if not cond:
+            raise ConfigError(f"{key}: {msg}")
+
+    t, o, s, k, d = cfg.train, cfg.optimizer, cfg.schedule, cfg.task, cfg.data
+    need(t.steps >= 1, "train.steps", f"must be >= 1, got {t.steps}")
+    need(t.batch_size >= 1, "train.batch_size", f"must be >= 1, got {t.batch_size}")
+    need(t.grad_clip >= 0, "train.grad_clip", f"must be >= 0, got {t.grad_clip}")
+    need(t.ema_decay is None or 0.0 < t.ema_decay < 1.0, "train.ema_decay", f"must lie in (0, 1), got {t.ema_decay}")
+    need(0.0 < t.rollback_lr_factor <= 1.0, "train.rollback_lr_factor", "must lie in (0, 1]")
+    for key in ("checkpoint_every", "log_every", "validate_every", "max_rollbacks"):
+        need(getattr(t, key) >= 0, f"train.{key}", f"must be >= 0, got {getattr(t, key)}")
+    need(o.lr > 0, "optimizer.lr", f"must be > 0, got {o.lr}")
+    need(o.weight_decay >= 0, "optimizer.weight_decay", f"must be >= 0, got {o.weight_decay}")
+    need(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas", f"need two values in [0, 1), got {o.betas}")
+    need(s.warmup_steps >= 0, "schedule.warmup_steps", f"must be >= 0, got {s.warmup_steps}")
+    need(s.min_lr >= 0, "schedule.min_lr", f"must be >= 0, got {s.min_lr}")
+    need(s.name != "exponential" or s.min_lr > 0, "schedule.min_lr", "the exponential schedule needs min_lr > 0")
+    need(s.step_size >= 1, "schedule.step_size", f"must be >= 1, got {s.step_size}")
+    need(k.rollout_steps >= 1, "task.rollout_steps", f"must be >= 1, got {k.rollout_steps}")
+    need(k.detach_every is None or k.detach_every >= 1, "task.detach_every", f"must be >= 1, got {k.detach_every}")
+    need(0.0 < d.train_fraction <= 1.0, "data.train_fraction", f"must lie in (0, 1], got {d.train_fraction}")
+    need(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
+    for key in ("train", "valid"):
+        rng = getattr(d, key)
+        need(rng is None or len(rng) == 2, f"data.{key}", f"expected [start, end], got {rng}")
+
+
+def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
+    """Validate a parsed YAML mapping into a :class:`RunConfig` (raises :class:`ConfigError`)."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"<root>: expected a mapping of sections, got {type(values).__name__}")
+    cfg = _from_mapping(RunConfig, values, "")
+    if not cfg.model.name:
+        raise ConfigError("model.name: required (one of emulators.list_models())")
+    if not cfg.data.path:
+        raise ConfigError("data.path: required (a gridded store or a trajectory file)")
+    return cfg
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """Plain nested dict (YAML/JSON/checkpoint-safe) of ``cfg``; ``config_from_dict`` inverts it."""
+    return dataclasses.asdict(cfg)
+
+
+def load_run_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Read a YAML run file and validate it. ``overrides``: dotted keys → values applied first
+    (e.g. ``{"train.steps": 10}``; the CLI's ``--set train.steps=10``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no run configuration at {path}")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    for dotted, value in (overrides or {}).items():
+        apply_override(values, dotted, value)
+    return config_from_dict(values)
+
+
+def apply_override(values: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``values[a][b][c] = value`` for ``dotted = "a.b.c"`` (creating missing mappings)."""
+    parts = dotted.split(".")
+    node = values
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {p!r} is not a section")
+    node[parts[-1]] = value

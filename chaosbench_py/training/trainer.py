@@ -1,0 +1,468 @@
+"""The trainer: one loop for every emulator, on a laptop CPU, a GPU, or many GPUs under ``torchrun``.
+
+::
+
+    cfg = load_run_config("fno.yaml")          # typed, validated (chaosbench_py.training.config)
+    Trainer(cfg, "runs/fno").fit()             # or: chaosbench train fno.yaml --out runs/fno [--resume]
+
+What a step does (global step ``s``)::
+
+    batch = task.batch(s, rank, world)        # the data position is s (+ the task's sampler state)
+    task.before_step(model, batch, s)         # e.g. GTF's adaptive α
+    with autocast(bf16):  loss = task.loss(model, batch)
+    loss.backward();  average gradients over processes (one all-reduce of the flattened gradients)
+    clip to train.grad_clip;  NaN/inf guard;  optimizer.step();  lr from the schedule;  EMA update
+
+Output folder ``out/``: ``config.yaml`` (the validated config), ``metrics.csv`` (+ ``tensorboard/``),
+``checkpoints/last.pt`` (training state, every ``checkpoint_every`` steps and at the end) and
+``model.pt`` (the model to use: EMA weights when ``ema_decay`` is set, with config, channel order,
+normalisation, schema and package version; :func:`emulators.load_model` reads it).
+
+Exact resume: ``checkpoints/last.pt`` holds model, optimizer, scheduler, EMA, task state (sampler
+generator, α …), step, learning-rate scale, and the torch / CUDA / numpy / Python RNG states, all as
+tensors and plain values (``torch.load(weights_only=True)``); ``Trainer(cfg, out, resume=True)``
+continues so that a run killed at any point and resumed ends with the same weights as an
+uninterrupted run (tested by killing a process with SIGKILL).
+
+Distributed data parallel: under ``torchrun`` (``WORLD_SIZE > 1``) the process group is
+initialised with NCCL on CUDA and gloo on CPU; ``train.batch_size`` is the global batch, split
+evenly (process ``r`` takes samples ``r, r + W, …`` of the global batch — a distributed sampler),
+rank 0's initial weights are broadcast, and the gradients are averaged with one all-reduce per
+step. Gradient averaging is done by the trainer rather than by ``DistributedDataParallel`` because
+the tasks call model methods other than ``forward`` (GTF steps the latent map), which DDP's hooks
+do not see; the result equals the one-process run with the same global batch up to float
+summation order (tested with 2 gloo processes). Only rank 0 writes files.
+
+NaN guard: a non-finite loss or gradient norm (checked after the all-reduce, so every process
+agrees) either stops the run with ``FloatingPointError`` naming the step and the quantity
+(``nan_policy: stop``; the last checkpoint stays valid), or (``rollback``) restores the last
+checkpoint, multiplies the learning rate by ``rollback_lr_factor`` and continues, at most
+``max_rollbacks`` times.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import os
+import random
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+import emulators
+from emulators.checkpoint import load_model, save_model
+
+from .config import RunConfig, config_from_dict, config_to_dict
+from .run_log import MetricsLog
+from .tasks import build_task
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DistributedContext", "Trainer", "build_scheduler_lambda", "resolve_device"]
+
+# keys that may differ between a checkpoint and the config that resumes it
+_RESUME_SAFE = {"train.steps", "train.progress", "train.device", "train.checkpoint_every", "train.log_every",
+                "train.validate_every", "train.tensorboard", "data.num_workers", "train.compile"}  # fmt: skip
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("chaosbench-py")
+    except Exception:  # pragma: no cover - not installed as a distribution
+        return "unknown"
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` → ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"train.device: {name!r} requested but CUDA is not available")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device(f"cuda:{local_rank}")
+    return dev
+
+
+@dataclasses.dataclass
+class DistributedContext:
+    """Rank / world size from ``torchrun``'s environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> DistributedContext:
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                   int(os.environ.get("LOCAL_RANK", 0)))  # fmt: skip
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    def init(self, device: torch.device) -> None:
+        import torch.distributed as dist
+
+        if self.enabled and not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            dist.init_process_group(backend=backend)
+            logger.info("process group: %s, rank %d of %d", backend, self.rank, self.world)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            torch.distributed.barrier()
+
+
+def build_scheduler_lambda(cfg: RunConfig):
+    """Learning-rate factor ``f(step)`` of ``cfg.schedule`` (multiplies ``optimizer.lr``)."""
+    s, total, lr = cfg.schedule, cfg.train.steps, cfg.optimizer.lr
+    floor = s.min_lr / lr
+    warm = s.warmup_steps
+    span = max(total - warm, 1)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        k = min(step - warm, span)
+        if s.name == "constant":
+            return 1.0
+        if s.name == "cosine":
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * k / span))
+        if s.name == "exponential":
+            return max(floor ** (k / span), floor)
+        return s.gamma ** (k // s.step_size)
+
+    return factor
+
+
+def _build_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
+    o = cfg.optimizer
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}[o.name]
+    return cls(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+
+
+def _flat_config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict) and key != "config":
+            out += _flat_config_diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()  # noqa: NPY002 - the global RNG user code may draw from
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },  # fmt: skip
+        "python": list(random.getstate()[1]) + [random.getstate()[0]],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )  # noqa: NPY002
+    py = state["python"]
+    random.setstate((py[-1], tuple(py[:-1]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Train the model of ``cfg`` on its task, writing to ``out_dir`` (see the module docstring).
+
+    Args:
+        cfg: a validated :class:`RunConfig` (or a mapping, validated here).
+        out_dir: run folder; created if needed.
+        resume: continue from ``out_dir/checkpoints/last.pt`` (a clear error when there is none).
+    Attributes: ``model`` (the raw module), ``task``, ``optimizer``, ``step``, ``history`` (logged rows).
+    """
+
+    def __init__(self, cfg: RunConfig | dict, out_dir: str | os.PathLike, *, resume: bool = False):
+        self.cfg = cfg if isinstance(cfg, RunConfig) else config_from_dict(cfg)
+        self.out_dir = Path(out_dir)
+        self.ckpt_path = self.out_dir / "checkpoints" / "last.pt"
+        self.dist = DistributedContext.from_env()
+        t = self.cfg.train
+        self.device = resolve_device(t.device, self.dist.local_rank)
+        self.dist.init(self.device)
+        if t.batch_size % self.dist.world:
+            raise ValueError(
+                f"train.batch_size: {t.batch_size} is not divisible by the {self.dist.world} processes"
+            )
+        if resume and not self.ckpt_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {self.ckpt_path}")
+        torch.manual_seed(t.seed)
+        np.random.seed(t.seed % 2**32)  # noqa: NPY002 - seed the global RNG for user code
+        random.seed(t.seed)
+        self.task = build_task(self.cfg, self.device)
+        model_config = self.task.model_config(self.cfg.model.name, self.cfg.model.config)
+        self.model = emulators.build_model(self.cfg.model.name, model_config).to(self.device)
+        if self.dist.enabled:
+            for p in self.model.state_dict().values():
+                torch.distributed.broadcast(p, src=0)
+        self.optimizer = _build_optimizer(self.cfg, self.model.parameters())
+        self._lr_factor = build_scheduler_lambda(self.cfg)
+        self.lr_scale = 1.0
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: self.lr_scale * self._lr_factor(s)
+        )
+        self.ema = (
+            {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
+            if t.ema_decay
+            else None
+        )
+        self.step = 0
+        self.rollbacks = 0
+        self.history: list[dict[str, Any]] = []
+        if t.compile:
+            self.model.compile()  # in place: state_dict keys and model methods stay as they are
+        if resume:
+            self._load_training_state(self.ckpt_path, check_config=True)
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.yaml").write_text(
+                yaml.safe_dump(config_to_dict(self.cfg), sort_keys=False)
+            )
+        logger.info(
+            "trainer: model %s (%d parameters), task %s, device %s, %d process(es), step %d of %d",
+            self.cfg.model.name, sum(p.numel() for p in self.model.parameters()), self.task.kind,
+            self.device, self.dist.world, self.step, t.steps,
+        )  # fmt: skip
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.rank == 0
+
+    # ------------------------------------------------------------------ checkpoints
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            **self.task.metadata(),
+            "run_config": config_to_dict(self.cfg),
+            "package_version": _package_version(),
+            "torch_version": str(torch.__version__),
+        }
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``checkpoints/last.pt`` atomically (rank 0); every process waits for it."""
+        if self.is_main:
+            training = {
+                "step": self.step,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "lr_scale": self.lr_scale,
+                "rollbacks": self.rollbacks,
+                "task": self.task.state_dict(),
+                "rng": _rng_state(),
+                "ema": self.ema,
+            }
+            save_model(self.model, self.ckpt_path, extra={**self._metadata(), "training": training})
+        self.dist.barrier()
+        return self.ckpt_path if self.is_main else None
+
+    def _load_training_state(self, path: Path, check_config: bool) -> None:
+        model, extra = load_model(path, map_location=self.device)
+        if "training" not in extra:
+            raise ValueError(f"{path}: a model file without training state; cannot resume from it")
+        if check_config:
+            changed = [
+                k
+                for k in _flat_config_diff(extra["run_config"], config_to_dict(self.cfg))
+                if k not in _RESUME_SAFE
+            ]
+            if changed:
+                logger.warning("resuming with a config that differs from the checkpoint's in %s", changed)
+        state = extra["training"]
+        self.model.load_state_dict(model.state_dict())
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_scale = float(state["lr_scale"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.rollbacks = int(state["rollbacks"])
+        self.task.load_state_dict(state["task"])
+        if state["ema"] is not None and self.ema is not None:
+            self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
+        self.step = int(state["step"])
+        _set_rng_state(state["rng"])
+        logger.info("resumed from %s at step %d", path, self.step)
+
+    def export_model(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the model to use (EMA weights if kept) with its metadata: ``out/model.pt`` by default."""
+        path = Path(path) if path is not None else self.out_dir / "model.pt"
+        model = self.model
+        if self.ema is not None:
+            model = copy.deepcopy(self.model)
+            model.load_state_dict(
+                {k: v.to(p.dtype) for (k, v), p in zip(self.ema.items(), self.model.state_dict().values())}
+            )
+        if self.is_main:
+            save_model(model, path, extra={**self._metadata(), "step": self.step})
+        return path
+
+    # ------------------------------------------------------------------ one step
+    def _average_gradients(self) -> None:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.dist.world
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad = flat[offset : offset + n].view_as(p).clone()
+            offset += n
+
+    def _reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
+        if self.dist.enabled:
+            value = value.detach().clone()
+            torch.distributed.all_reduce(value)
+            value /= self.dist.world
+        return value
+
+    def train_step(self) -> dict[str, Any]:
+        """One optimiser step. Returns the logged values; raises / rolls back on non-finite values."""
+        t = self.cfg.train
+        batch = self.task.batch(self.step, self.dist.rank, self.dist.world)
+        self.task.before_step(self.model, batch, self.step)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=t.bf16):
+            loss, extras = self.task.loss(self.model, batch)
+        loss.backward()
+        if self.dist.enabled:
+            self._average_gradients()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
+        loss_mean = self._reduce_mean(loss.detach().float())
+        if not (torch.isfinite(loss_mean) and torch.isfinite(grad_norm)):
+            what = "loss" if not torch.isfinite(loss_mean) else "gradient norm"
+            value = float(loss_mean) if what == "loss" else float(grad_norm)
+            return {"nonfinite": f"{what} became {value} at step {self.step}"}
+        self.optimizer.step()
+        self.step += 1
+        self.scheduler.step()
+        if self.ema is not None:
+            d = t.ema_decay
+            with torch.no_grad():
+                for k, v in self.model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        self.ema[k].mul_(d).add_(v.float(), alpha=1.0 - d)
+                    else:
+                        self.ema[k].copy_(v)
+        return {"loss": float(loss_mean), "grad_norm": float(grad_norm), **extras}
+
+    def _handle_nonfinite(self, message: str) -> None:
+        t = self.cfg.train
+        if t.nan_policy == "stop":
+            raise FloatingPointError(
+                f"{message}; training stopped (train.nan_policy: stop). The last checkpoint "
+                f"({self.ckpt_path if self.ckpt_path.exists() else 'none written yet'}) is intact; "
+                "lower optimizer.lr, set train.grad_clip, or use train.nan_policy: rollback"
+            )
+        if self.rollbacks >= t.max_rollbacks:
+            raise FloatingPointError(
+                f"{message}; already rolled back {self.rollbacks} times (train.max_rollbacks)"
+            )
+        if not self.ckpt_path.exists():
+            raise FloatingPointError(f"{message}; no checkpoint to roll back to")
+        rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
+        self._load_training_state(self.ckpt_path, check_config=False)
+        self.rollbacks, self.lr_scale = rollbacks, scale
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base * self.lr_scale * self._lr_factor(self.step)
+        logger.warning("%s; rolled back to step %d, learning rate × %g (rollback %d of %d)",
+                       message, self.step, self.lr_scale, self.rollbacks, t.max_rollbacks)  # fmt: skip
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, stop_after: int | None = None) -> Trainer:
+        """Train until ``train.steps`` (or for ``stop_after`` more steps), checkpoint, export ``model.pt``."""
+        from tqdm.auto import tqdm
+
+        t = self.cfg.train
+        target = t.steps if stop_after is None else min(t.steps, self.step + stop_after)
+        if self.cfg.train.nan_policy == "rollback" and not self.ckpt_path.exists():
+            self.save_checkpoint()
+        log = None
+        if self.is_main:
+            extra_cols = ["mse", "alpha"] if self.task.kind == "gtf" else [
+                f"loss_step{k + 1}" for k in range(self.cfg.task.rollout_steps)] if (
+                self.task.kind == "next_step" and self.cfg.task.rollout_steps > 1) else []  # fmt: skip
+            log = MetricsLog(
+                self.out_dir, extra_cols, t.tensorboard, resume_step=self.step if self.step else None
+            )
+        bar = tqdm(total=target, initial=self.step, desc=f"train {self.cfg.model.name}", unit="step",
+                   disable=not (t.progress and self.is_main))  # fmt: skip
+        t0 = time.perf_counter()
+        tick, tick_step = t0, self.step
+        per_step_samples = t.batch_size
+        while self.step < target:
+            out = self.train_step()
+            if "nonfinite" in out:
+                self._handle_nonfinite(out["nonfinite"])
+                bar.n = self.step
+                continue
+            bar.update(1)
+            last = self.step >= target
+            if t.log_every and (self.step % t.log_every == 0 or last):
+                now = time.perf_counter()
+                row = {
+                    "step": self.step,
+                    "epoch": self.step // max(getattr(self.task, "steps_per_epoch", 0) or 1, 1),
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "samples_per_s": per_step_samples * (self.step - tick_step) / max(now - tick, 1e-9),
+                    "max_memory_mb": _max_memory_mb(self.device),
+                    "elapsed_s": now - t0,
+                    **out,
+                }
+                if t.validate_every and (self.step % t.validate_every == 0 or last) and self.is_main:
+                    row["val_loss"] = self.task.validation_loss(self.model)
+                tick, tick_step = now, self.step
+                self.history.append(row)
+                if log is not None:
+                    log.write(row)
+                bar.set_postfix(loss=f"{out['loss']:.4g}")
+            if t.checkpoint_every and self.step % t.checkpoint_every == 0 and not last:
+                self.save_checkpoint()
+        bar.close()
+        self.save_checkpoint()
+        if self.step >= t.steps:
+            self.export_model()
+        if log is not None:
+            log.close()
+        self.dist.barrier()
+        return self
+
+
+def _max_memory_mb(device: torch.device) -> float:
+    """Peak memory: CUDA allocator peak on GPU, the process's peak resident set size on CPU (MiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
