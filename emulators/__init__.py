@@ -31,10 +31,18 @@ from .neural_ode import NeuralODE, NeuralODEConfig
 from .pangu import PanguConfig, PanguModel, pangu_preset
 from .phyxmamba import PhyxMamba, PhyxMambaConfig, delay_embed_causal, phyxmamba_preset
 from .plrnn import ShPLRNN, ShPLRNNConfig, normalized_positive_definite_diagonal
-from .registry import build_model, list_models, make_config, model_config_class, model_config_dict, register_model
+from .registry import (
+    build_model,
+    list_models,
+    make_config,
+    model_config_class,
+    model_config_dict,
+    register_model,
+)
 from .reservoir import NVAR, EchoStateNetwork, ESNConfig, NVARConfig, ridge_regression
 from .sfno import SFNOConfig, SphericalFourierNeuralOperator
 from .ssm import Mamba2, MambaConfig, reference_scan, ssd_chunked_scan, ssd_step, ssm_backend
+from .stepping import gridded_step
 
 __all__ = [
     "ShPLRNN",
@@ -75,6 +83,7 @@ __all__ = [
     "list_models",
     "load_model",
     "make_config",
+    "gridded_step",
     "model_config_class",
     "model_config_dict",
     "pangu_preset",

@@ -72,8 +72,7 @@ class ForecastWriter:
     Args:
         path: the ``.zarr`` store (created on the first write; an existing one is resumed after
             checking that it was made with the same variables, levels, grid, leads and members).
-        variables: short variable names; those in ``SURFACE_VARIABLES`` (``t2m``, ``msl`` …) get
-            no ``level`` dim.
+        variables: short variable names; those in ``surface_variables`` get no ``level`` dim.
         levels: pressure levels (hPa) of the upper-air variables (may be empty if all are surface).
         latitude, longitude: grid coordinate values (degrees), in the order the data comes in.
         lead_times: forecast lead times as time deltas (``np.timedelta64`` / ``"24h"`` …).
@@ -82,6 +81,8 @@ class ForecastWriter:
         units: units per variable (default: the canonical units of known short names).
         dtype: on-disk dtype of the fields (float32).
         chunks: on-disk chunk size per dim (default one init × one lead × everything else).
+        surface_variables: the variables without a ``level`` dim (default: those of ``variables``
+            in ``SURFACE_VARIABLES``: ``t2m``, ``msl`` …; a shallow-water ``z`` is 2-D, so pass it here).
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class ForecastWriter:
         units: Mapping[str, str] | None = None,
         dtype: Any = np.float32,
         chunks: Mapping[str, int] | None = None,
+        surface_variables: Sequence[str] | None = None,
     ) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() != ".zarr":
@@ -107,8 +109,16 @@ class ForecastWriter:
         self.variables = [str(v) for v in variables]
         if len(set(self.variables)) != len(self.variables):
             raise ValueError(f"variables: duplicated names in {self.variables}")
+        self.surface_variables = (
+            {v for v in self.variables if v in SURFACE_VARIABLES}
+            if surface_variables is None
+            else {str(v) for v in surface_variables}
+        )
+        unknown = sorted(self.surface_variables - set(self.variables))
+        if unknown:
+            raise ValueError(f"surface_variables: {unknown} are not in variables {self.variables}")
         self.levels = np.asarray([] if levels is None else list(levels))
-        if any(v not in SURFACE_VARIABLES for v in self.variables) and self.levels.size == 0:
+        if any(v not in self.surface_variables for v in self.variables) and self.levels.size == 0:
             raise ValueError(f"levels: upper-air variables {self.variables} need at least one level")
         self.latitude = np.asarray(latitude, dtype=np.float64)
         self.longitude = np.asarray(longitude, dtype=np.float64)
@@ -132,7 +142,7 @@ class ForecastWriter:
         dims = ["lead_time"]
         if self.members is not None:
             dims.append("member")
-        if variable not in SURFACE_VARIABLES:
+        if variable not in self.surface_variables:
             dims.append("level")
         return (*dims, "latitude", "longitude")
 

@@ -1,5 +1,34 @@
-"""Reports: Markdown + self-contained HTML with figures; plotting helpers."""
+"""Reports: Markdown + self-contained HTML with figures; plotting helpers and whole report sections."""
 
 from .document import Report, atomic_write_text, save_figure
+from .plots import (
+    COASTLINES_CARTOPY,
+    COASTLINES_MASK,
+    COASTLINES_NONE,
+    natural_earth_coastline_path,
+    plot_attractors,
+    plot_forecast_maps,
+    plot_lyapunov_spectra,
+    plot_scores_vs_lead,
+    plot_zonal_power_spectra,
+    score_curves,
+)
+from .sections import add_dynamics_section, add_weather_section
 
-__all__ = ["Report", "atomic_write_text", "save_figure"]
+__all__ = [
+    "COASTLINES_CARTOPY",
+    "COASTLINES_MASK",
+    "COASTLINES_NONE",
+    "Report",
+    "add_dynamics_section",
+    "add_weather_section",
+    "atomic_write_text",
+    "natural_earth_coastline_path",
+    "plot_attractors",
+    "plot_forecast_maps",
+    "plot_lyapunov_spectra",
+    "plot_scores_vs_lead",
+    "plot_zonal_power_spectra",
+    "save_figure",
+    "score_curves",
+]

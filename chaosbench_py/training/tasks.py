@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 import xarray as xr
 
+from emulators.stepping import gridded_step
 from physics_metrics.weather.losses import area_weighted_mae, area_weighted_mse, channel_weight_vector
 
 from .config import ConfigError, RunConfig
@@ -39,21 +40,7 @@ from .gtf import GTFConfig, estimate_alpha, gtf_loss, load_sequences, update_alp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GTFTask", "MultiStepTask", "NextStepTask", "build_task", "gridded_step", "open_gridded"]
-
-
-def gridded_step(model: nn.Module, x: torch.Tensor, n_dynamic: int | None = None) -> torch.Tensor:
-    """One emulator step on a stacked tensor ``x (B, C_in, H, W)`` → ``(B, C_out, H, W)``.
-
-    Models with ``forward_stacked`` (Pangu) get the dynamic channels ``x[:, :n_dynamic]`` and the
-    constant fields ``x[:, n_dynamic:]`` as their masks; every other model gets ``x`` whole.
-    """
-    target = getattr(model, "module", model)  # unwrap torch.compile / DDP
-    if hasattr(target, "forward_stacked"):
-        n = x.shape[1] if n_dynamic is None else n_dynamic
-        masks = x[:, n:] if x.shape[1] > n else None
-        return target.forward_stacked(x[:, :n], masks)
-    return model(x)
+__all__ = ["GTFTask", "MultiStepTask", "NextStepTask", "build_task", "open_gridded"]
 
 
 def open_gridded(path: str | Path) -> xr.Dataset:

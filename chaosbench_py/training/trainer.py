@@ -187,9 +187,8 @@ def _rng_state() -> dict[str, Any]:
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state(
-        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-    )  # noqa: NPY002
+    mt = ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    np.random.set_state(mt)  # noqa: NPY002
     py = state["python"]
     random.setstate((py[-1], tuple(py[:-1]), None))
     if "cuda" in state and torch.cuda.is_available():

@@ -1,0 +1,494 @@
+"""Autoregressive rollouts of trained emulators: gridded (forecast schema) and low-dimensional.
+
+* :func:`gridded_step`: one emulator step on a stacked channel tensor ``(B, C_in, H, W)``.
+* :func:`rollout_gridded`: from initial states of a canonical gridded dataset to a forecast
+  ``xarray.Dataset`` in the forecast schema (``../shared/DESIGN.md``, "Schemas"): dims
+  ``(init_time, lead_time, [member], [level], latitude, longitude)`` plus ``valid_time``, in
+  physical units, optionally written through :class:`chaosbench_py.data.ForecastWriter`
+  (resumable).
+* :func:`rollout_sequence`: free runs of the low-dimensional emulators ``(B, N)`` →
+  ``(B, n_steps + 1, N)``.
+
+Normalisation and channel order are those of :class:`chaosbench_py.data.WindowDataset`: channel
+``c`` of the stacked state is ``(x_c − mean_c) / std_c`` with the per-channel statistics of
+:func:`chaosbench_py.data.statistics.channel_statistics`; channels are the variables × levels of
+:func:`chaosbench_py.data.statistics.channel_layout` (e.g. ``z-500, z-850, t2m``); constant fields
+(land-sea mask, orography …) are appended after the dynamic channels, normalised exactly as the
+``WindowDataset`` normalises them. The autoregressive recursion is::
+
+    x̂_0 = normalise(X(t0)) [+ ε]            ŷ_k = f([x̂_{k−1}, constants])        k = 1 … n_steps
+    F(t0, k·Δt) = ŷ_k · std + mean          (physical units)
+
+Ensembles (``members > 1``): member ``m`` starts from ``x̂_0 + ε_m`` with ``ε_m ~ N(0, σ²)``
+i.i.d. per grid point and dynamic channel in normalised units (``σ = perturbation_std``). By
+default *every* member is perturbed (exchangeable members, as CRPS and spread/skill assume);
+``control_member=True`` keeps member 0 unperturbed (an ECMWF-style control). The noise of one
+initialisation comes from its own ``torch.Generator`` seeded by ``(seed, init_time)``, so a
+member's forecast does not depend on the batch size, on the order of init times, or on which
+init times were already in a resumed store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import xarray as xr
+
+from chaosbench_py.data import ForecastWriter, WindowDataset, channel_layout, open_forecast
+from chaosbench_py.data.schema import SURFACE_VARIABLES
+from emulators.stepping import gridded_step
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["gridded_step", "rollout_gridded", "rollout_sequence"]
+
+
+# ------------------------------------------------------------------------------------------ one step
+# ------------------------------------------------------------------------------------------ helpers
+def _as_init_times(init_times: Any) -> np.ndarray:
+    try:
+        t = pd.to_datetime(np.atleast_1d(np.asarray(init_times)).ravel()).values.astype("datetime64[ns]")
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"init_times: cannot interpret {init_times!r} as times ({err})") from None
+    if t.size == 0:
+        raise ValueError("init_times: empty; give at least one initialisation time")
+    if len(np.unique(t)) != t.size:
+        raise ValueError(f"init_times: duplicated times in {[str(x) for x in t[:10]]}")
+    return t
+
+
+def _resolve_step(times: pd.DatetimeIndex, step: Any) -> np.timedelta64:
+    if step is None:
+        if len(times) < 2:
+            raise ValueError(
+                "step: cannot infer the time step from a dataset with fewer than 2 times; pass step="
+            )
+        vals, counts = np.unique(np.diff(times.values), return_counts=True)
+        out = vals[np.argmax(counts)]
+    else:
+        if isinstance(step, int | float | np.integer | np.floating):
+            raise TypeError(
+                f"step={step!r}: give a time interval ('24h', np.timedelta64(1, 'D')), not a number"
+            )
+        try:
+            out = pd.Timedelta(step).to_timedelta64()
+        except (TypeError, ValueError):
+            raise ValueError(f"step={step!r}: not a time interval") from None
+    out = np.timedelta64(out, "ns")
+    if out <= np.timedelta64(0, "ns"):
+        raise ValueError(f"step={step!r}: must be positive")
+    return out
+
+
+def _channel_stats(statistics: xr.Dataset, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(statistics, xr.Dataset):
+        raise TypeError(
+            f"statistics: expected the per-channel mean/std Dataset of channel_statistics, got {type(statistics).__name__}"
+        )
+    for key in ("mean", "std"):
+        if key not in statistics:
+            raise KeyError(f"statistics: no variable {key!r} (need mean(channel) and std(channel))")
+    have = [str(c) for c in statistics["channel"].values]
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise KeyError(f"statistics: no entry for channel(s) {missing}; it has {have}")
+    sel = statistics.sel(channel=names)
+    mean = np.asarray(sel["mean"].values, dtype=np.float64)
+    std = np.asarray(sel["std"].values, dtype=np.float64)
+    bad = [n for n, s, m in zip(names, std, mean) if not (np.isfinite(s) and s > 0 and np.isfinite(m))]
+    if bad:
+        raise ValueError(f"statistics: channel(s) {bad} have a NaN mean or a std that is not positive")
+    return mean, std
+
+
+def _normalised_constants(
+    data: xr.Dataset,
+    variables: list[str],
+    levels: Sequence[float] | None,
+    statistics: xr.Dataset,
+    constants: xr.Dataset | Mapping[str, xr.DataArray] | None,
+    n_dynamic: int,
+) -> tuple[list[str], np.ndarray | None]:
+    """The constant channels exactly as :class:`WindowDataset` appends them: ``(K, H, W)``."""
+    if constants is None:
+        return [], None
+    if data.sizes["time"] < 2:
+        raise ValueError("data: needs at least 2 time steps to prepare the constant fields")
+    ds = WindowDataset(
+        data,
+        variables=variables,
+        levels=levels,
+        statistics=statistics,
+        constants=constants,
+        time_indices=[0],
+        lead_steps=(1,),
+        time_step=None,
+        check_finite=False,
+    )
+    inputs = ds[0][0].numpy()
+    return list(ds.constant_names), np.ascontiguousarray(inputs[n_dynamic:])
+
+
+def _read_states(data: xr.Dataset, layout: list, positions: np.ndarray) -> np.ndarray:
+    """Raw states ``(n, C, H, W)`` (float64) of the channels ``layout`` at time positions."""
+    parts = []
+    n_lat, n_lon = data.sizes["latitude"], data.sizes["longitude"]
+    done: set[str] = set()
+    for ch in layout:
+        if ch.variable in done:
+            continue
+        done.add(ch.variable)
+        da = data[ch.variable].isel(time=positions)
+        if "level" in da.dims:
+            have = np.asarray(data["level"].values, dtype=np.float64)
+            levs = [c.level for c in layout if c.variable == ch.variable]
+            idx = [int(np.argmin(np.abs(have - lev))) for lev in levs]
+            da = da.isel(level=idx).transpose("time", "level", "latitude", "longitude")
+        else:
+            extra = [d for d in da.dims if d not in ("time", "latitude", "longitude")]
+            if extra:
+                raise ValueError(f"variable {ch.variable!r}: unexpected dimension(s) {extra}")
+            da = da.transpose("time", "latitude", "longitude")
+        parts.append(np.asarray(da.values, dtype=np.float64).reshape(len(positions), -1, n_lat, n_lon))
+    return np.concatenate(parts, axis=1)
+
+
+def _noise_generator(seed: int, init_time: np.datetime64) -> torch.Generator:
+    seconds = int(init_time.astype("datetime64[s]").astype(np.int64))
+    g = torch.Generator()
+    g.manual_seed((int(seed) * 1_000_003 + seconds) % (2**63 - 1))
+    return g
+
+
+def _split_fields(
+    phys: np.ndarray, layout: list, variables: list[str], has_members: bool
+) -> dict[str, np.ndarray]:
+    """``phys (n_lead, [M], C, H, W)`` → ``{var: (n_lead, [M], [level], H, W)}``."""
+    out = {}
+    axis = 2 if has_members else 1
+    for v in variables:
+        idx = [i for i, ch in enumerate(layout) if ch.variable == v]
+        block = np.take(phys, idx, axis=axis)
+        if layout[idx[0]].level is None:
+            block = np.squeeze(block, axis=axis)
+        out[v] = block
+    return out
+
+
+# ------------------------------------------------------------------------------------------ gridded
+@torch.no_grad()
+def rollout_gridded(
+    model: nn.Module,
+    data: xr.Dataset,
+    *,
+    variables: Sequence[str],
+    levels: Sequence[float] | None = None,
+    statistics: xr.Dataset,
+    constants: xr.Dataset | Mapping[str, xr.DataArray] | None = None,
+    init_times: Sequence[Any],
+    n_steps: int,
+    step: Any = None,
+    members: int = 1,
+    perturbation_std: float = 0.0,
+    control_member: bool = False,
+    seed: int = 0,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    store: str | os.PathLike | None = None,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = False,
+) -> xr.Dataset:
+    """Autoregressive forecasts of a gridded emulator from the states of ``data`` at ``init_times``.
+
+    Args:
+        model: maps a normalised stacked input ``(B, C + K, H, W)`` (``C`` dynamic channels,
+            ``K`` constants) to the next normalised state ``(B, C, H, W)`` (see
+            :func:`gridded_step`). Put in ``eval()`` mode for the rollout (restored afterwards)
+            and moved to ``device``.
+        data: canonical gridded dataset ``(time, [level], latitude, longitude)`` holding the
+            initial states (lazy is fine: only the init times are read).
+        variables, levels: the channels (in the training order, see ``channel_layout``).
+        statistics: per-channel ``mean``/``std`` indexed by ``channel`` (``channel_statistics``).
+        constants: constant fields ``(latitude, longitude)`` appended after the dynamic channels
+            exactly as :class:`~chaosbench_py.data.WindowDataset` does.
+        init_times: initialisation times; each must be in ``data.time`` (``KeyError`` otherwise).
+        n_steps: number of autoregressive steps; ``lead_time = k · step``, ``k = 1 … n_steps``.
+        step: the time one model step stands for (``"24h"``, ``np.timedelta64``); default the
+            most common spacing of ``data.time``.
+        members, perturbation_std, control_member, seed: ensemble by perturbed initial states
+            (module docstring). ``members == 1`` is deterministic (no ``member`` dim) and needs
+            ``perturbation_std == 0``.
+        batch_size: initialisations per model call (each with all its members).
+        device, dtype: where and in which float type the model runs.
+        store: a ``.zarr`` path: each init's forecast is written through
+            :class:`~chaosbench_py.data.ForecastWriter` as soon as it is done; inits already in
+            the store are skipped (resume) and the lazily opened store is returned (only the
+            requested init times). Without a store the in-memory Dataset is returned.
+        progress: show a tqdm progress bar over batches.
+
+    Returns:
+        ``xarray.Dataset``, one variable per name in ``variables`` with dims ``(init_time,
+        lead_time, [member], [level], latitude, longitude)``, float32 in physical units (the
+        ``units`` of ``data``), coordinate ``valid_time = init_time + lead_time``.
+
+    Raises:
+        KeyError: an init time not in ``data``; a channel missing from ``statistics``.
+        ValueError: the model returns another channel count than the ``C`` dynamic channels,
+            or NaN/inf (named by init time, lead and channel); non-finite initial states.
+    """
+    if not isinstance(data, xr.Dataset):
+        raise TypeError(f"data: expected an xarray.Dataset, got {type(data).__name__}")
+    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
+    n_steps = int(n_steps)
+    if isinstance(members, bool) or int(members) != members or members < 1:
+        raise ValueError(f"members={members!r}: must be an integer ≥ 1")
+    members = int(members)
+    sigma = float(perturbation_std)
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"perturbation_std={perturbation_std!r}: must be finite and ≥ 0")
+    if members == 1 and sigma > 0:
+        raise ValueError("perturbation_std: > 0 needs members > 1 (a single member is the deterministic run)")
+    if members > 1 and sigma == 0:
+        logger.warning("rollout_gridded: %d members with perturbation_std=0 are identical", members)
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: must be an integer ≥ 1")
+    variables = list(variables) if not isinstance(variables, str) else [variables]
+    for d in ("time", "latitude", "longitude"):
+        if d not in data.dims:
+            raise ValueError(f"data: no {d!r} dimension (dims: {dict(data.sizes)})")
+
+    layout = channel_layout(data, variables, levels)
+    names = [ch.name for ch in layout]
+    n_dyn = len(layout)
+    mean, std = _channel_stats(statistics, names)
+    const_names, const = _normalised_constants(data, variables, levels, statistics, constants, n_dyn)
+    times = data.indexes["time"]
+    if not isinstance(times, pd.DatetimeIndex):
+        raise TypeError(f"data: time coordinate must be datetime64, got {times.dtype}")
+    inits = _as_init_times(init_times)
+    pos = times.get_indexer(inits)
+    if np.any(pos < 0):
+        raise KeyError(f"init_times: {[str(t) for t in inits[pos < 0][:5]]} not in the data's time axis")
+    lead_step = _resolve_step(times, step)
+    lead_times = lead_step * np.arange(1, n_steps + 1)
+    used_levels = list(dict.fromkeys(ch.level for ch in layout if ch.level is not None))
+    if used_levels:  # the data's own level values (and dtype), in channel order
+        have = np.asarray(data["level"].values)
+        used_levels = [have[int(np.argmin(np.abs(have.astype(np.float64) - lev)))] for lev in used_levels]
+    lat = np.asarray(data["latitude"].values)
+    lon = np.asarray(data["longitude"].values)
+    units = {v: str(data[v].attrs.get("units", "")) for v in variables}
+    member_ids = list(range(members)) if members > 1 else None
+    attrs = {
+        "model": type(model).__name__,
+        "channels": names,
+        "constants": const_names,
+        "n_steps": n_steps,
+        "step_seconds": float(lead_step / np.timedelta64(1, "s")),
+        "members": members,
+        "perturbation_std": sigma,
+        "control_member": int(bool(control_member)),
+        "seed": int(seed),
+        "description": "autoregressive rollout, see chaosbench_py.evaluation.rollout_gridded",
+    }
+
+    writer = None
+    if store is not None:
+        surface_with_level = [v for v in variables if v in SURFACE_VARIABLES and "level" in data[v].dims]
+        if surface_with_level:
+            raise ValueError(
+                f"variables: surface variable(s) {surface_with_level} have a 'level' dim in data"
+            )
+        writer = ForecastWriter(
+            store,
+            variables=variables,
+            levels=used_levels,
+            latitude=lat,
+            longitude=lon,
+            lead_times=lead_times,
+            members=member_ids,
+            attrs=attrs,
+            units=units,
+            surface_variables=[v for v in variables if "level" not in data[v].dims],
+        )
+        already = np.isin(inits, writer.written_init_times)
+        todo = [int(i) for i in np.flatnonzero(~already)]
+        if len(todo) < len(inits):
+            logger.info(
+                "rollout_gridded: %d of %d init(s) already in %s", len(inits) - len(todo), len(inits), store
+            )
+    else:
+        todo = list(range(len(inits)))
+
+    device = torch.device(device)
+    was_training = model.training
+    model.to(device).eval()
+    const_t = None if const is None else torch.as_tensor(const, dtype=dtype, device=device)
+    mean_r = mean[:, None, None]
+    std_r = std[:, None, None]
+    results: dict[int, dict[str, np.ndarray]] = {}
+    batches = [todo[i : i + int(batch_size)] for i in range(0, len(todo), int(batch_size))]
+    iterator: Any = batches
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(batches, desc="rollout", unit="batch")
+    try:
+        for batch in iterator:
+            raw = _read_states(data, layout, pos[batch])  # (b, C, H, W)
+            bad = ~np.isfinite(raw).all(axis=(2, 3))
+            if bad.any():
+                k, c = (int(a[0]) for a in np.nonzero(bad))
+                raise ValueError(f"data: channel {names[c]!r} has NaN/inf at init time {inits[batch[k]]}")
+            x0 = torch.as_tensor((raw - mean_r) / std_r, dtype=dtype, device=device)
+            x0 = x0.repeat_interleave(members, dim=0)  # (b·M, C, H, W), init-major
+            if sigma > 0:
+                for j, i in enumerate(batch):
+                    g = _noise_generator(seed, inits[i])
+                    eps = torch.randn((members, *x0.shape[1:]), generator=g, dtype=torch.float64)
+                    if control_member:
+                        eps[0] = 0.0
+                    x0[j * members : (j + 1) * members] += (sigma * eps).to(dtype=dtype, device=device)
+            state = x0
+            preds = []
+            for k in range(1, n_steps + 1):
+                inp = (
+                    state
+                    if const_t is None
+                    else torch.cat([state, const_t.expand(state.shape[0], -1, -1, -1)], 1)
+                )
+                out = gridded_step(model, inp, n_dynamic=len(names))
+                if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[1] != n_dyn:
+                    shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+                    raise ValueError(
+                        f"model: returned shape {shape} at lead step {k}; expected ({state.shape[0]}, {n_dyn}, "
+                        f"{state.shape[2]}, {state.shape[3]}): one output channel per dynamic channel {names}"
+                    )
+                if out.shape[2:] != state.shape[2:]:
+                    raise ValueError(
+                        f"model: returned grid {tuple(out.shape[2:])}, expected {tuple(state.shape[2:])}"
+                    )
+                finite = torch.isfinite(out).all(dim=(2, 3))
+                if not bool(finite.all()):
+                    r, c = (int(a[0]) for a in torch.nonzero(~finite, as_tuple=True))
+                    raise ValueError(
+                        f"model: non-finite output (NaN/inf) in channel {names[c]!r} at lead step {k} "
+                        f"(lead {pd.Timedelta(lead_times[k - 1])}) from init time {inits[batch[r // members]]}"
+                    )
+                state = out.to(dtype)
+                preds.append(out.detach().to("cpu", torch.float64).numpy())
+            y = np.stack(preds, axis=1)  # (b·M, n_lead, C, H, W)
+            y = y * std_r + mean_r
+            y = y.reshape(len(batch), members, n_steps, n_dyn, *y.shape[-2:]).transpose(0, 2, 1, 3, 4, 5)
+            for j, i in enumerate(batch):
+                block = y[j] if members > 1 else y[j][:, 0]  # (n_lead, [M], C, H, W)
+                fields = _split_fields(block.astype(np.float32), layout, variables, members > 1)
+                if writer is not None:
+                    writer.write(inits[i], fields)
+                else:
+                    results[i] = fields
+    finally:
+        model.train(was_training)
+
+    if writer is not None:
+        return open_forecast(store).sel(init_time=inits)
+    return _to_dataset(
+        results, inits, lead_times, variables, layout, used_levels, lat, lon, member_ids, units, attrs
+    )
+
+
+def _to_dataset(results, inits, lead_times, variables, layout, levels, lat, lon, member_ids, units, attrs):
+    head = ["init_time", "lead_time"] + (["member"] if member_ids is not None else [])
+    data_vars = {}
+    for v in variables:
+        has_level = layout[[ch.variable for ch in layout].index(v)].level is not None
+        dims = (*head, *(["level"] if has_level else []), "latitude", "longitude")
+        arr = np.stack([results[i][v] for i in range(len(inits))])
+        data_vars[v] = (dims, arr, {"units": units[v]} if units[v] else {})
+    coords: dict[str, Any] = {
+        "init_time": ("init_time", inits),
+        "lead_time": ("lead_time", lead_times.astype("timedelta64[ns]")),
+        "latitude": ("latitude", lat, {"units": "degrees_north"}),
+        "longitude": ("longitude", lon, {"units": "degrees_east"}),
+        "valid_time": (("init_time", "lead_time"), inits[:, None] + lead_times[None, :]),
+    }
+    if levels:
+        coords["level"] = ("level", np.asarray(levels), {"units": "hPa"})
+    if member_ids is not None:
+        coords["member"] = ("member", np.asarray(member_ids))
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+# ------------------------------------------------------------------------------------------ sequences
+def _as_tensor(x0: Any, name: str = "x0") -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x0) if not isinstance(x0, torch.Tensor) else x0)
+    if not torch.is_floating_point(t):
+        t = t.double()
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return t
+
+
+@torch.no_grad()
+def rollout_sequence(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
+    """Free run of a low-dimensional emulator: ``(B, N)`` → ``(B, n_steps + 1, N)``, float64 numpy.
+
+    Row 0 of every run is the starting point and rows ``1 … n_steps`` the model's states one
+    sampling step apart:
+
+    * latent models with ``init_state``/``step``/``observe`` (:class:`emulators.ShPLRNN`): through
+      :func:`chaosbench_py.training.dsr_evaluation.free_run` (row 0 = ``observe(init_state(x0))``,
+      equal to ``x0`` for the identity read-out);
+    * :class:`emulators.NeuralODE`: ``model(x0, n_steps)`` (the flow map over ``Δt`` per step);
+    * :class:`emulators.EchoStateNetwork`, :class:`emulators.NVAR`, :class:`emulators.PhyxMamba`:
+      they need a warm-up/context history: ``x0`` may be ``(B, T_ctx, N)`` (the last row is the
+      starting point) and a ``(B, N)`` point is a context of length 1 (too short for NVAR and
+      PhyxMamba, which then raise); forecasts through ``predict`` / ``forecast``.
+
+    Raises ``TypeError`` for any other model.
+    """
+    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
+    n_steps = int(n_steps)
+    x = _as_tensor(x0)
+    from emulators import NVAR, EchoStateNetwork, NeuralODE, PhyxMamba
+
+    context_models = (EchoStateNetwork, NVAR, PhyxMamba)
+    if x.dim() == 3 and not isinstance(model, context_models):
+        raise ValueError(f"x0: shape {tuple(x.shape)}: a context (B, T, N) only for ESN, NVAR and PhyxMamba")
+    if x.dim() not in (2, 3):
+        raise ValueError(
+            f"x0: expected shape (B, N) (or (B, T_ctx, N) for context models), got {tuple(x.shape)}"
+        )
+    if all(callable(getattr(model, a, None)) for a in ("init_state", "step", "observe")):
+        from chaosbench_py.training.dsr_evaluation import free_run
+
+        runs = [free_run(model, row.cpu().numpy(), n_steps + 1) for row in x]
+        return np.stack(runs)
+    p = next(model.parameters(), None)
+    dev = p.device if p is not None else torch.device("cpu")
+    if isinstance(model, NeuralODE):
+        dt = p.dtype if p is not None else x.dtype
+        traj = model(x.to(device=dev, dtype=dt), n_steps)
+        out = torch.cat([x.to(traj.dtype).to(traj.device)[:, None], traj], dim=1)
+        return out.cpu().double().numpy()
+    if isinstance(model, context_models):
+        ctx = x if x.dim() == 3 else x[:, None]
+        if isinstance(model, PhyxMamba):
+            fc = model.forecast(ctx.to(device=dev), n_steps)
+        else:
+            fc = model.predict(ctx.to(device=dev, dtype=p.dtype if p is not None else ctx.dtype), n_steps)
+        start = ctx[:, -1:].to(device=fc.device, dtype=fc.dtype)
+        return torch.cat([start, fc], dim=1).cpu().double().numpy()
+    raise TypeError(
+        f"model: {type(model).__name__} is not supported by rollout_sequence; need a latent model with "
+        "init_state/step/observe (ShPLRNN), NeuralODE, EchoStateNetwork, NVAR or PhyxMamba"
+    )
