@@ -8,6 +8,8 @@ Subcommands::
     chaosbench run [--out DIR] [--quick]          # the main job on the embedded default
     chaosbench train CONFIG.yaml --out DIR [--resume] [--set KEY=VALUE ...]
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
+    chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...]
+    chaosbench report EVAL [EVAL ...] --out DIR
 
 Every subcommand has ``--help``. Errors in arguments exit with status 2 and a one-line message.
 """
@@ -137,6 +139,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_run
+
+    spectrum = None if args.true_spectrum is None else [float(v) for v in args.true_spectrum.split(",")]
+    path = evaluate_run(
+        args.run, args.out, data_path=args.data, test=args.test, n_inits=args.n_inits, n_steps=args.steps,
+        members=args.members, perturbation_std=args.perturbation, climatology=args.climatology,
+        test_data=args.test_data, time_step=args.time_step, true_spectrum=spectrum, seed=args.seed,
+    )  # fmt: skip
+    print(f"evaluation: {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .evaluation import build_report
+    from .report import Report
+
+    report = Report(args.title, Path(args.out))
+    for eval_dir in args.evaluations:
+        build_report(eval_dir, report=report)
+    print(f"report: {report.write()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="chaosbench",
@@ -218,6 +244,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. train.steps=100 (repeatable)",
     )
     pt.set_defaults(func=_cmd_train)
+
+    pe = sub.add_parser(
+        "evaluate",
+        help="roll out a trained emulator and score it (scorecard or dynamical invariants)",
+        description="Evaluate RUN/model.pt. Gridded emulators: autoregressive forecasts from --n-inits initial "
+        "times of the test period (default: after the run's validation period) to --steps leads, written to "
+        "OUT/forecast.zarr, scored with persistence and climatology as references (OUT/scores.csv, "
+        "OUT/scorecards/*.nc). Low-dimensional emulators: D_stsp, D_H, PE(20), Lyapunov spectrum vs data, "
+        "valid prediction time (OUT/dynamics.json).",
+    )
+    pe.add_argument("run", help="run folder written by `chaosbench train` (or its model.pt)")
+    pe.add_argument("--out", required=True, help="evaluation folder")
+    pe.add_argument("--data", help="data store (default: the one the run was trained on)")
+    pe.add_argument("--test", nargs=2, metavar=("START", "END"), help="gridded: test period (inclusive)")
+    pe.add_argument("--n-inits", type=int, default=8, help="gridded: initial times (default 8)")
+    pe.add_argument("--steps", type=int, default=20, help="gridded: model steps per forecast (default 20)")
+    pe.add_argument("--members", type=int, default=1, help="gridded: ensemble members (default 1)")
+    pe.add_argument(
+        "--perturbation", type=float, default=0.0, help="gridded: initial-state noise, in std units"
+    )
+    pe.add_argument("--climatology", default="auto", choices=["auto", "doy", "mean", "none"],
+                    help="gridded: reference climatology (default auto)")  # fmt: skip
+    pe.add_argument("--test-data", help="trajectories: clean test series (default: held-out end of the data)")
+    pe.add_argument("--time-step", type=float, help="trajectories: sampling interval in time units")
+    pe.add_argument("--true-spectrum", help="trajectories: the data's Lyapunov spectrum, comma-separated")
+    pe.add_argument("--seed", type=int, default=0)
+    pe.set_defaults(func=_cmd_evaluate)
+
+    pp = sub.add_parser(
+        "report",
+        help="write a self-contained report (HTML + Markdown with PNGs) of one or more evaluations",
+        description="Scores vs lead time against persistence and climatology, maps of forecast and error, "
+        "zonal power spectra (gridded); invariants table, attractors and Lyapunov spectra (low-dimensional).",
+    )
+    pp.add_argument("evaluations", nargs="+", help="evaluation folder(s) written by `chaosbench evaluate`")
+    pp.add_argument("--out", required=True, help="report folder")
+    pp.add_argument("--title", default="chaosbench_py report")
+    pp.set_defaults(func=_cmd_report)
     return p
 
 

@@ -22,7 +22,12 @@ from chaosbench_py.training.gtf import (
 )
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig
 
-D_STSP_BOUND = 2.0  # measured 1.32 (noise floor on 20 000 points: 0.26); see the slow test
+# Slow Lorenz-63 test (benchmarks/gtf_lorenz.py, same settings): bounds as multiples of the data's own
+# noise floor (noisy train vs clean test, all 100 000 points: D_stsp 0.119, D_H 0.070). Measured: D_stsp 0.45,
+# D_H 0.080, λ1 0.927 per time unit (error 2.3 %).
+D_STSP_FLOOR_FACTOR = 5.0
+D_H_FLOOR_FACTOR = 1.5
+LAMBDA1_LORENZ = 0.9056  # per time unit (σ, ρ, β = 10, 28, 8/3)
 GTF_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gtf"
 
 
@@ -308,36 +313,48 @@ def test_evaluate_dsr_precomputed_and_protocol_slicing():
 # --------------------------------------------------------------------------- slow: Lorenz-63 reproduction
 @pytest.mark.slow
 def test_lorenz63_shplrnn_gtf_reaches_noise_floor():
-    """shPLRNN + aGTF on the GTF paper's Lorenz-63 set (noisy train, clean test), CPU, minutes.
+    """shPLRNN + aGTF on the GTF paper's Lorenz-63 set (noisy train, clean test), 1 CPU core, ~3-4 min.
 
     Published L63 defaults (clipped shPLRNN, M = 3, H = 100, identity read-out, product-bound
-    adaptive α from 1.0, sequence length 200, λ_lat = 1e-5, RAdam) scaled to CPU: 6000 steps
-    (2.4 % of the published 250 000), batch 32, learning rate 5e-3 → 1e-5 and α annealing factor
-    0.99 per update instead of 0.999 (so α can come down within the short run).
-    Scored on the first 20 000 test points (noise floor there: D_stsp 0.26, D_H 0.064).
-    Measured (2-core machine under load ~10, 760 s): D_stsp 1.32, D_H 0.058, PE(20) 1.1e-3,
-    λ = (0.956, -0.144, -24.2) per time unit (λ1 error 5.6 %). Asserted: D_H < 0.2, λ1 within 10 %,
-    D_stsp < 2.0 (the D_stsp noise floor is not reached in this CPU budget).
+    adaptive α from 1.0, λ_lat = 1e-5, RAdam) scaled to CPU: sequence length 100 (published 200),
+    batch 16, 12 000 steps (4.8 % of the published 250 000), learning rate 5e-3 → 1e-5 (published
+    1e-3 → 1e-6) and α annealing factor 0.99 per update instead of 0.999 (so α reaches its bound,
+    ≈ 0.11, within ~2000 steps). Scored by the full protocol on all 100 000 test points.
+    Floor = the same metric between the noisy training series and the clean test series
+    (D_stsp 0.119, D_H 0.070; a perfect model, i.e. an independent clean Lorenz-63 run, scores
+    D_stsp 0.166, D_H 0.056). Measured (benchmarks/gtf_lorenz.py, same settings, load ~5 on
+    2 cores): D_stsp 0.45, D_H 0.080, PE(20) 7.4e-4, λ = (0.927, -0.108, -24.2) per time unit.
     """
+    import physics_metrics as pm
+
+    torch.set_num_threads(1)
     train = _lorenz_train()
-    test = np.load(GTF_DATA / "lorenz63_test.npy")[:20000]
+    test = np.load(GTF_DATA / "lorenz63_test.npy").astype(np.float64)
+    floor_stsp = pm.state_space_divergence_binned(test, train.astype(np.float64), 30)
+    floor_h = pm.power_spectrum_hellinger(test, train.astype(np.float64), 20.0)
+    assert floor_stsp == pytest.approx(0.119, abs=0.005) and floor_h == pytest.approx(0.070, abs=0.005)
     torch.manual_seed(0)
     model = ShPLRNN(ShPLRNNConfig(obs_dim=3, latent_dim=3, hidden_dim=100, clipped=True))
     cfg = GTFConfig(
-        epochs=120,
+        sequence_length=100,
+        batch_size=16,
+        epochs=240,
         batches_per_epoch=50,
-        batch_size=32,
         alpha=1.0,
         alpha_method="product_upper_bound",
         alpha_decay=0.99,
         lr_start=5e-3,
         lr_end=1e-5,
+        lambda_latent=1e-5,
+        seed=0,
         progress=False,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     GTFTrainer(model, train, cfg).train()
-    res = evaluate_dsr(model, test, lyapunov_true=0.9056, time_step=0.01, lyapunov_steps=20000)
-    print(f"trained {cfg.total_steps} steps in {time.perf_counter() - t0:.0f} s: {res.as_dict()}")
-    assert res.d_h < 0.2
-    assert res.lambda_max_rel_error < 0.10
-    assert res.d_stsp < D_STSP_BOUND
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    res = evaluate_dsr(model, test, lyapunov_true=LAMBDA1_LORENZ, time_step=0.01, lyapunov_steps=20000)
+    print(f"trained {cfg.total_steps} steps in {wall:.0f} s wall / {cpu:.0f} s CPU: {res.as_dict()}")
+    assert not res.diverged
+    assert res.d_stsp <= D_STSP_FLOOR_FACTOR * floor_stsp
+    assert res.d_h <= D_H_FLOOR_FACTOR * floor_h
+    assert res.lambda_max_rel_error <= 0.10

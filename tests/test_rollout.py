@@ -12,9 +12,17 @@ import torch.nn as nn
 import xarray as xr
 
 from chaosbench_py.data import WindowDataset, channel_statistics
-from chaosbench_py.evaluation import gridded_step, rollout_gridded, rollout_sequence
+from chaosbench_py.evaluation import rollout_gridded, rollout_sequence
 from chaosbench_py.training.dsr_evaluation import free_run
-from emulators import NeuralODE, NeuralODEConfig, Persistence, PersistenceConfig, ShPLRNN, ShPLRNNConfig
+from emulators import (
+    NeuralODE,
+    NeuralODEConfig,
+    Persistence,
+    PersistenceConfig,
+    ShPLRNN,
+    ShPLRNNConfig,
+    gridded_step,
+)
 
 torch.set_num_threads(1)
 

@@ -1,11 +1,14 @@
 """Rollout and evaluation of trained emulators.
 
-* :mod:`.rollout`: :func:`gridded_step`, :func:`rollout_gridded` (initial states of a canonical
-  dataset → forecast Dataset in the forecast schema, physical units, ensembles by perturbed initial
-  states, resumable store) and :func:`rollout_sequence` (free runs of low-dimensional emulators).
+* :mod:`.rollout`: :func:`rollout_gridded` (initial states of a canonical dataset → forecast
+  Dataset in the forecast schema, physical units, ensembles by perturbed initial states, resumable
+  store) and :func:`rollout_sequence` (free runs of low-dimensional emulators); the one-step
+  helper is :func:`emulators.gridded_step`.
 * :mod:`.evaluate`: :func:`evaluate_weather` (scorecards of a forecast and of persistence /
   climatology), :func:`scorecards_to_csv`, :func:`evaluate_dynamics` (GTF protocol + VPT) and its
   JSON round trip :func:`write_dynamics_evaluation` / :func:`read_dynamics_evaluation`.
+* :mod:`.pipeline`: :func:`evaluate_run` (a trainer's run folder → scores on disk) and
+  :func:`build_report` (an evaluation folder → report), what ``chaosbench evaluate`` / ``report`` run.
 """
 
 from .evaluate import (
@@ -15,15 +18,19 @@ from .evaluate import (
     scorecards_to_csv,
     write_dynamics_evaluation,
 )
-from .rollout import gridded_step, rollout_gridded, rollout_sequence
+from .pipeline import build_report, evaluate_run, stationary_climatology, statistics_from_metadata
+from .rollout import rollout_gridded, rollout_sequence
 
 __all__ = [
+    "build_report",
     "evaluate_dynamics",
+    "evaluate_run",
     "evaluate_weather",
-    "gridded_step",
     "read_dynamics_evaluation",
     "rollout_gridded",
     "rollout_sequence",
     "scorecards_to_csv",
+    "stationary_climatology",
+    "statistics_from_metadata",
     "write_dynamics_evaluation",
 ]

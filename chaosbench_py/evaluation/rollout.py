@@ -73,7 +73,7 @@ def _resolve_step(times: pd.DatetimeIndex, step: Any) -> np.timedelta64:
         vals, counts = np.unique(np.diff(times.values), return_counts=True)
         out = vals[np.argmax(counts)]
     else:
-        if isinstance(step, int | float | np.integer | np.floating):
+        if isinstance(step, int | float | np.integer | np.floating) and not isinstance(step, np.timedelta64):
             raise TypeError(
                 f"step={step!r}: give a time interval ('24h', np.timedelta64(1, 'D')), not a number"
             )

@@ -173,7 +173,7 @@ def _vpt_columns(ev: Any) -> dict[str, float]:
             try:
                 out[str(k)] = float(v)
             except (TypeError, ValueError):
-                logger.warning("extra[%r] is not a number; left out of the table", k)
+                logger.debug("extra[%r] is not a number (e.g. a description); left out of the table", k)
     return out
 
 

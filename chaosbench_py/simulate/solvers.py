@@ -256,6 +256,7 @@ def _integrate_dop853(
         n_steps = 0
         for t_out in times[1:].tolist():
             while t < t_out:
+                h_proposed = h  # the controller's step; landing on t_out may shorten it
                 h = min(h, t_out - t) if h > 0 else t_out - t
                 last = t + h >= t_out - 1e-12 * max(1.0, abs(t_out))
                 if last:
@@ -285,6 +286,8 @@ def _integrate_dop853(
                     step_rejected = True
                 t = t_out if last else t + h
                 x, fx = x_new, f_new
-                h = h * factor
+                # a step shortened only to land on an output time says nothing against the
+                # proposed size: continue from it (else h would restart small after every output)
+                h = max(h * factor, h_proposed) if (last and not step_rejected) else h * factor
             outs.append(x)
     return torch.stack(outs, dim=1)

@@ -103,9 +103,14 @@ class TaskSection:
     ``stf_interval``, ``lambda_latent``, ``lambda_observation``).
     ``kind="multi_step"`` (neural ODE and any model with ``forward(x0, n_steps)``): windows of
     ``rollout_steps`` steps integrated from their first point, MSE over the window.
+    ``kind="phyxmamba"``: PhyxMamba's two stages (teacher forcing with multi-token prediction, then
+    autoregressive fine-tuning with MMD terms); ``phyxmamba`` holds the stage keys of
+    :class:`chaosbench_py.training.PhyxMambaTrainConfig`.
     """
 
-    kind: str = dataclasses.field(default="next_step", metadata=_choices("next_step", "gtf", "multi_step"))
+    kind: str = dataclasses.field(
+        default="next_step", metadata=_choices("next_step", "gtf", "multi_step", "phyxmamba")
+    )
     rollout_steps: int = 1
     detach_every: int | None = None
     loss: str = dataclasses.field(default="mse", metadata=_choices("mse", "mae"))
@@ -113,6 +118,7 @@ class TaskSection:
     variable_weights: dict | None = None
     level_weights: dict | None = None
     gtf: dict = field(default_factory=dict)
+    phyxmamba: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -134,7 +140,9 @@ class ScheduleSection:
     the last step, i.e. factor ``(min_lr/lr)^(s/S)``, the GTF paper's decay); ``step`` (× ``gamma`` every
     ``step_size`` steps)."""
 
-    name: str = dataclasses.field(default="constant", metadata=_choices("constant", "cosine", "exponential", "step"))
+    name: str = dataclasses.field(
+        default="constant", metadata=_choices("constant", "cosine", "exponential", "step")
+    )
     warmup_steps: int = 0
     min_lr: float = 0.0
     gamma: float = 0.5
@@ -258,7 +266,9 @@ def _from_mapping(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     kwargs = {}
     for name, value in values.items():
         full = f"{prefix}{name}"
-        coerced = _coerce(value, hints[name], full if not dataclasses.is_dataclass(hints[name]) else full + ".")
+        coerced = _coerce(
+            value, hints[name], full if not dataclasses.is_dataclass(hints[name]) else full + "."
+        )
         choices = fields[name].metadata.get("choices")
         if choices and coerced not in choices:
             raise ConfigError(f"{full}: {coerced!r} is not one of {list(choices)}")
@@ -277,19 +287,35 @@ def _check_ranges(cfg: RunConfig) -> None:
     need(t.steps >= 1, "train.steps", f"must be >= 1, got {t.steps}")
     need(t.batch_size >= 1, "train.batch_size", f"must be >= 1, got {t.batch_size}")
     need(t.grad_clip >= 0, "train.grad_clip", f"must be >= 0, got {t.grad_clip}")
-    need(t.ema_decay is None or 0.0 < t.ema_decay < 1.0, "train.ema_decay", f"must lie in (0, 1), got {t.ema_decay}")
+    need(
+        t.ema_decay is None or 0.0 < t.ema_decay < 1.0,
+        "train.ema_decay",
+        f"must lie in (0, 1), got {t.ema_decay}",
+    )
     need(0.0 < t.rollback_lr_factor <= 1.0, "train.rollback_lr_factor", "must lie in (0, 1]")
     for key in ("checkpoint_every", "log_every", "validate_every", "max_rollbacks"):
         need(getattr(t, key) >= 0, f"train.{key}", f"must be >= 0, got {getattr(t, key)}")
     need(o.lr > 0, "optimizer.lr", f"must be > 0, got {o.lr}")
     need(o.weight_decay >= 0, "optimizer.weight_decay", f"must be >= 0, got {o.weight_decay}")
-    need(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas", f"need two values in [0, 1), got {o.betas}")
+    need(
+        len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
+        "optimizer.betas",
+        f"need two values in [0, 1), got {o.betas}",
+    )
     need(s.warmup_steps >= 0, "schedule.warmup_steps", f"must be >= 0, got {s.warmup_steps}")
     need(s.min_lr >= 0, "schedule.min_lr", f"must be >= 0, got {s.min_lr}")
-    need(s.name != "exponential" or s.min_lr > 0, "schedule.min_lr", "the exponential schedule needs min_lr > 0")
+    need(
+        s.name != "exponential" or s.min_lr > 0,
+        "schedule.min_lr",
+        "the exponential schedule needs min_lr > 0",
+    )
     need(s.step_size >= 1, "schedule.step_size", f"must be >= 1, got {s.step_size}")
     need(k.rollout_steps >= 1, "task.rollout_steps", f"must be >= 1, got {k.rollout_steps}")
-    need(k.detach_every is None or k.detach_every >= 1, "task.detach_every", f"must be >= 1, got {k.detach_every}")
+    need(
+        k.detach_every is None or k.detach_every >= 1,
+        "task.detach_every",
+        f"must be >= 1, got {k.detach_every}",
+    )
     need(0.0 < d.train_fraction <= 1.0, "data.train_fraction", f"must lie in (0, 1], got {d.train_fraction}")
     need(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
     for key in ("train", "valid"):

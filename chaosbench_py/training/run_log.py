@@ -20,13 +20,29 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["BASE_COLUMNS", "MetricsLog", "read_metrics"]
 
-BASE_COLUMNS = ["step", "epoch", "loss", "lr", "grad_norm", "samples_per_s", "max_memory_mb", "elapsed_s", "val_loss"]
+BASE_COLUMNS = [
+    "step",
+    "epoch",
+    "loss",
+    "lr",
+    "grad_norm",
+    "samples_per_s",
+    "max_memory_mb",
+    "elapsed_s",
+    "val_loss",
+]
 
 
 class MetricsLog:
     """Append-only CSV log (+ optional TensorBoard ``SummaryWriter`` in ``<out>/tensorboard``)."""
 
-    def __init__(self, out_dir: Path, extra_columns: list[str], tensorboard: bool = False, resume_step: int | None = None):
+    def __init__(
+        self,
+        out_dir: Path,
+        extra_columns: list[str],
+        tensorboard: bool = False,
+        resume_step: int | None = None,
+    ):
         self.path = Path(out_dir) / "metrics.csv"
         self.columns = BASE_COLUMNS + [c for c in extra_columns if c not in BASE_COLUMNS]
         if resume_step is not None and self.path.exists():
@@ -48,7 +64,9 @@ class MetricsLog:
 
                 self.tb = SummaryWriter(str(Path(out_dir) / "tensorboard"))
             except ImportError:
-                logger.warning("train.tensorboard: the 'tensorboard' package is not installed; logging to CSV only")
+                logger.warning(
+                    "train.tensorboard: the 'tensorboard' package is not installed; logging to CSV only"
+                )
 
     def _truncate(self, step: int) -> None:
         with open(self.path, newline="") as fh:
@@ -79,4 +97,6 @@ class MetricsLog:
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
     """Rows of a ``metrics.csv`` as dicts of floats (empty cells → ``nan``)."""
     with open(path, newline="") as fh:
-        return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(fh)]
+        return [
+            {k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(fh)
+        ]

@@ -13,6 +13,12 @@ schedule, autocast, clipping, EMA, NaN guard, checkpoints, DDP, logging). Interf
 * ``state_dict()`` / ``load_state_dict()``: everything needed to continue the batch order exactly.
 * ``metadata()``: what a checkpoint must carry to use the model again (channels, normalisation…).
 
+Optional hooks: ``setup_model(model)`` (once, after the model is built: e.g. normalisation buffers
+from the training data); ``lr_factor(step)`` (multiplies the schedule: stages with different
+rates); ``prepare_step(model, optimizer, step) -> {"grad_clip": float} | None`` (before each step:
+freeze / unfreeze parameters, reset the optimizer state at a stage boundary). All three must depend
+on ``step`` only, so that a resumed run repeats them exactly.
+
 Tasks: :class:`NextStepTask` (gridded emulators: multi-step autoregressive, area-weighted,
 per-variable/level weights, truncated back-propagation), :class:`GTFTask` (shPLRNN with
 generalized teacher forcing; ``chaosbench_py.training.gtf``) and :class:`MultiStepTask` (neural
@@ -47,8 +53,10 @@ def open_gridded(path: str | Path) -> xr.Dataset:
     """Open a gridded store (any layout :func:`chaosbench_py.data.open_era5` knows) as the canonical dataset."""
     from chaosbench_py.data import open_era5
 
+    if "://" in str(path):  # gs://, s3://, https:// (WeatherBench2 on cloud storage)
+        return open_era5(str(path))
     p = Path(path)
-    if not p.exists() and "://" not in str(path):
+    if not p.exists():
         raise FileNotFoundError(f"data.path: no gridded store at {p}")
     return open_era5(str(p))
 
@@ -98,7 +106,9 @@ class NextStepTask:
         if d.constants:
             missing = [c for c in d.constants if c not in ds]
             if missing:
-                raise ConfigError(f"data.constants: {missing} not in {d.path} (variables: {list(ds.data_vars)})")
+                raise ConfigError(
+                    f"data.constants: {missing} not in {d.path} (variables: {list(ds.data_vars)})"
+                )
             constants = {c: ds[c].isel(time=0) if "time" in ds[c].dims else ds[c] for c in d.constants}
         common = dict(variables=d.variables, levels=d.levels, n_input_steps=1,
                       lead_steps=tuple(range(1, k.rollout_steps + 1)), statistics=self.statistics,
@@ -155,7 +165,9 @@ class NextStepTask:
                 "dims": ["batch", "channel", "latitude", "longitude"],
                 "latitude": torch.tensor(np.array(self.train_set.latitude), dtype=torch.float64),
                 "longitude": torch.tensor(np.array(self.train_set.longitude), dtype=torch.float64),
-                "time_step_seconds": float(self.time_step / np.timedelta64(1, "s")) if self.time_step is not None else math.nan,
+                "time_step_seconds": float(self.time_step / np.timedelta64(1, "s"))
+                if self.time_step is not None
+                else math.nan,
             },
             "data_path": str(self.path),
         }
@@ -248,8 +260,15 @@ class _SequenceTask:
 
     def __init__(self, cfg: RunConfig, device: torch.device, window: int):
         d = cfg.data
-        series = load_sequences(_load_trajectory_source(d.path), name="data.path")
+        source = _load_trajectory_source(d.path)
+        self.time_step = math.nan  # time units per sample, when the store records its time axis
+        if isinstance(source, xr.Dataset) and "time" in source.coords and source.sizes.get("time", 0) > 1:
+            t = np.asarray(source["time"].values[:2], dtype=np.float64)
+            self.time_step = float(t[1] - t[0])
+        series = load_sequences(source, name="data.path")
         self.device = device
+        self.path = d.path
+        self.train_fraction = d.train_fraction
         self.window = window
         self.batch_size = cfg.train.batch_size
         split = [max(int(round(s.shape[0] * d.train_fraction)), 1) for s in series]
@@ -293,7 +312,9 @@ class _SequenceTask:
             "kind": "trajectories",
             "channel_names": [f"x{i}" for i in range(self.dim)],
             "normalisation": {"mean": self.mean.double(), "std": self.std.double()},
-            "schema": {"dims": ["batch", "time", "dim"]},
+            "schema": {"dims": ["batch", "time", "dim"], "time_step": self.time_step},
+            "data_path": str(self.path),
+            "train_fraction": self.train_fraction,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -356,7 +377,9 @@ class GTFTask(_SequenceTask):
     def before_step(self, model: nn.Module, batch: dict, step: int) -> None:
         g = self.gtf
         if g.forcing == "gtf" and g.alpha_method != "constant" and step % g.alpha_update_interval == 0:
-            self.alpha = update_alpha(self.alpha, estimate_alpha(model, batch["global"], g.alpha_method), g.alpha_decay)
+            self.alpha = update_alpha(
+                self.alpha, estimate_alpha(model, batch["global"], g.alpha_method), g.alpha_decay
+            )
 
     def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         loss, mse = gtf_loss(model, batch["x"], self.alpha, self.gtf)
@@ -406,4 +429,8 @@ def build_task(cfg: RunConfig, device: torch.device):
         return NextStepTask(cfg, device)
     if data_kind != "trajectories":
         raise ConfigError(f"task.kind: {kind!r} trains on trajectories; data.kind is {data_kind!r}")
+    if kind == "phyxmamba":
+        from .phyxmamba_task import PhyxMambaTask
+
+        return PhyxMambaTask(cfg, device)
     return GTFTask(cfg, device) if kind == "gtf" else MultiStepTask(cfg, device)

@@ -225,14 +225,17 @@ class Trainer:
         self.task = build_task(self.cfg, self.device)
         model_config = self.task.model_config(self.cfg.model.name, self.cfg.model.config)
         self.model = emulators.build_model(self.cfg.model.name, model_config).to(self.device)
+        if hasattr(self.task, "setup_model"):  # e.g. normalisation buffers set from the training data
+            self.task.setup_model(self.model)
         if self.dist.enabled:
             for p in self.model.state_dict().values():
                 torch.distributed.broadcast(p, src=0)
         self.optimizer = _build_optimizer(self.cfg, self.model.parameters())
         self._lr_factor = build_scheduler_lambda(self.cfg)
         self.lr_scale = 1.0
+        task_lr = getattr(self.task, "lr_factor", None)  # e.g. a task with stages of different rates
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: self.lr_scale * self._lr_factor(s)
+            self.optimizer, lambda s: self.lr_scale * self._lr_factor(s) * (task_lr(s) if task_lr else 1.0)
         )
         self.ema = (
             {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
@@ -348,6 +351,9 @@ class Trainer:
     def train_step(self) -> dict[str, Any]:
         """One optimiser step. Returns the logged values; raises / rolls back on non-finite values."""
         t = self.cfg.train
+        overrides = {}
+        if hasattr(self.task, "prepare_step"):  # stages: which parameters train, optimizer resets, clipping
+            overrides = self.task.prepare_step(self.model, self.optimizer, self.step) or {}
         batch = self.task.batch(self.step, self.dist.rank, self.dist.world)
         self.task.before_step(self.model, batch, self.step)
         self.model.train()
@@ -358,7 +364,8 @@ class Trainer:
         if self.dist.enabled:
             self._average_gradients()
         params = [p for p in self.model.parameters() if p.grad is not None]
-        max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
+        clip = float(overrides.get("grad_clip", t.grad_clip))
+        max_norm = clip if clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
         loss_mean = self._reduce_mean(loss.detach().float())
         if not (torch.isfinite(loss_mean) and torch.isfinite(grad_norm)):
@@ -395,8 +402,11 @@ class Trainer:
         rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
         self._load_training_state(self.ckpt_path, check_config=False)
         self.rollbacks, self.lr_scale = rollbacks, scale
+        task_lr = getattr(self.task, "lr_factor", None)
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
-            group["lr"] = base * self.lr_scale * self._lr_factor(self.step)
+            group["lr"] = (
+                base * self.lr_scale * self._lr_factor(self.step) * (task_lr(self.step) if task_lr else 1.0)
+            )
         logger.warning("%s; rolled back to step %d, learning rate × %g (rollback %d of %d)",
                        message, self.step, self.lr_scale, self.rollbacks, t.max_rollbacks)  # fmt: skip
 
@@ -411,9 +421,11 @@ class Trainer:
             self.save_checkpoint()
         log = None
         if self.is_main:
-            extra_cols = ["mse", "alpha"] if self.task.kind == "gtf" else [
-                f"loss_step{k + 1}" for k in range(self.cfg.task.rollout_steps)] if (
-                self.task.kind == "next_step" and self.cfg.task.rollout_steps > 1) else []  # fmt: skip
+            extra_cols = list(getattr(self.task, "log_columns", None) or [])
+            if not extra_cols and self.task.kind == "gtf":
+                extra_cols = ["mse", "alpha"]
+            elif not extra_cols and self.task.kind == "next_step" and self.cfg.task.rollout_steps > 1:
+                extra_cols = [f"loss_step{k + 1}" for k in range(self.cfg.task.rollout_steps)]
             log = MetricsLog(
                 self.out_dir, extra_cols, t.tensorboard, resume_step=self.step if self.step else None
             )

@@ -1,0 +1,291 @@
+"""From a trained run folder to scores and a report: what ``chaosbench evaluate`` / ``report`` run.
+
+* :func:`evaluate_run` reads ``RUN/model.pt`` (written by :class:`chaosbench_py.training.Trainer`:
+  weights, run config, channel order, normalisation) and dispatches on the data kind:
+
+  - gridded: autoregressive rollout from ``n_inits`` initial times of the test period to
+    ``n_steps`` leads (:func:`rollout_gridded`, written to ``OUT/forecast.zarr``, resumable),
+    scorecards of the model, persistence and climatology (:func:`evaluate_weather`) written to
+    ``OUT/scorecards/<name>.nc`` and ``OUT/scores.csv``;
+  - trajectories: the GTF-protocol invariants, the model's Lyapunov spectrum against the data's,
+    and the valid prediction time (:func:`evaluate_dynamics`) on the test series, written to
+    ``OUT/dynamics.json``, with the series and the model's free run as ``.npy``.
+
+  ``OUT/evaluation.json`` records what was done, for :func:`build_report`.
+* :func:`build_report` turns an evaluation folder into ``report.md`` + ``report.html`` + PNGs.
+
+Climatology of a gridded run (``climatology=``): ``"doy"`` — the day-of-year climatology of the
+training period (:func:`chaosbench_py.data.climatology`, 61-day window), the WeatherBench2
+reference; ``"mean"`` — the training-period mean for every day of the year, the right reference
+for a statistically stationary simulation such as the embedded shallow-water data; ``"auto"``
+picks ``"doy"`` when the training period covers a year and ``"mean"`` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from emulators.checkpoint import load_model
+
+from .evaluate import (
+    evaluate_dynamics,
+    evaluate_weather,
+    read_dynamics_evaluation,
+    scorecards_to_csv,
+    write_dynamics_evaluation,
+)
+from .rollout import rollout_gridded, rollout_sequence
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["build_report", "evaluate_run", "stationary_climatology", "statistics_from_metadata"]
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _atomic_netcdf(ds: xr.Dataset, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nc", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _load_run(run_dir: str | os.PathLike) -> tuple[Any, dict[str, Any], Path]:
+    run_dir = Path(run_dir)
+    path = run_dir / "model.pt" if run_dir.is_dir() else run_dir
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no trained model at {path} (train first: chaosbench train CONFIG --out RUN)"
+        )
+    model, extra = load_model(path)
+    if "run_config" not in extra or "kind" not in extra:
+        raise ValueError(f"{path}: not a model written by the trainer (no run_config/kind in its metadata)")
+    model.eval()
+    return model, extra, path
+
+
+def statistics_from_metadata(extra: dict[str, Any]) -> xr.Dataset:
+    """The per-channel ``mean``/``std`` Dataset (``channel_statistics`` format) stored in a checkpoint."""
+    names = list(extra["channel_names"])
+    norm = extra["normalisation"]
+    return xr.Dataset(
+        {"mean": ("channel", np.asarray(norm["mean"], dtype=np.float64)),
+         "std": ("channel", np.asarray(norm["std"], dtype=np.float64))},
+        coords={"channel": names},
+    )  # fmt: skip
+
+
+def stationary_climatology(ds: xr.Dataset, variables: Sequence[str]) -> xr.Dataset:
+    """The time mean of ``ds`` repeated for every day of the year: ``(dayofyear=1…366, [level], lat, lon)``."""
+    mean = ds[list(variables)].mean("time").compute()
+    days = xr.DataArray(np.arange(1, 367), dims="dayofyear", name="dayofyear")
+    return mean.expand_dims(dayofyear=days).transpose("dayofyear", ...)
+
+
+def _pick_inits(times: pd.DatetimeIndex, n_inits: int, n_steps: int, step: np.timedelta64) -> np.ndarray:
+    last_ok = times[-1] - n_steps * pd.Timedelta(step)
+    ok = times[times <= last_ok]
+    if ok.size == 0:
+        raise ValueError(
+            f"the test period {times[0]} … {times[-1]} is shorter than n_steps = {n_steps} steps of {step}"
+        )
+    idx = np.unique(np.linspace(0, ok.size - 1, min(n_inits, ok.size)).round().astype(int))
+    return ok[idx].values
+
+
+def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_steps, members,
+                      perturbation_std, climatology, seed) -> dict[str, Any]:  # fmt: skip
+    from chaosbench_py.data import climatology as doy_climatology
+    from chaosbench_py.training.tasks import open_gridded
+
+    cfg = extra["run_config"]
+    d = cfg["data"]
+    data = open_gridded(data_path or extra["data_path"])
+    variables, levels = list(d["variables"]), d["levels"]
+    step = np.timedelta64(int(round(extra["schema"]["time_step_seconds"])), "s")
+    times = pd.DatetimeIndex(data["time"].values)
+    if test is None:
+        after = d["valid"][1] if d.get("valid") else (d["train"][1] if d.get("train") else None)
+        if after is None:
+            raise ValueError("no test period: pass test=[start, end] (--test START END)")
+        test_times = times[times > pd.Timestamp(after) + pd.Timedelta("1D") - pd.Timedelta("1ns")]
+    else:
+        test_times = times[(times >= pd.Timestamp(test[0])) & (times <= pd.Timestamp(test[1]))]
+    if test_times.size == 0:
+        raise ValueError(f"the test period holds no time of {data_path or extra['data_path']}")
+    inits = _pick_inits(test_times, n_inits, n_steps, step)
+    constants = {c: data[c] for c in d.get("constants") or []}
+    store = out / "forecast.zarr"
+    forecast = rollout_gridded(
+        model, data, variables=variables, levels=levels, statistics=statistics_from_metadata(extra),
+        constants=constants or None, init_times=inits, n_steps=n_steps, step=step, members=members,
+        perturbation_std=perturbation_std, seed=seed, store=store,
+    )  # fmt: skip
+    train = data.sel(time=slice(*d["train"])) if d.get("train") else data
+    span = pd.Timestamp(train["time"].values[-1]) - pd.Timestamp(train["time"].values[0])
+    kind = climatology if climatology != "auto" else ("doy" if span >= pd.Timedelta("365D") else "mean")
+    clim = None
+    if kind == "doy":
+        t = pd.DatetimeIndex(train["time"].values)
+        clim = doy_climatology(
+            train, years=(int(t.year.min()), int(t.year.max())), variables=variables, levels=levels
+        )
+    elif kind == "mean":
+        clim = stationary_climatology(train, variables)
+    truth = data[variables]
+    if levels is not None and "level" in truth.dims:
+        truth = truth.sel(level=levels)
+    cards = evaluate_weather(forecast, truth, clim, metrics=("rmse", "acc", "bias"))
+    for name, card in cards.items():
+        _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
+    scorecards_to_csv(cards, out / "scores.csv")
+    return {"variables": variables, "levels": levels, "n_inits": len(inits), "n_steps": n_steps,
+            "step": str(pd.Timedelta(step)), "climatology": kind, "members": members,
+            "scorecards": sorted(cards), "data_path": str(data_path or extra["data_path"])}  # fmt: skip
+
+
+def _evaluate_trajectories(model, extra, out: Path, *, data_path, test_data, time_step, true_spectrum,
+                           max_test_points) -> dict[str, Any]:  # fmt: skip
+    from chaosbench_py.training.gtf import load_sequences
+    from chaosbench_py.training.tasks import _load_trajectory_source
+
+    mean = np.asarray(extra["normalisation"]["mean"], dtype=np.float64)
+    std = np.asarray(extra["normalisation"]["std"], dtype=np.float64)
+    if test_data is not None:
+        test = load_sequences(_load_trajectory_source(str(test_data)), name="test_data")[0].double().numpy()
+    else:
+        series = load_sequences(
+            _load_trajectory_source(str(data_path or extra["data_path"])), name="data.path"
+        )
+        s = series[0].double().numpy()
+        test = s[int(round(s.shape[0] * float(extra["train_fraction"]))) :]
+        if test.shape[0] < 10:
+            raise ValueError("no held-out test series (train_fraction = 1); pass test_data=")
+    test = ((test - mean) / std)[:max_test_points]
+    if time_step is None:
+        time_step = float(extra["schema"].get("time_step", math.nan))
+        if not math.isfinite(time_step):
+            time_step = 1.0
+            logger.warning("the training data has no time axis: exponents are per step (pass time_step=)")
+    ev = evaluate_dynamics(model, test, time_step=time_step, true_lyapunov_spectrum=true_spectrum)
+    free = rollout_sequence(model, test[:1], test.shape[0] - 1)[0]
+    write_dynamics_evaluation(ev, out / "dynamics.json")
+    np.save(out / "test_series.npy", test)
+    np.save(out / "free_run.npy", free)
+    return {"time_step": time_step, "test_points": int(test.shape[0]),
+            "true_spectrum": None if true_spectrum is None else [float(v) for v in true_spectrum]}  # fmt: skip
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    data_path: str | None = None,
+    test: Sequence[str] | None = None,
+    n_inits: int = 8,
+    n_steps: int = 20,
+    members: int = 1,
+    perturbation_std: float = 0.0,
+    climatology: str = "auto",
+    test_data: str | None = None,
+    time_step: float | None = None,
+    true_spectrum: Sequence[float] | None = None,
+    max_test_points: int = 20_000,
+    seed: int = 0,
+) -> Path:
+    """Evaluate the model in ``run_dir`` (see the module docstring); returns ``out_dir/evaluation.json``.
+
+    Gridded runs: ``test`` ``[start, end]`` (default: the times after the run's validation, else
+    training, period), ``n_inits`` initial times evenly spread over it, ``n_steps`` model steps,
+    ``members`` / ``perturbation_std`` for an ensemble, ``climatology`` ``auto|doy|mean|none``.
+    Trajectory runs: ``test_data`` (default: the held-out end of the training file), ``time_step``
+    (default: the store's time axis), ``true_spectrum`` (default: estimated from the data).
+    """
+    if climatology not in ("auto", "doy", "mean", "none"):
+        raise ValueError(f"climatology={climatology!r}: expected auto, doy, mean or none")
+    model, extra, path = _load_run(run_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if extra["kind"] == "gridded":
+        info = _evaluate_gridded(model, extra, out, data_path=data_path, test=test, n_inits=n_inits,
+                                 n_steps=n_steps, members=members, perturbation_std=perturbation_std,
+                                 climatology=climatology, seed=seed)  # fmt: skip
+    else:
+        info = _evaluate_trajectories(model, extra, out, data_path=data_path, test_data=test_data,
+                                      time_step=time_step, true_spectrum=true_spectrum,
+                                      max_test_points=max_test_points)  # fmt: skip
+    meta = {
+        "kind": extra["kind"],
+        "model": extra["run_config"]["model"]["name"],
+        "model_path": str(path),
+        **info,
+    }
+    _atomic_json(out / "evaluation.json", meta)
+    return out / "evaluation.json"
+
+
+def build_report(
+    eval_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    title: str | None = None,
+    report: Any = None,
+    heading: str | None = None,
+) -> Any:
+    """Add the evaluation in ``eval_dir`` to ``report`` (a :class:`chaosbench_py.report.Report`; a new one
+    in ``out_dir`` — default ``eval_dir`` — when ``None``) and return it (call ``.write()`` to write)."""
+    from chaosbench_py.data import open_forecast
+    from chaosbench_py.report import Report, add_dynamics_section, add_weather_section
+    from chaosbench_py.training.tasks import open_gridded
+
+    eval_dir = Path(eval_dir)
+    meta_path = eval_dir / "evaluation.json"
+    if not meta_path.exists():
+        raise FileNotFoundError(
+            f"no evaluation at {meta_path} (run: chaosbench evaluate RUN --out {eval_dir})"
+        )
+    meta = json.loads(meta_path.read_text())
+    if report is None:
+        report = Report(title or f"chaosbench_py — {meta['model']}", Path(out_dir) if out_dir else eval_dir)
+    name = heading or f"{meta['model']} ({meta['kind']})"
+    if meta["kind"] == "gridded":
+        forecast = open_forecast(eval_dir / "forecast.zarr")
+        data = open_gridded(meta["data_path"])
+        cards = {n: xr.load_dataset(eval_dir / "scorecards" / f"{n}.nc") for n in meta["scorecards"]}
+        cards = {(meta["model"] if n == "model" else n): c for n, c in cards.items()}
+        leads = forecast["lead_time"].values
+        map_leads = [leads[0], leads[len(leads) // 2], leads[-1]] if len(leads) > 2 else list(leads)
+        variables = [(v, meta["levels"][0]) if "level" in forecast[v].dims and meta["levels"] else v
+                     for v in meta["variables"]]  # fmt: skip
+        add_weather_section(
+            report, name, forecast, data, cards, variables=variables, map_lead_times=map_leads
+        )
+    else:
+        ev = read_dynamics_evaluation(eval_dir / "dynamics.json")
+        test = np.load(eval_dir / "test_series.npy")
+        free = np.load(eval_dir / "free_run.npy")
+        add_dynamics_section(
+            report, name, {meta["model"]: ev}, test, {meta["model"]: free}, meta.get("true_spectrum")
+        )
+    return report
