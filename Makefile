@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 RUN_VENV ?= .venv-run
 TEST_VENV ?= .venv-test
 OUT ?= outputs/main
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -m 'not slow and not gpu'
 
 .PHONY: run test lint bench clean
 

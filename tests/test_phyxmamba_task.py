@@ -204,7 +204,7 @@ def test_validation_loss_of_the_current_stage(tmp_path, lorenz_npy):
         (lambda c: c["task"]["phyxmamba"].update(stage2_steps=-1), "task.phyxmamba.stage2_steps"),
         (lambda c: c["data"].update(standardize=True), "data.standardize"),
         (lambda c: c["model"].update(name="shplrnn", config={}), "model.name"),
-        (lambda c: c["task"]["phyxmamba"].update(stage1_tokens=100), "task: training part"),
+        (lambda c: c["task"]["phyxmamba"].update(stage1_tokens=100), "data: training part"),
     ],
 )
 def test_config_errors_name_the_key(lorenz_npy, edit, message):

@@ -137,7 +137,8 @@ class OptimizerSection:
 class ScheduleSection:
     """Learning-rate schedule per optimiser step, after ``warmup_steps`` of linear warm-up from 0:
     ``constant``; ``cosine`` (to ``min_lr`` at the last step); ``exponential`` (from ``lr`` to ``min_lr`` at
-    the last step, i.e. factor ``(min_lr/lr)^(s/S)``, the GTF paper's decay); ``step`` (× ``gamma`` every
+    the last step, i.e. factor ``(min_lr/lr)^(s/S)``; with ``decay_every = E`` the factor changes only every
+    E steps, ``(min_lr/lr)^(E⌊s/E⌋/S)``: the GTF paper's once-per-epoch decay); ``step`` (× ``gamma`` every
     ``step_size`` steps)."""
 
     name: str = dataclasses.field(
@@ -147,6 +148,7 @@ class ScheduleSection:
     min_lr: float = 0.0
     gamma: float = 0.5
     step_size: int = 1000
+    decay_every: int = 1
 
 
 @dataclass
@@ -310,6 +312,7 @@ def _check_ranges(cfg: RunConfig) -> None:
         "the exponential schedule needs min_lr > 0",
     )
     need(s.step_size >= 1, "schedule.step_size", f"must be >= 1, got {s.step_size}")
+    need(s.decay_every >= 1, "schedule.decay_every", f"must be >= 1, got {s.decay_every}")
     need(k.rollout_steps >= 1, "task.rollout_steps", f"must be >= 1, got {k.rollout_steps}")
     need(
         k.detach_every is None or k.detach_every >= 1,

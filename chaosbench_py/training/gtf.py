@@ -47,7 +47,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from emulators.checkpoint import load_model, save_model
+from emulators.checkpoint import load_model
 
 logger = logging.getLogger(__name__)
 
@@ -317,16 +317,36 @@ def update_alpha(alpha: float, alpha_est: float, decay: float) -> float:
 
 
 # ---------------------------------------------------------------------------- trainer
-class GTFTrainer:
-    """Trains a latent RNN emulator with GTF (or STF) from ``data`` (see :func:`load_sequences`).
+def _run_config(model: nn.Module, cfg: GTFConfig) -> Any:
+    """The generic trainer's :class:`RunConfig` equivalent to ``cfg`` (task ``gtf``)."""
+    from .config import config_from_dict
 
-    ``trainer.train(n_steps)`` runs ``n_steps`` optimiser steps (default: up to ``config.total_steps``),
-    writing checkpoints to ``checkpoint_path`` (atomically, via :func:`emulators.save_model`) every
-    ``config.checkpoint_every`` steps and at the end. :meth:`GTFTrainer.resume` reloads model,
-    optimizer, scheduler, sampler and RNG states, α and the step counter, so that ``N`` steps +
-    resume + ``N`` steps gives the same weights as ``2N`` steps.
-    Attributes: ``model``, ``config``, ``step`` (optimiser steps done), ``alpha``, ``history``
-    (list of ``(step, loss, mse, alpha)``).
+    forcing = {k: getattr(cfg, k) for k in ("sequence_length", "alpha", "alpha_method", "alpha_update_interval",
+                                             "alpha_decay", "partial_forcing", "forcing", "stf_interval",
+                                             "lambda_latent", "lambda_observation")}  # fmt: skip
+    return config_from_dict({
+        "model": {"name": getattr(model, "model_name", "shplrnn")},
+        "data": {"kind": "trajectories", "path": "<in memory>", "train_fraction": 1.0},
+        "task": {"kind": "gtf", "gtf": forcing},
+        "optimizer": {"name": cfg.optimizer, "lr": cfg.lr_start, "weight_decay": 0.0},
+        "schedule": {"name": "exponential", "min_lr": cfg.lr_end, "decay_every": cfg.batches_per_epoch},
+        "train": {"steps": cfg.total_steps, "batch_size": cfg.batch_size, "grad_clip": cfg.gradient_clip_norm,
+                  "bf16": cfg.bf16, "checkpoint_every": cfg.checkpoint_every, "log_every": 1, "seed": cfg.seed,
+                  "device": cfg.device, "progress": cfg.progress},
+    })  # fmt: skip
+
+
+class GTFTrainer:
+    """Train a latent RNN emulator with GTF (or STF) on in-memory ``data`` (see :func:`load_sequences`).
+
+    A thin front end of the generic :class:`chaosbench_py.training.Trainer` (task ``gtf``) for notebooks:
+    the same loop, checkpoints and exact resume, with the published schedule expressed in epochs
+    (RAdam, learning rate decayed once per epoch of ``batches_per_epoch`` steps from ``lr_start`` to
+    ``lr_end``). ``trainer.train(n_steps)`` runs ``n_steps`` optimiser steps (default: up to
+    ``config.total_steps``), writing ``checkpoint_path`` (atomically) every ``config.checkpoint_every``
+    steps and at the end; :meth:`GTFTrainer.resume` continues exactly (``N`` + resume + ``N`` steps
+    gives the weights of ``2N`` steps). Attributes: ``model``, ``config``, ``step``, ``alpha``,
+    ``optimizer``, ``history`` (list of ``(step, loss, mse, alpha)``) and ``trainer`` (the generic one).
     """
 
     def __init__(
@@ -336,116 +356,45 @@ class GTFTrainer:
         config: GTFConfig | Mapping[str, Any] | None = None,
         checkpoint_path: str | os.PathLike | None = None,
     ):
+        from .tasks import GTFTask
+        from .trainer import Trainer, resolve_device
+
         self.config = config if isinstance(config, GTFConfig) else GTFConfig.from_dict(config)
-        self.device = torch.device(self.config.device)
-        self.model = model.to(self.device)
-        self.series = [s.to(self.device) for s in load_sequences(data)]
+        run = _run_config(model, self.config)
+        task = GTFTask(run, resolve_device(self.config.device), series=data)
         n = getattr(getattr(model, "config", None), "obs_dim", None)
-        for i, s in enumerate(self.series):
-            if n is not None and s.shape[-1] != n:
-                raise ValueError(f"data: trajectory {i} has {s.shape[-1]} dims, model obs_dim is {n}")
-            if s.shape[0] < self.config.sequence_length + 1:
-                raise ValueError(
-                    f"data: trajectory {i} has {s.shape[0]} steps < sequence_length + 1 = "
-                    f"{self.config.sequence_length + 1}"
-                )
+        if n is not None and task.dim != n:
+            raise ValueError(f"data: the series have {task.dim} dims, model obs_dim is {n}")
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
-        cls = torch.optim.RAdam if self.config.optimizer == "radam" else torch.optim.Adam
-        self.optimizer = cls(self.model.parameters(), lr=self.config.lr_start)
-        gamma, floor = self.config.lr_gamma, self.config.lr_end / self.config.lr_start
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda epoch: max(gamma**epoch, floor)
-        )
-        self.generator = torch.Generator().manual_seed(self.config.seed)
-        self.alpha = self.config.alpha
-        self.step = 0
-        self.history: list[tuple[int, float, float, float]] = []
-        lengths = torch.tensor(
-            [s.shape[0] - self.config.sequence_length for s in self.series], dtype=torch.float64
-        )
-        self._weights = lengths / lengths.sum()
+        self.trainer = Trainer(run, None, task=task, model=model, checkpoint_path=self.checkpoint_path,
+                               extra_metadata={"gtf_config": dataclasses.asdict(self.config)})  # fmt: skip
 
-    def sample_batch(self) -> torch.Tensor:
-        """``(S, T+1, N)`` sequences drawn uniformly with replacement (from the trainer's generator)."""
-        t1 = self.config.sequence_length + 1
-        s = self.config.batch_size
-        traj = torch.multinomial(self._weights, s, replacement=True, generator=self.generator)
-        u = torch.rand(s, generator=self.generator, dtype=torch.float64)
-        out = []
-        for i in range(s):
-            series = self.series[int(traj[i])]
-            start = int(u[i] * (series.shape[0] - t1 + 1))
-            out.append(series[start : start + t1])
-        return torch.stack(out)
+    model = property(lambda self: self.trainer.model)
+    optimizer = property(lambda self: self.trainer.optimizer)
+    scheduler = property(lambda self: self.trainer.scheduler)
+    step = property(lambda self: self.trainer.step)
+    alpha = property(lambda self: self.trainer.task.alpha)
 
-    def train_step(self) -> tuple[float, float]:
-        """One optimiser step; returns ``(loss, mse)``."""
-        cfg = self.config
-        x = self.sample_batch()
-        if (
-            cfg.forcing == "gtf"
-            and cfg.alpha_method != "constant"
-            and self.step % cfg.alpha_update_interval == 0
-        ):
-            self.alpha = update_alpha(
-                self.alpha, estimate_alpha(self.model, x, cfg.alpha_method), cfg.alpha_decay
-            )
-        self.model.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss, mse = gtf_loss(self.model, x, self.alpha, cfg)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.step}")
-        loss.backward()
-        if cfg.gradient_clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.gradient_clip_norm)
-        self.optimizer.step()
-        self.step += 1
-        if self.step % cfg.batches_per_epoch == 0:
-            self.scheduler.step()
-        return float(loss.detach()), float(mse.detach())
+    @property
+    def history(self) -> list[tuple[int, float, float, float]]:
+        return [
+            (int(h["step"]), float(h["loss"]), float(h["mse"]), float(h["alpha"]))
+            for h in self.trainer.history
+        ]
 
     def train(self, n_steps: int | None = None) -> GTFTrainer:
         """Run ``n_steps`` more optimiser steps (default: until ``config.total_steps``)."""
-        from tqdm.auto import tqdm
-
-        target = self.config.total_steps if n_steps is None else self.step + int(n_steps)
-        bar = tqdm(total=target - self.step, desc="GTF", unit="step", disable=not self.config.progress)
-        while self.step < target:
-            loss, mse = self.train_step()
-            self.history.append((self.step, loss, mse, self.alpha))
-            bar.update(1)
-            if self.step % 50 == 0:
-                bar.set_postfix(loss=f"{loss:.3g}", alpha=f"{self.alpha:.3f}")
-            if (
-                self.checkpoint_path is not None
-                and self.config.checkpoint_every
-                and (self.step % self.config.checkpoint_every == 0)
-            ):
-                self.save_checkpoint(self.checkpoint_path)
-        bar.close()
-        if self.checkpoint_path is not None:
-            self.save_checkpoint(self.checkpoint_path)
+        self.trainer.fit(stop_after=None if n_steps is None else int(n_steps))
         logger.info("GTF: %d steps done, alpha=%.4f", self.step, self.alpha)
         return self
 
-    def save_checkpoint(self, path: str | os.PathLike) -> Path:
+    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
         """Write model + training state atomically (loadable with ``weights_only=True``)."""
-        extra = {
-            "training": {
-                "kind": "gtf",
-                "config": dataclasses.asdict(self.config),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "sampler_rng": self.generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "step": self.step,
-                "epoch": self.step // self.config.batches_per_epoch,
-                "alpha": self.alpha,
-                "history": [list(h) for h in self.history],
-            }
-        }
-        return save_model(self.model, path, extra=extra)
+        if path is not None:
+            self.trainer.ckpt_path = Path(path)
+        if self.trainer.ckpt_path is None:
+            raise ValueError("save_checkpoint: no path (pass one, or checkpoint_path= to the constructor)")
+        return self.trainer.save_checkpoint()
 
     @classmethod
     def resume(
@@ -461,17 +410,10 @@ class GTFTrainer:
         defaults to ``path``.
         """
         model, extra = load_model(path)
-        if "training" not in extra:
-            raise ValueError(f"{path}: a model checkpoint without training state; cannot resume")
-        state = extra["training"]
-        values = dict(state["config"])
+        if "training" not in extra or "gtf_config" not in extra:
+            raise ValueError(f"{path}: not a GTF training checkpoint; cannot resume")
+        values = dict(extra["gtf_config"])
         values.update(overrides or {})
         trainer = cls(model, data, GTFConfig.from_dict(values), checkpoint_path or path)
-        trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.scheduler.load_state_dict(state["scheduler"])
-        trainer.generator.set_state(state["sampler_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        trainer.step = int(state["step"])
-        trainer.alpha = float(state["alpha"])
-        trainer.history = [(int(h[0]), float(h[1]), float(h[2]), float(h[3])) for h in state["history"]]
+        trainer.trainer._load_training_state(Path(path), check_config=False)
         return trainer

@@ -258,14 +258,17 @@ class _SequenceTask:
     generator state is the data position). Every process draws the same global batch and keeps its
     slice."""
 
-    def __init__(self, cfg: RunConfig, device: torch.device, window: int):
+    def __init__(self, cfg: RunConfig, device: torch.device, window: int, series: Any = None):
         d = cfg.data
-        source = _load_trajectory_source(d.path)
         self.time_step = math.nan  # time units per sample, when the store records its time axis
-        if isinstance(source, xr.Dataset) and "time" in source.coords and source.sizes.get("time", 0) > 1:
-            t = np.asarray(source["time"].values[:2], dtype=np.float64)
-            self.time_step = float(t[1] - t[0])
-        series = load_sequences(source, name="data.path")
+        if series is None:
+            source = _load_trajectory_source(d.path)
+            if isinstance(source, xr.Dataset) and "time" in source.coords and source.sizes.get("time", 0) > 1:
+                t = np.asarray(source["time"].values[:2], dtype=np.float64)
+                self.time_step = float(t[1] - t[0])
+            series = load_sequences(source, name="data.path")
+        else:  # in memory: anything load_sequences takes (array, tensor, DataArray, Dataset)
+            series = load_sequences(series, name="data")
         self.device = device
         self.path = d.path
         self.train_fraction = d.train_fraction
@@ -282,7 +285,8 @@ class _SequenceTask:
         for i, s in enumerate(self.train):
             if s.shape[0] < window + 1:
                 raise ConfigError(
-                    f"task: training part of trajectory {i} has {s.shape[0]} points < window + 1 = {window + 1}"
+                    f"data: training part of trajectory {i} has {s.shape[0]} points < window + 1 = {window + 1} "
+                    "(the sequence / rollout length + 1)"
                 )
         self.dim = int(cat.shape[-1])
         lengths = torch.tensor([s.shape[0] - window for s in self.train], dtype=torch.float64)
@@ -358,7 +362,7 @@ class GTFTask(_SequenceTask):
     _KEYS = ("sequence_length", "alpha", "alpha_method", "alpha_update_interval", "alpha_decay",
              "partial_forcing", "forcing", "stf_interval", "lambda_latent", "lambda_observation")  # fmt: skip
 
-    def __init__(self, cfg: RunConfig, device: torch.device):
+    def __init__(self, cfg: RunConfig, device: torch.device, series: Any = None):
         bad = sorted(set(cfg.task.gtf) - set(self._KEYS))
         if bad:
             raise ConfigError(f"task.gtf.{bad[0]}: unknown key; valid keys: {list(self._KEYS)}")
@@ -366,7 +370,7 @@ class GTFTask(_SequenceTask):
             self.gtf = GTFConfig.from_dict(dict(cfg.task.gtf))
         except (TypeError, ValueError, KeyError) as exc:
             raise ConfigError(f"task.gtf: {exc}") from exc
-        super().__init__(cfg, device, self.gtf.sequence_length)
+        super().__init__(cfg, device, self.gtf.sequence_length, series)
         self.alpha = self.gtf.alpha
 
     def model_config(self, name: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def build_scheduler_lambda(cfg: RunConfig):
         if s.name == "cosine":
             return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * k / span))
         if s.name == "exponential":
-            return max(floor ** (k / span), floor)
+            return max(floor ** ((k // s.decay_every) * s.decay_every / span), floor)
         return s.gamma ** (k // s.step_size)
 
     return factor
@@ -205,10 +205,24 @@ class Trainer:
     Attributes: ``model`` (the raw module), ``task``, ``optimizer``, ``step``, ``history`` (logged rows).
     """
 
-    def __init__(self, cfg: RunConfig | dict, out_dir: str | os.PathLike, *, resume: bool = False):
+    def __init__(
+        self,
+        cfg: RunConfig | dict,
+        out_dir: str | os.PathLike | None,
+        *,
+        resume: bool = False,
+        task: Any = None,
+        model: Any = None,
+        checkpoint_path: str | os.PathLike | None = None,
+        extra_metadata: dict[str, Any] | None = None,
+    ):
         self.cfg = cfg if isinstance(cfg, RunConfig) else config_from_dict(cfg)
-        self.out_dir = Path(out_dir)
-        self.ckpt_path = self.out_dir / "checkpoints" / "last.pt"
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        if checkpoint_path is not None:
+            self.ckpt_path: Path | None = Path(checkpoint_path)
+        else:
+            self.ckpt_path = None if self.out_dir is None else self.out_dir / "checkpoints" / "last.pt"
+        self.extra_metadata = dict(extra_metadata or {})
         self.dist = DistributedContext.from_env()
         t = self.cfg.train
         self.device = resolve_device(t.device, self.dist.local_rank)
@@ -217,14 +231,16 @@ class Trainer:
             raise ValueError(
                 f"train.batch_size: {t.batch_size} is not divisible by the {self.dist.world} processes"
             )
-        if resume and not self.ckpt_path.exists():
+        if resume and (self.ckpt_path is None or not self.ckpt_path.exists()):
             raise FileNotFoundError(f"--resume: no checkpoint at {self.ckpt_path}")
         torch.manual_seed(t.seed)
         np.random.seed(t.seed % 2**32)  # noqa: NPY002 - seed the global RNG for user code
         random.seed(t.seed)
-        self.task = build_task(self.cfg, self.device)
-        model_config = self.task.model_config(self.cfg.model.name, self.cfg.model.config)
-        self.model = emulators.build_model(self.cfg.model.name, model_config).to(self.device)
+        self.task = task if task is not None else build_task(self.cfg, self.device)
+        if model is None:
+            model_config = self.task.model_config(self.cfg.model.name, self.cfg.model.config)
+            model = emulators.build_model(self.cfg.model.name, model_config)
+        self.model = model.to(self.device)
         if hasattr(self.task, "setup_model"):  # e.g. normalisation buffers set from the training data
             self.task.setup_model(self.model)
         if self.dist.enabled:
@@ -249,7 +265,7 @@ class Trainer:
             self.model.compile()  # in place: state_dict keys and model methods stay as they are
         if resume:
             self._load_training_state(self.ckpt_path, check_config=True)
-        if self.is_main:
+        if self.is_main and self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.yaml").write_text(
                 yaml.safe_dump(config_to_dict(self.cfg), sort_keys=False)
@@ -269,12 +285,15 @@ class Trainer:
         return {
             **self.task.metadata(),
             "run_config": config_to_dict(self.cfg),
+            **self.extra_metadata,
             "package_version": _package_version(),
             "torch_version": str(torch.__version__),
         }
 
     def save_checkpoint(self) -> Path | None:
         """Write ``checkpoints/last.pt`` atomically (rank 0); every process waits for it."""
+        if self.ckpt_path is None:
+            return None
         if self.is_main:
             training = {
                 "step": self.step,
@@ -285,6 +304,9 @@ class Trainer:
                 "task": self.task.state_dict(),
                 "rng": _rng_state(),
                 "ema": self.ema,
+                "history": [
+                    {k: v for k, v in row.items() if isinstance(v, (int, float))} for row in self.history
+                ],
             }
             save_model(self.model, self.ckpt_path, extra={**self._metadata(), "training": training})
         self.dist.barrier()
@@ -312,11 +334,14 @@ class Trainer:
         if state["ema"] is not None and self.ema is not None:
             self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
         self.step = int(state["step"])
+        self.history = [dict(row) for row in state.get("history", [])]
         _set_rng_state(state["rng"])
         logger.info("resumed from %s at step %d", path, self.step)
 
     def export_model(self, path: str | os.PathLike | None = None) -> Path:
         """Write the model to use (EMA weights if kept) with its metadata: ``out/model.pt`` by default."""
+        if path is None and self.out_dir is None:
+            raise ValueError("export_model: no out_dir; pass a path")
         path = Path(path) if path is not None else self.out_dir / "model.pt"
         model = self.model
         if self.ema is not None:
@@ -390,14 +415,14 @@ class Trainer:
         if t.nan_policy == "stop":
             raise FloatingPointError(
                 f"{message}; training stopped (train.nan_policy: stop). The last checkpoint "
-                f"({self.ckpt_path if self.ckpt_path.exists() else 'none written yet'}) is intact; "
+                f"({self.ckpt_path if self.ckpt_path and self.ckpt_path.exists() else 'none written yet'}) is intact; "
                 "lower optimizer.lr, set train.grad_clip, or use train.nan_policy: rollback"
             )
         if self.rollbacks >= t.max_rollbacks:
             raise FloatingPointError(
                 f"{message}; already rolled back {self.rollbacks} times (train.max_rollbacks)"
             )
-        if not self.ckpt_path.exists():
+        if self.ckpt_path is None or not self.ckpt_path.exists():
             raise FloatingPointError(f"{message}; no checkpoint to roll back to")
         rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
         self._load_training_state(self.ckpt_path, check_config=False)
@@ -417,10 +442,10 @@ class Trainer:
 
         t = self.cfg.train
         target = t.steps if stop_after is None else min(t.steps, self.step + stop_after)
-        if self.cfg.train.nan_policy == "rollback" and not self.ckpt_path.exists():
+        if self.cfg.train.nan_policy == "rollback" and self.ckpt_path and not self.ckpt_path.exists():
             self.save_checkpoint()
         log = None
-        if self.is_main:
+        if self.is_main and self.out_dir is not None:
             extra_cols = list(getattr(self.task, "log_columns", None) or [])
             if not extra_cols and self.task.kind == "gtf":
                 extra_cols = ["mse", "alpha"]
@@ -464,7 +489,7 @@ class Trainer:
                 self.save_checkpoint()
         bar.close()
         self.save_checkpoint()
-        if self.step >= t.steps:
+        if self.step >= t.steps and self.out_dir is not None:
             self.export_model()
         if log is not None:
             log.close()
