@@ -112,13 +112,27 @@ def _lorenz_run_config(train_store: Path, quick: bool) -> dict[str, Any]:
     α annealing 0.99; 4000 steps reach D_stsp ≈ 0.5 there, 12 000 steps λ1 within 3 %)."""
     return {
         "model": {"name": "shplrnn", "config": {"latent_dim": 3, "hidden_dim": 100, "clipped": True}},
-        "data": {"kind": "trajectories", "path": str(train_store), "train_fraction": 1.0, "standardize": True},
-        "task": {"kind": "gtf", "gtf": {"sequence_length": 100, "alpha_method": "product_upper_bound",
-                                        "alpha_decay": 0.99}},  # fmt: skip
+        "data": {
+            "kind": "trajectories",
+            "path": str(train_store),
+            "train_fraction": 1.0,
+            "standardize": True,
+        },
+        "task": {
+            "kind": "gtf",
+            "gtf": {"sequence_length": 100, "alpha_method": "product_upper_bound", "alpha_decay": 0.99},
+        },  # fmt: skip
         "optimizer": {"name": "radam", "lr": 5e-3},
         "schedule": {"name": "exponential", "min_lr": 1e-5},
-        "train": {"steps": 300 if quick else 6000, "batch_size": 16, "checkpoint_every": 1000, "log_every": 50,
-                  "seed": 0, "device": "cpu", "progress": False},  # fmt: skip
+        "train": {
+            "steps": 300 if quick else 6000,
+            "batch_size": 16,
+            "checkpoint_every": 1000,
+            "log_every": 50,
+            "seed": 0,
+            "device": "cpu",
+            "progress": False,
+        },  # fmt: skip
     }
 
 

@@ -108,6 +108,7 @@ def check_system(
     out.lambda1 = float(res.exponents[0])
     out.lambda1_spread = float(res.spread[0])
     out.ky_dimension = float(kaplan_yorke_dimension(res.exponents))
+
     def close(ref: float) -> bool:
         tol = max(REL_TOL * abs(ref), ABS_TOL_PER_PERIOD / info.period)
         return bool(math.isfinite(ref) and abs(out.lambda1 - ref) <= tol)

@@ -137,7 +137,9 @@ def _same(a: Any, b: Any) -> bool:
     try:
         import torch
 
-        return bool(torch.equal(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)))
+        return bool(
+            torch.equal(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))
+        )
     except (TypeError, ValueError, RuntimeError):
         return False
 
