@@ -18,7 +18,9 @@ costs 20 % of the throughput). Each side runs in its own interpreter (so the pea
 is its own); warm-up steps are excluded; each side is timed over ``3 × steps`` optimiser steps as three
 repeats and the median is reported. The checkpoint written at the end of each timed ``fit`` call is
 timed separately (``save_checkpoint``: model + optimizer + task + RNG state, atomic write) and
-subtracted from the training time. ``data ms/step`` is the time of ``task.batch(step)`` alone.
+subtracted from the training time. ``+ms/step`` is the extra time per optimiser step of the trainer
+(``B/trainer − B/plain``); ``data ms`` is the time of the trainer task's ``task.batch(step)`` alone (the
+part of that extra time spent reading windows).
 
 Cases (the loss: ``physics_metrics.weather.losses.area_weighted_mse`` for the gridded cases, the
 GTF loss :func:`chaosbench_py.training.gtf.gtf_loss` with the same adaptive α updates for shPLRNN):
@@ -63,9 +65,9 @@ import numpy as np
 
 # per case: batch size, warm-up steps, timed steps per repeat, what a sample is
 CASES = {
-    "fno": {"batch": 8, "warmup": 3, "steps": 10, "unit": "samples"},
+    "fno": {"batch": 8, "warmup": 3, "steps": 12, "unit": "samples"},
     "pangu": {"batch": 4, "warmup": 2, "steps": 5, "unit": "samples"},
-    "gtf": {"batch": 16, "warmup": 10, "steps": 60, "unit": "sequences"},
+    "gtf": {"batch": 16, "warmup": 20, "steps": 150, "unit": "sequences"},
 }
 PANGU_LEVELS = [1000, 850, 500, 250]
 
@@ -91,7 +93,11 @@ def write_fno_store(path: Path, n_times: int = 160) -> Path:
     q = _pattern(lat, lon + 30.0, n_times, 1)
     ds = xr.Dataset(
         {
-            "z": (("time", "latitude", "longitude"), (50000 + 500 * p).astype(np.float32), {"units": "m**2 s**-2"}),
+            "z": (
+                ("time", "latitude", "longitude"),
+                (50000 + 500 * p).astype(np.float32),
+                {"units": "m**2 s**-2"},
+            ),
             "u": (("time", "latitude", "longitude"), (10 * q).astype(np.float32), {"units": "m s**-1"}),
             "v": (("time", "latitude", "longitude"), (5 * p * q).astype(np.float32), {"units": "m s**-1"}),
         },
@@ -125,7 +131,11 @@ def write_pangu_store(path: Path, n_times: int = 48) -> Path:
             "t2m": (sv, (285 + 6 * p).astype(np.float32), {"units": "K"}),
             "z": (uv, z.astype(np.float32), {"units": "m**2 s**-2"}),
             "t": (uv, t.astype(np.float32), {"units": "K"}),
-            "lsm": (("latitude", "longitude"), (_pattern(lat, lon, 1, 3)[0] > 0).astype(np.float32), {"units": "1"}),
+            "lsm": (
+                ("latitude", "longitude"),
+                (_pattern(lat, lon, 1, 3)[0] > 0).astype(np.float32),
+                {"units": "1"},
+            ),
         },
         coords={
             "time": pd.date_range("2001-01-01", periods=n_times, freq="6h").values,
@@ -160,14 +170,25 @@ def run_config(case: str, data: Path, batch: int) -> dict:
         return {
             "model": {"name": "shplrnn", "config": {"latent_dim": 3, "hidden_dim": 100, "clipped": True}},
             "data": {"kind": "trajectories", "path": str(data), "train_fraction": 1.0, "standardize": True},
-            "task": {"kind": "gtf", "gtf": {"sequence_length": 100, "alpha_method": "product_upper_bound",
-                     "alpha_update_interval": 5, "alpha_decay": 0.99, "lambda_latent": 1.0e-5}},  # fmt: skip
+            "task": {
+                "kind": "gtf",
+                "gtf": {
+                    "sequence_length": 100,
+                    "alpha_method": "product_upper_bound",
+                    "alpha_update_interval": 5,
+                    "alpha_decay": 0.99,
+                    "lambda_latent": 1.0e-5,
+                },
+            },  # fmt: skip
             "optimizer": {"name": "radam", "lr": 5.0e-3},
             "schedule": {"name": "constant"},
             "train": lean,
         }
     if case == "fno":
-        model = {"name": "fno", "config": {"n_modes": [8, 16], "hidden_channels": 32, "n_layers": 4, "residual": True}}
+        model = {
+            "name": "fno",
+            "config": {"n_modes": [8, 16], "hidden_channels": 32, "n_layers": 4, "residual": True},
+        }
         data_section = {"kind": "gridded", "path": str(data), "variables": ["z", "u", "v"]}
     else:
         model = {"name": "pangu", "config": {"embed_dim": 32, "depths": [2, 2, 2, 2], "num_heads": [2, 4, 4, 2],
@@ -439,7 +460,9 @@ def main() -> None:
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     if not torch.cuda.is_available():
-        print("no GPU on this machine (none lent to this run): CUDA figures are NOT measured; use --device cuda on one")
+        print(
+            "no GPU on this machine (none lent to this run): CUDA figures are NOT measured; use --device cuda on one"
+        )
     t_start = time.perf_counter()
     rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="trainer_tp_") as tmp:
@@ -461,7 +484,7 @@ def main() -> None:
             for bf16 in (False,) if args.no_bf16 else (False, True):
                 res = {side: _spawn(args, case, side, bf16, cfg_path, prep, tmp / f"run_{case}_{side}_{bf16}")
                        for side in ("plain", "trainer")}  # fmt: skip
-                row = {"case": case, "bf16": bf16, "unit": spec["unit"], **res}
+                row = {"case": case, "bf16": bf16, "unit": spec["unit"], "batch": spec["batch"], **res}
                 rows.append(row)
                 _print_row(row, header=len(rows) == 1)
             if case == "pangu":
@@ -475,7 +498,7 @@ def main() -> None:
 def _print_row(row: dict, header: bool) -> None:
     if header:
         print(
-            f"{'case':<7}{'prec':<6}{'plain/s':>10}{'trainer/s':>11}{'ratio':>7}{'data ms':>9}"
+            f"{'case':<7}{'prec':<6}{'plain/s':>10}{'trainer/s':>11}{'ratio':>7}{'+ms/step':>9}{'data ms':>9}"
             f"{'peak Δ MiB p/t':>16}{'ckpt ms':>9}{'ckpt MiB':>9}  unit"
         )
     p, t = row["plain"], row["trainer"]
@@ -487,7 +510,7 @@ def _print_row(row: dict, header: bool) -> None:
         return
     print(
         f"{row['case']:<7}{prec:<6}{p['rate']:>10.1f}{t['rate']:>11.1f}{t['rate'] / p['rate']:>7.2f}"
-        f"{t['data_ms']:>9.1f}{p['peak_mb']:>8.0f}/{t['peak_mb']:<7.0f}{t['checkpoint_ms']:>9.1f}"
+        f"{1e3 * row['batch'] * (1 / t['rate'] - 1 / p['rate']):>9.1f}{t['data_ms']:>9.1f}{p['peak_mb']:>8.0f}/{t['peak_mb']:<7.0f}{t['checkpoint_ms']:>9.1f}"
         f"{t['checkpoint_mb']:>9.2f}  {row['unit']}/s; repeats p {[round(r, 1) for r in p['rates']]}, "
         f"t {[round(r, 1) for r in t['rates']]}; loss p {p['loss']:.3g} t {t['loss']:.3g}"
     )

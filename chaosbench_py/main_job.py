@@ -214,10 +214,11 @@ def lorenz_reconstruction(report: Report, out_dir: Path, *, quick: bool) -> dict
     build_report(eval_dir, report=report, heading="Lorenz-63: shPLRNN + GTF")
     from physics_metrics import power_spectrum_hellinger, state_space_divergence_binned
 
-    a = (train["x"].values[0] - train["x"].values[0].mean(0)) / train["x"].values[0].std(0)
-    b = (test["x"].values[0] - test["x"].values[0].mean(0)) / test["x"].values[0].std(0)
+    n = min(n_train, n_test)  # D_H compares spectra on one frequency grid: equal lengths
+    a = (train["x"].values[0, :n] - train["x"].values[0].mean(0)) / train["x"].values[0].std(0)
+    b = (test["x"].values[0, :n] - test["x"].values[0].mean(0)) / test["x"].values[0].std(0)
     report.table(
-        [{"pair": f"noisy training series vs clean test series ({n_train} / {n_test} points, standardised)",
+        [{"pair": f"noisy training series vs clean test series ({n} points each, standardised)",
           "D_stsp (binned, 30 bins)": state_space_divergence_binned(a, b, n_bins=30),
           "D_H (σ=20)": power_spectrum_hellinger(a, b)}],
         "The data's own floor: a perfect model scores about this (finite-sample and noise error only).",

@@ -345,9 +345,9 @@ def _load_trajectory_source(path: str) -> Any:
         raise FileNotFoundError(f"data.path: no trajectory file at {p}")
     if p.suffix == ".npy":
         return p
-    if p.suffix == ".zarr" or p.is_dir():
-        return xr.open_zarr(p)
-    return xr.open_dataset(p)
+    from chaosbench_py.simulate import open_trajectories
+
+    return open_trajectories(p)  # .zarr or .nc trajectory store, lazily
 
 
 class GTFTask(_SequenceTask):

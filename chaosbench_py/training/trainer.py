@@ -484,7 +484,11 @@ class Trainer:
                 self.history.append(row)
                 if log is not None:
                     log.write(row)
-                bar.set_postfix(loss=f"{out['loss']:.4g}")
+                bar.set_postfix(loss=f"{out['loss']:.4g}", samples_s=f"{row['samples_per_s']:.0f}",
+                                mem_mb=f"{row['max_memory_mb']:.0f}")  # fmt: skip
+                if not t.progress and self.is_main:
+                    logger.info("step %d loss %.4g lr %.3g %.0f samples/s", self.step, out["loss"], row["lr"],
+                                row["samples_per_s"])  # fmt: skip
             if t.checkpoint_every and self.step % t.checkpoint_every == 0 and not last:
                 self.save_checkpoint()
         bar.close()
