@@ -222,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser(
         "run",
         help="the main job on the embedded default (no downloads); writes a report with plots",
+        description="The main job on the embedded default (no downloads, a few minutes on 2 CPU cores): "
+        "Lorenz-63 -> shPLRNN + GTF -> invariants; shallow water on the sphere -> FNO -> rollout -> scorecard "
+        "against persistence and climatology; the systems catalog. Writes OUT/report.html, OUT/report.md "
+        "(+ figures/), the run folders and evaluations, and prints where the report is.",
     )
     pr.add_argument("--out", default="outputs/main", help="output folder (default outputs/main)")
     pr.add_argument("--quick", action="store_true", help="smaller sizes (for tests)")
@@ -275,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     pp = sub.add_parser(
         "report",
         help="write a self-contained report (HTML + Markdown with PNGs) of one or more evaluations",
-        description="Scores vs lead time against persistence and climatology, maps of forecast and error, "
-        "zonal power spectra (gridded); invariants table, attractors and Lyapunov spectra (low-dimensional).",
+        description="Write a self-contained report (report.html with embedded figures, report.md + PNGs) of "
+        "evaluation folders: scores vs lead time against persistence and climatology, maps of forecast and "
+        "error, zonal power spectra (gridded); invariants table, attractors and Lyapunov spectra (low-dimensional).",
     )
     pp.add_argument("evaluations", nargs="+", help="evaluation folder(s) written by `chaosbench evaluate`")
     pp.add_argument("--out", required=True, help="report folder")

@@ -16,18 +16,41 @@ def test_help_lists_subcommands(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for sub in ("systems", "generate", "run"):
+    for sub in ("systems", "generate", "run", "train", "evaluate", "report"):
         assert sub in out
 
 
 @pytest.mark.parametrize(
-    "argv", [["systems", "--help"], ["generate", "--help"], ["systems", "list", "--help"]]
+    "argv, words",
+    [
+        (["systems", "--help"], ["list", "info"]),
+        (["generate", "--help"], ["--resume", "--trajectories"]),
+        (["systems", "list", "--help"], ["--kind"]),
+        (["run", "--help"], ["embedded default", "--out"]),
+        (["train", "--help"], ["YAML", "--resume", "--set", "torchrun"]),
+        (["evaluate", "--help"], ["persistence and climatology", "--n-inits", "--members", "--test-data"]),
+        (["report", "--help"], ["report.html", "maps", "--out"]),
+    ],
 )
-def test_subcommand_help(argv, capsys):
+def test_subcommand_help(argv, words, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 0
-    assert "usage: chaosbench" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
+    assert "usage: chaosbench" in out
+    for word in words:
+        assert word in out, word
+
+
+def test_evaluate_and_report_name_what_is_missing(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "no_run"), "--out", str(tmp_path / "e")]) == 2
+    assert "no trained model at" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "no_eval"), "--out", str(tmp_path / "r")]) == 2
+    assert "no evaluation at" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "t")]) == 2
+    assert "no run configuration at" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "t"), "--set", "oops"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
 
 
 def test_systems_list_and_info(capsys):
