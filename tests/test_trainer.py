@@ -383,3 +383,22 @@ def test_two_process_ddp_equals_one_process(tmp_path, store):
         _config(store, steps=6, checkpoint_every=0, ema_decay=None, batch_size=2), tmp_path / "half"
     ).fit()
     assert not np.allclose([h["loss"] for h in half.history], [r["loss"] for r in ddp_rows])
+
+
+def test_workers_and_in_memory_give_the_same_run(tmp_path, store):
+    base = Trainer(_config(store, steps=9, checkpoint_every=0), tmp_path / "base").fit()
+    cfg = _config(store, steps=9, checkpoint_every=0)
+    cfg["data"].update(num_workers=2, in_memory=True)
+    other = Trainer(cfg, tmp_path / "workers")
+    other.fit(stop_after=4)
+    other.fit()  # a new batch iterator from step 4 continues the same order
+    _assert_same_weights(tmp_path / "base" / "model.pt", tmp_path / "workers" / "model.pt")
+    assert [h["loss"] for h in base.history] == [h["loss"] for h in other.history]
+
+
+def test_pangu_needs_surface_variables_first(tmp_path, store):
+    cfg = _config(store)
+    cfg["model"] = {"name": "pangu", "config": {"embed_dim": 8, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 1, 1],
+                                                "window_size": [1, 2, 2], "patch_size": [1, 1, 2]}}  # fmt: skip
+    with pytest.raises(ConfigError, match="list the surface variables first"):
+        Trainer(cfg, tmp_path / "p")

@@ -69,7 +69,9 @@ class DataSection:
     ``kind="gridded"``: ``path`` is a canonical gridded store (zarr/netCDF, any layout
     :func:`chaosbench_py.data.open_era5` reads); ``variables`` / ``levels`` / ``constants`` pick the
     channels (order = channel order); ``train`` / ``valid`` are inclusive ``[start, end]`` time ranges
-    (ISO strings); ``statistics_years`` defaults to the years of ``train``.
+    (ISO strings); ``num_workers`` processes read batches ahead (a ``DataLoader`` over the trainer's own
+    batch order, so results do not depend on it); ``in_memory`` loads the selected variables once (small
+    stores: avoids one dask graph per sample).
     ``kind="trajectories"``: ``path`` is a ``.npy`` ``(time, dim)`` / ``(trajectory, time, dim)`` array or a
     trajectory store (``.zarr``/``.nc``, variable ``x``); ``train_fraction`` of the time axis trains,
     the rest is held out; ``standardize`` divides by the training std (after removing the mean).
@@ -84,6 +86,7 @@ class DataSection:
     valid: list | None = None
     time_step: str | None = None
     num_workers: int = 0
+    in_memory: bool = False
     train_fraction: float = 0.8
     standardize: bool = False
 

@@ -99,6 +99,10 @@ class NextStepTask:
         self.batch_size = cfg.train.batch_size
         ds = open_gridded(d.path)
         self.path = d.path
+        self.num_workers = d.num_workers
+        self._loader: tuple[int, Any] | None = None  # (next step, iterator) of the DataLoader
+        if d.in_memory:  # small stores: one read instead of one dask graph per sample
+            ds = ds[list(d.variables) + list(d.constants)].load()
         train = _time_slice(ds, d.train, "data.train")
         years = pd_years(train)
         self.statistics = channel_statistics(train, variables=d.variables, levels=d.levels, years=years)
@@ -140,6 +144,16 @@ class NextStepTask:
             layout = self.train_set._layout
             up = [c for c in layout if c.level is not None]
             n_levels = len(self.train_set.levels)
+            is_up = [c.level is not None for c in layout]
+            if any(is_up[i] and not is_up[i + 1] for i in range(len(is_up) - 1)):
+                raise ConfigError(
+                    "data.variables: pangu splits the channels into surface fields first, then upper-air "
+                    f"variables × levels; list the surface variables first (got {self.train_set.variables})"
+                )
+            if n_levels and len(up) % n_levels:
+                raise ConfigError(
+                    f"data.levels: every upper-air variable needs all {n_levels} levels for pangu"
+                )
             defaults = {"grid": list(self.grid), "n_levels": max(n_levels, 1),
                         "n_upper_vars": len(up) // max(n_levels, 1),
                         "n_surface_vars": len(layout) - len(up), "n_masks": len(self.input_channel_names) - self.n_dynamic}  # fmt: skip
@@ -186,11 +200,26 @@ class NextStepTask:
         return perm[k * self.batch_size : (k + 1) * self.batch_size].tolist()
 
     def batch(self, step: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.num_workers > 0:
+            return self._loader_batch(step, rank, world)
         idx = self.global_indices(step)[rank::world]
         items = [self.train_set[i] for i in idx]
         x = torch.stack([a for a, _ in items]).to(self.device)
         y = torch.stack([b for _, b in items]).to(self.device)
         return x, y
+
+    def _loader_batch(self, step: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``data.num_workers`` worker processes read the next batches ahead (same batches, same order)."""
+        if self._loader is None or self._loader[0] != step:
+            sampler = _StepBatches(self, step, rank, world)
+            loader = torch.utils.data.DataLoader(
+                self.train_set, batch_sampler=sampler, num_workers=self.num_workers, prefetch_factor=2,
+                pin_memory=self.device.type == "cuda",
+            )  # fmt: skip
+            self._loader = (step, iter(loader))
+        x, y = next(self._loader[1])
+        self._loader = (step + 1, self._loader[1])
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def before_step(self, model: nn.Module, batch: Any, step: int) -> None:
         return None
@@ -241,6 +270,19 @@ class NextStepTask:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
+
+
+class _StepBatches(torch.utils.data.Sampler):
+    """Index lists of the local batches of steps ``start, start + 1, …`` (the trainer's batch order)."""
+
+    def __init__(self, task: NextStepTask, start: int, rank: int, world: int):
+        self.task, self.start, self.rank, self.world = task, start, rank, world
+
+    def __iter__(self):
+        step = self.start
+        while True:
+            yield self.task.global_indices(step)[self.rank :: self.world]
+            step += 1
 
 
 def pd_years(ds: xr.Dataset) -> tuple[int, int]:
