@@ -195,6 +195,8 @@ def run_config(case: str, data: Path, batch: int) -> dict:
                  "window_size": [2, 6, 12], "patch_size": [2, 4, 4], "drop_path_rate": 0.0}}  # fmt: skip
         data_section = {"kind": "gridded", "path": str(data), "variables": ["msl", "t2m", "z", "t"],
                         "levels": PANGU_LEVELS, "constants": ["lsm"]}  # fmt: skip
+    if os.environ.get("TRAINER_BENCH_IN_MEMORY") == "1":
+        data_section["in_memory"] = True  # the trainer reads a small store once (data.in_memory)
     return {
         "model": model,
         "data": data_section,
@@ -433,6 +435,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply warm-up and timed steps")
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 rows")
+    parser.add_argument("--in-memory", action="store_true", help="trainer with data.in_memory: true (gridded)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--side", help=argparse.SUPPRESS)
@@ -441,6 +444,8 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--bf16", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.in_memory:
+        os.environ["TRAINER_BENCH_IN_MEMORY"] = "1"  # inherited by the worker processes
     if args.worker:
         worker(args)
         return
@@ -488,7 +493,7 @@ def main() -> None:
                 rows.append(row)
                 _print_row(row, header=len(rows) == 1)
             if case == "pangu":
-                tr = rows[-2]["trainer"]
+                tr = next(r for r in rows if r["case"] == "pangu" and not r["bf16"])["trainer"]
                 if "error" not in tr:
                     print(f"pangu trained through the trainer: final loss {tr['loss']:.4g} (finite), "
                           f"model config grid={tr['model_config']['grid']} n_masks={tr['model_config']['n_masks']}")  # fmt: skip
