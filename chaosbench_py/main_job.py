@@ -147,6 +147,7 @@ def _shallow_water_run_config(store: Path, quick: bool) -> dict[str, Any]:
             "kind": "gridded",
             "path": str(store),
             "variables": ["z", "u", "v"],
+            "in_memory": True,  # 4 MB: read once instead of one dask graph per sample
             "train": ["2000-01-01", "2000-01-08" if quick else "2000-02-09"],
             "valid": ["2000-01-09", "2000-01-10"] if quick else ["2000-02-10", "2000-02-14"],
         },  # fmt: skip

@@ -402,3 +402,27 @@ def test_pangu_needs_surface_variables_first(tmp_path, store):
                                                 "window_size": [1, 2, 2], "patch_size": [1, 1, 2]}}  # fmt: skip
     with pytest.raises(ConfigError, match="list the surface variables first"):
         Trainer(cfg, tmp_path / "p")
+
+
+def test_train_evaluate_report_pipeline_with_an_ensemble(tmp_path, store):
+    from chaosbench_py.evaluation import build_report, evaluate_run
+
+    Trainer(_config(store, steps=4, checkpoint_every=0, ema_decay=None), tmp_path / "run").fit()
+    assert cli_main(["evaluate", str(tmp_path / "run"), "--out", str(tmp_path / "ev"), "--n-inits", "3",
+                     "--steps", "2", "--members", "2", "--perturbation", "0.1", "--climatology", "mean",
+                     "--test", "2001-01-10", "2001-01-12"]) == 0  # fmt: skip
+    import csv
+
+    with open(tmp_path / "ev" / "scores.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["model"] for r in rows} == {"model", "persistence", "climatology"}
+    assert {"crps", "spread", "ssr"} <= {r["metric"] for r in rows if r["model"] == "model"}
+    assert {r["level"] for r in rows if r["variable"] == "z"} == {"500", "850"}
+    fc = xr.open_zarr(tmp_path / "ev" / "forecast.zarr")
+    assert fc.sizes["member"] == 2 and fc.sizes["init_time"] == 3 and fc.sizes["lead_time"] == 2
+    report = build_report(tmp_path / "ev", tmp_path / "rep").write()
+    assert "RMSE" in report.read_text() and (tmp_path / "rep" / "report.html").exists()
+    with pytest.raises(FileNotFoundError, match="no evaluation at"):
+        build_report(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="climatology="):
+        evaluate_run(tmp_path / "run", tmp_path / "ev2", climatology="seasonal")

@@ -156,7 +156,8 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     truth = data[variables]
     if levels is not None and "level" in truth.dims:
         truth = truth.sel(level=levels)
-    cards = evaluate_weather(forecast, truth, clim, metrics=("rmse", "acc", "bias"))
+    metrics = ("rmse", "acc", "bias") + (("crps", "spread", "ssr") if members > 1 else ())
+    cards = evaluate_weather(forecast, truth, clim, metrics=metrics)
     for name, card in cards.items():
         _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
     scorecards_to_csv(cards, out / "scores.csv")
@@ -276,8 +277,13 @@ def build_report(
         cards = {(meta["model"] if n == "model" else n): c for n, c in cards.items()}
         leads = forecast["lead_time"].values
         map_leads = [leads[0], leads[len(leads) // 2], leads[-1]] if len(leads) > 2 else list(leads)
-        variables = [(v, meta["levels"][0]) if "level" in forecast[v].dims and meta["levels"] else v
-                     for v in meta["variables"]]  # fmt: skip
+        variables = []
+        for v in meta["variables"]:
+            if "level" in forecast[v].dims:  # one level per variable in the figures: 500 hPa when there is one
+                levels = [float(x) for x in forecast["level"].values]
+                variables.append((v, 500.0 if 500.0 in levels else levels[0]))
+            else:
+                variables.append(v)
         add_weather_section(
             report, name, forecast, data, cards, variables=variables, map_lead_times=map_leads
         )
