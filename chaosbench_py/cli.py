@@ -143,10 +143,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_run
 
     spectrum = None if args.true_spectrum is None else [float(v) for v in args.true_spectrum.split(",")]
+    compose = {}
+    for item in args.compose or []:
+        lead, sep, run = item.partition("=")
+        if not sep or not lead.strip().isdigit():
+            raise ValueError(f"--compose {item!r}: expected LEAD_STEPS=RUN, e.g. 4=runs/fno_24h")
+        compose[int(lead)] = run
     path = evaluate_run(
         args.run, args.out, data_path=args.data, test=args.test, n_inits=args.n_inits, n_steps=args.steps,
         members=args.members, perturbation_std=args.perturbation, climatology=args.climatology,
         test_data=args.test_data, time_step=args.time_step, true_spectrum=spectrum, seed=args.seed,
+        compose=compose or None,
     )  # fmt: skip
     print(f"evaluation: {path}")
     return 0
@@ -273,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--test-data", help="trajectories: clean test series (default: held-out end of the data)")
     pe.add_argument("--time-step", type=float, help="trajectories: sampling interval in time units")
     pe.add_argument("--true-spectrum", help="trajectories: the data's Lyapunov spectrum, comma-separated")
+    pe.add_argument("--compose", action="append", metavar="LEAD=RUN",
+                    help="gridded: add a model of LEAD base steps (e.g. 4=runs/fno_24h for a 6-hourly base run); "
+                    "forecasts combine the models by Pangu's rule (repeatable)")  # fmt: skip
     pe.add_argument("--seed", type=int, default=0)
     pe.set_defaults(func=_cmd_evaluate)
 

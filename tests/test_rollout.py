@@ -308,3 +308,31 @@ def test_many_identical_members_warns(data, stats, caplog):
             members=2,
         )
     assert "identical" in caplog.text
+
+
+def test_composition_of_lead_time_models_follows_pangus_rule(data, stats):
+    """{1: m1, 4: m4}: lead k uses the largest lead dividing k on the chain state of that lead;
+    compared with emulators.rollout_hierarchical on the same normalised state (an independent path)."""
+    from emulators import rollout_hierarchical
+
+    m1, m4 = Linear(0.9, b=(0.1, 0.0, -0.1)), Linear(0.5, b=(0.0, 0.3, 0.0))
+    kw = dict(variables=["z", "t2m"], statistics=stats, init_times=TIMES[[0]], n_steps=6)
+    fc = rollout_gridded({1: m1, 4: m4}, data, **kw)
+    assert m4.calls == 1 and m1.calls == 5  # k = 1, 2, 3 (m1), 4 (m4), 5, 6 (m1 from the 4-step state)
+    names = [str(c) for c in stats["channel"].values]
+    mean = stats["mean"].sel(channel=names).values[:, None, None]
+    std = stats["std"].sel(channel=names).values[:, None, None]
+    x0 = torch.as_tensor((physical(data, TIMES[0]) - mean) / std, dtype=torch.float32)[None]
+    ref = rollout_hierarchical({1: m1, 4: m4}, x0, 6, return_all=True)  # leads in "hours" = steps
+    got = np.concatenate([fc["z"].values[0], fc["t2m"].values[0][:, None]], axis=1)  # (lead, C, H, W)
+    for k in range(1, 7):
+        want = ref[k][0].double().numpy() * std + mean
+        np.testing.assert_allclose(got[k - 1], want, rtol=1e-5, atol=1e-3)
+    # a single model is the {1: model} case
+    single = rollout_gridded(Linear(0.9, b=(0.1, 0.0, -0.1)), data, **kw)
+    composite = rollout_gridded({1: Linear(0.9, b=(0.1, 0.0, -0.1))}, data, **kw)
+    np.testing.assert_array_equal(single["z"].values, composite["z"].values)
+    with pytest.raises(ValueError, match="1-step model"):
+        rollout_gridded({4: m4}, data, **kw)
+    with pytest.raises(ValueError, match="nested"):
+        rollout_gridded({1: m1, 3: m4, 4: m4}, data, **kw)

@@ -426,3 +426,13 @@ def test_train_evaluate_report_pipeline_with_an_ensemble(tmp_path, store):
         build_report(tmp_path / "nothing")
     with pytest.raises(ValueError, match="climatology="):
         evaluate_run(tmp_path / "run", tmp_path / "ev2", climatology="seasonal")
+
+
+def test_evaluate_composes_lead_time_models(tmp_path, store):
+    Trainer(_config(store, steps=2, checkpoint_every=0, ema_decay=None), tmp_path / "run").fit()
+    base = ["evaluate", str(tmp_path / "run"), "--n-inits", "2", "--steps", "4", "--climatology", "none",
+            "--test", "2001-01-10", "2001-01-12"]  # fmt: skip
+    assert cli_main(base + ["--out", str(tmp_path / "ev"), "--compose", f"2={tmp_path / 'run'}"]) == 0
+    fc = xr.open_zarr(tmp_path / "ev" / "forecast.zarr")
+    assert fc.attrs["model"] == "1: FNO, 2: FNO"
+    assert cli_main(base + ["--out", str(tmp_path / "ev2"), "--compose", "two=x"]) == 2

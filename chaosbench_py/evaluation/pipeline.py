@@ -114,8 +114,27 @@ def _pick_inits(times: pd.DatetimeIndex, n_inits: int, n_steps: int, step: np.ti
     return ok[idx].values
 
 
+def _compose(model, extra, compose: dict[int, str] | None) -> Any:
+    """``{1: model, lead: model of run}`` for ``compose = {lead_in_steps: run_dir}`` (same channels, same
+    normalisation), else ``model``."""
+    if not compose:
+        return model
+    models = {1: model}
+    for lead, run in compose.items():
+        other, other_extra, path = _load_run(run)
+        if other_extra.get("channel_names") != extra["channel_names"]:
+            raise ValueError(f"compose: {path} has channels {other_extra.get('channel_names')}, the base run "
+                             f"{extra['channel_names']}")  # fmt: skip
+        for key in ("mean", "std"):
+            a = np.asarray(other_extra["normalisation"][key])
+            if not np.allclose(a, np.asarray(extra["normalisation"][key])):
+                raise ValueError(f"compose: {path} was trained with another normalisation ({key})")
+        models[int(lead)] = other
+    return models
+
+
 def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_steps, members,
-                      perturbation_std, climatology, seed) -> dict[str, Any]:  # fmt: skip
+                      perturbation_std, climatology, seed, compose=None) -> dict[str, Any]:  # fmt: skip
     from chaosbench_py.data import climatology as doy_climatology
     from chaosbench_py.training.tasks import open_gridded
 
@@ -138,7 +157,7 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     constants = {c: data[c] for c in d.get("constants") or []}
     store = out / "forecast.zarr"
     forecast = rollout_gridded(
-        model, data, variables=variables, levels=levels, statistics=statistics_from_metadata(extra),
+        _compose(model, extra, compose), data, variables=variables, levels=levels, statistics=statistics_from_metadata(extra),
         constants=constants or None, init_times=inits, n_steps=n_steps, step=step, members=members,
         perturbation_std=perturbation_std, seed=seed, store=store,
     )  # fmt: skip
@@ -214,12 +233,15 @@ def evaluate_run(
     true_spectrum: Sequence[float] | None = None,
     max_test_points: int = 20_000,
     seed: int = 0,
+    compose: dict[int, str] | None = None,
 ) -> Path:
     """Evaluate the model in ``run_dir`` (see the module docstring); returns ``out_dir/evaluation.json``.
 
     Gridded runs: ``test`` ``[start, end]`` (default: the times after the run's validation, else
     training, period), ``n_inits`` initial times evenly spread over it, ``n_steps`` model steps,
-    ``members`` / ``perturbation_std`` for an ensemble, ``climatology`` ``auto|doy|mean|none``.
+    ``members`` / ``perturbation_std`` for an ensemble, ``climatology`` ``auto|doy|mean|none``;
+    ``compose`` ``{lead_in_steps: run_dir}`` adds longer-lead models combined by Pangu's rule (the lead
+    ``k`` forecast uses the largest model lead dividing ``k``; ``rollout_gridded`` with a mapping).
     Trajectory runs: ``test_data`` (default: the held-out end of the training file), ``time_step``
     (default: the store's time axis), ``true_spectrum`` (default: estimated from the data).
     """
@@ -231,7 +253,7 @@ def evaluate_run(
     if extra["kind"] == "gridded":
         info = _evaluate_gridded(model, extra, out, data_path=data_path, test=test, n_inits=n_inits,
                                  n_steps=n_steps, members=members, perturbation_std=perturbation_std,
-                                 climatology=climatology, seed=seed)  # fmt: skip
+                                 climatology=climatology, seed=seed, compose=compose)  # fmt: skip
     else:
         info = _evaluate_trajectories(model, extra, out, data_path=data_path, test_data=test_data,
                                       time_step=time_step, true_spectrum=true_spectrum,
@@ -279,7 +301,9 @@ def build_report(
         map_leads = [leads[0], leads[len(leads) // 2], leads[-1]] if len(leads) > 2 else list(leads)
         variables = []
         for v in meta["variables"]:
-            if "level" in forecast[v].dims:  # one level per variable in the figures: 500 hPa when there is one
+            if (
+                "level" in forecast[v].dims
+            ):  # one level per variable in the figures: 500 hPa when there is one
                 levels = [float(x) for x in forecast["level"].values]
                 variables.append((v, 500.0 if 500.0 in levels else levels[0]))
             else:

@@ -52,6 +52,30 @@ __all__ = ["gridded_step", "rollout_gridded", "rollout_sequence"]
 
 # ------------------------------------------------------------------------------------------ one step
 # ------------------------------------------------------------------------------------------ helpers
+def _lead_models(model: Any) -> dict[int, nn.Module]:
+    """``model`` or ``{lead_in_steps: model}`` → validated ``{lead: model}`` (nested leads, 1 present)."""
+    if isinstance(model, nn.Module):
+        return {1: model}
+    if not isinstance(model, Mapping) or not model:
+        raise TypeError(
+            f"model: expected an nn.Module or a mapping {{lead_in_steps: nn.Module}}, got {model!r}"
+        )
+    out = {}
+    for lead, m in model.items():
+        if isinstance(lead, bool) or not isinstance(lead, int | np.integer) or lead < 1:
+            raise ValueError(f"model: lead {lead!r} must be a positive number of steps")
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"model[{lead}]: expected an nn.Module, got {type(m).__name__}")
+        out[int(lead)] = m
+    leads = sorted(out, reverse=True)
+    if leads[-1] != 1:
+        raise ValueError(f"model: leads {leads} need a 1-step model to reach every lead step")
+    for larger, smaller in zip(leads, leads[1:]):
+        if larger % smaller:
+            raise ValueError(f"model: leads must be nested; {smaller} does not divide {larger}")
+    return out
+
+
 def _as_init_times(init_times: Any) -> np.ndarray:
     try:
         t = pd.to_datetime(np.atleast_1d(np.asarray(init_times)).ravel()).values.astype("datetime64[ns]")
@@ -210,8 +234,11 @@ def rollout_gridded(
     Args:
         model: maps a normalised stacked input ``(B, C + K, H, W)`` (``C`` dynamic channels,
             ``K`` constants) to the next normalised state ``(B, C, H, W)`` (see
-            :func:`gridded_step`). Put in ``eval()`` mode for the rollout (restored afterwards)
-            and moved to ``device``.
+            :func:`emulators.gridded_step`). Put in ``eval()`` mode for the rollout (restored
+            afterwards) and moved to ``device``. Or a composition of lead-time models
+            ``{lead_in_steps: model}`` (nested leads including 1, e.g. ``{1: m6h, 4: m24h}``),
+            combined by Pangu-Weather's rule: lead ``k`` runs the largest model lead ``L`` dividing
+            ``k`` on the state ``L`` steps earlier (:func:`emulators.rollout_hierarchical`).
         data: canonical gridded dataset ``(time, [level], latitude, longitude)`` holding the
             initial states (lazy is fine: only the init times are read).
         variables, levels: the channels (in the training order, see ``channel_layout``).
@@ -245,6 +272,8 @@ def rollout_gridded(
     """
     if not isinstance(data, xr.Dataset):
         raise TypeError(f"data: expected an xarray.Dataset, got {type(data).__name__}")
+    models = _lead_models(model)
+    leads = sorted(models, reverse=True)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
     n_steps = int(n_steps)
@@ -288,7 +317,9 @@ def rollout_gridded(
     units = {v: str(data[v].attrs.get("units", "")) for v in variables}
     member_ids = list(range(members)) if members > 1 else None
     attrs = {
-        "model": type(model).__name__,
+        "model": ", ".join(f"{lead}: {type(m).__name__}" for lead, m in models.items())
+        if len(models) > 1
+        else type(models[leads[0]]).__name__,
         "channels": names,
         "constants": const_names,
         "n_steps": n_steps,
@@ -329,8 +360,9 @@ def rollout_gridded(
         todo = list(range(len(inits)))
 
     device = torch.device(device)
-    was_training = model.training
-    model.to(device).eval()
+    was_training = {lead: m.training for lead, m in models.items()}
+    for m in models.values():
+        m.to(device).eval()
     const_t = None if const is None else torch.as_tensor(const, dtype=dtype, device=device)
     mean_r = mean[:, None, None]
     std_r = std[:, None, None]
@@ -357,15 +389,17 @@ def rollout_gridded(
                     if control_member:
                         eps[0] = 0.0
                     x0[j * members : (j + 1) * members] += (sigma * eps).to(dtype=dtype, device=device)
-            state = x0
+            chain = {lead: x0 for lead in leads}  # Pangu's rule: chain[L] = the state L steps before now
             preds = []
             for k in range(1, n_steps + 1):
+                lead = next(v for v in leads if k % v == 0)  # the largest model lead dividing k
+                state = chain[lead]
                 inp = (
                     state
                     if const_t is None
                     else torch.cat([state, const_t.expand(state.shape[0], -1, -1, -1)], 1)
                 )
-                out = gridded_step(model, inp, n_dynamic=len(names))
+                out = gridded_step(models[lead], inp, n_dynamic=len(names))
                 if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[1] != n_dyn:
                     shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
                     raise ValueError(
@@ -383,7 +417,9 @@ def rollout_gridded(
                         f"model: non-finite output (NaN/inf) in channel {names[c]!r} at lead step {k} "
                         f"(lead {pd.Timedelta(lead_times[k - 1])}) from init time {inits[batch[r // members]]}"
                     )
-                state = out.to(dtype)
+                for v in leads:
+                    if v <= lead:
+                        chain[v] = out.to(dtype)
                 preds.append(out.detach().to("cpu", torch.float64).numpy())
             y = np.stack(preds, axis=1)  # (b·M, n_lead, C, H, W)
             y = y * std_r + mean_r
@@ -396,7 +432,8 @@ def rollout_gridded(
                 else:
                     results[i] = fields
     finally:
-        model.train(was_training)
+        for lead, m in models.items():
+            m.train(was_training[lead])
 
     if writer is not None:
         return open_forecast(store).sel(init_time=inits)
