@@ -240,7 +240,11 @@ def test_resume_in_process_equals_uninterrupted(tmp_path, store):
     full = tmp_path / "full"
     Trainer(_config(store), full).fit()
     part = tmp_path / "part"
-    Trainer(_config(store), part).fit(stop_after=7)  # interrupted after step 7 (mid-epoch: 4 steps/epoch)
+    Trainer(_config(store), part).fit(stop_after=7)  # interrupted after step 7 (mid-epoch: 8 steps/epoch)
+    position = torch.load(part / "checkpoints" / "last.pt", weights_only=True)["extra"]["training"][
+        "data_position"
+    ]
+    assert position == {"next_step": 7, "epoch": 0, "batch_in_epoch": 7, "batches_per_epoch": 8}
     resumed = Trainer(_config(store), part, resume=True)
     assert resumed.step == 7
     resumed.fit()
@@ -350,7 +354,12 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, store):
     proc.wait()
     step_at_kill = _checkpoint_step(killed / "checkpoints" / "last.pt")
     assert 14 <= step_at_kill < 200 and not (killed / "model.pt").exists()
-    assert step_at_kill % 4 != 0 or step_at_kill % 7 == 0  # checkpoints fall mid-epoch (4 steps/epoch)
+    position = torch.load(killed / "checkpoints" / "last.pt", weights_only=True)["extra"]["training"][
+        "data_position"
+    ]
+    assert (
+        position["batch_in_epoch"] != 0
+    )  # killed with a checkpoint in the middle of an epoch (8 steps/epoch)
     resumed = _run_cli(cfg_path, killed, "--resume")
     straight = _run_cli(cfg_path, tmp_path / "straight")
     for p in (resumed, straight):

@@ -302,6 +302,7 @@ class Trainer:
                 "lr_scale": self.lr_scale,
                 "rollbacks": self.rollbacks,
                 "task": self.task.state_dict(),
+                "data_position": self._data_position(),
                 "rng": _rng_state(),
                 "ema": self.ema,
                 "history": [
@@ -311,6 +312,19 @@ class Trainer:
             save_model(self.model, self.ckpt_path, extra={**self._metadata(), "training": training})
         self.dist.barrier()
         return self.ckpt_path if self.is_main else None
+
+    def _data_position(self) -> dict[str, int]:
+        """Where the next batch comes from: global step, and for epoch-ordered tasks the epoch and the
+        batch within it (sequence tasks draw from their sampler generator, saved in the task state)."""
+        pos = {"next_step": self.step}
+        per_epoch = getattr(self.task, "steps_per_epoch", 0)
+        if per_epoch:
+            pos.update(
+                epoch=self.step // per_epoch,
+                batch_in_epoch=self.step % per_epoch,
+                batches_per_epoch=per_epoch,
+            )
+        return pos
 
     def _load_training_state(self, path: Path, check_config: bool) -> None:
         model, extra = load_model(path, map_location=self.device)
