@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn as nn
 import xarray as xr
+from gridded_inputs import LAT, LEVELS, TIMES, make_data
 
 from chaosbench_py.data import channel_statistics
 from chaosbench_py.evaluation import (
@@ -24,30 +25,6 @@ from chaosbench_py.evaluation import (
 from emulators import Persistence, PersistenceConfig, ShPLRNN, ShPLRNNConfig
 
 torch.set_num_threads(1)
-
-LEVELS = [500, 850]
-LAT = np.linspace(90.0, -90.0, 8)
-LON = np.arange(0.0, 360.0, 22.5)
-TIMES = pd.date_range("2020-01-01", periods=12, freq="D").values.astype("datetime64[ns]")
-
-
-def make_data(seed: int = 0) -> xr.Dataset:
-    """Canonical synthetic state: z (2 levels, m² s⁻²) and t2m (K) on 8 × 16, 12 daily steps."""
-    rng = np.random.default_rng(seed)
-    nt, nlat, nlon = TIMES.size, LAT.size, LON.size
-    z = (
-        5.0e4
-        + np.array([0.0, -3.5e4])[None, :, None, None]
-        + 500.0 * rng.standard_normal((nt, 2, nlat, nlon))
-    )
-    t2m = 280.0 + 10.0 * rng.standard_normal((nt, nlat, nlon))
-    return xr.Dataset(
-        {
-            "z": (("time", "level", "latitude", "longitude"), z.astype(np.float32), {"units": "m**2 s**-2"}),
-            "t2m": (("time", "latitude", "longitude"), t2m.astype(np.float32), {"units": "K"}),
-        },
-        coords={"time": TIMES, "level": LEVELS, "latitude": LAT, "longitude": LON},
-    )
 
 
 @pytest.fixture(scope="module")
