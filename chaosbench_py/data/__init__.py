@@ -40,6 +40,7 @@ from .statistics import (
     climatology,
     default_train_years,
     latitude_weights,
+    normalisation_arrays,
 )
 from .stats_cache import cached_climatology, cached_statistics
 from .windows import WindowDataset
@@ -56,6 +57,7 @@ __all__ = [
     "climatology",
     "default_train_years",
     "latitude_weights",
+    "normalisation_arrays",
     "STANDARD_GRAVITY",
     "SURFACE_VARIABLES",
     "VARIABLES",

@@ -43,6 +43,7 @@ __all__ = [
     "climatology",
     "default_train_years",
     "latitude_weights",
+    "normalisation_arrays",
 ]
 
 #: Train / validation / test year splits of published benchmarks (inclusive ranges).
@@ -213,6 +214,35 @@ def _weight_kind(area_weighted: bool | str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # statistics
 # --------------------------------------------------------------------------------------------
+
+
+def normalisation_arrays(
+    statistics: xr.Dataset, names: Sequence[str], what: str = "statistics"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` float64 arrays of the channels ``names`` from a :func:`channel_statistics` Dataset.
+
+    Raises ``TypeError`` for another object, ``KeyError`` naming a missing ``mean``/``std`` variable or
+    channel, and ``ValueError`` naming channels with a NaN mean or a std that is not positive (they
+    cannot be normalised). ``what`` names the argument in the messages.
+    """
+    if not isinstance(statistics, xr.Dataset):
+        raise TypeError(
+            f"{what}: expected the per-channel mean/std Dataset of channel_statistics, got {type(statistics).__name__}"
+        )
+    for key in ("mean", "std"):
+        if key not in statistics:
+            raise KeyError(f"{what}: no variable {key!r} (need mean(channel) and std(channel))")
+    have = [str(c) for c in statistics["channel"].values]
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise KeyError(f"{what}: no entry for channel(s) {missing}; it has {have}")
+    sel = statistics.sel(channel=list(names))
+    mean = np.asarray(sel["mean"].values, dtype=np.float64)
+    std = np.asarray(sel["std"].values, dtype=np.float64)
+    bad = [n for n, s, m in zip(names, std, mean) if not (np.isfinite(s) and s > 0 and np.isfinite(m))]
+    if bad:
+        raise ValueError(f"{what}: channel(s) {bad} have a NaN mean or a std that is not positive")
+    return mean, std
 
 
 def channel_statistics(

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from .statistics import Channel, _check_time_axis, _level_indices, channel_layout
+from .statistics import Channel, _check_time_axis, _level_indices, channel_layout, normalisation_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -169,19 +169,7 @@ class WindowDataset(torch.utils.data.Dataset):
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         if statistics is None:
             return None, None
-        for key in ("mean", "std"):
-            if key not in statistics:
-                raise KeyError(f"{what}: no variable {key!r} (need mean(channel) and std(channel))")
-        have = [str(c) for c in statistics["channel"].values]
-        missing = [n for n in names if n not in have]
-        if missing:
-            raise KeyError(f"{what}: no entry for channel(s) {missing}; it has {have}")
-        sel = statistics.sel(channel=names)
-        mean = np.asarray(sel["mean"].values, dtype=np.float64)
-        std = np.asarray(sel["std"].values, dtype=np.float64)
-        bad = [n for n, s, m in zip(names, std, mean) if not (np.isfinite(s) and s > 0 and np.isfinite(m))]
-        if bad:
-            raise ValueError(f"{what}: channel(s) {bad} have a NaN mean or a std that is not positive")
+        mean, std = normalisation_arrays(statistics, names, what)
         return mean.astype(np.float32), std.astype(np.float32)
 
     def _load_constants(

@@ -43,6 +43,7 @@ import xarray as xr
 
 from chaosbench_py.data import ForecastWriter, WindowDataset, channel_layout, open_forecast
 from chaosbench_py.data.schema import SURFACE_VARIABLES
+from chaosbench_py.data.statistics import normalisation_arrays
 from emulators.stepping import gridded_step
 
 logger = logging.getLogger(__name__)
@@ -109,27 +110,6 @@ def _resolve_step(times: pd.DatetimeIndex, step: Any) -> np.timedelta64:
     if out <= np.timedelta64(0, "ns"):
         raise ValueError(f"step={step!r}: must be positive")
     return out
-
-
-def _channel_stats(statistics: xr.Dataset, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(statistics, xr.Dataset):
-        raise TypeError(
-            f"statistics: expected the per-channel mean/std Dataset of channel_statistics, got {type(statistics).__name__}"
-        )
-    for key in ("mean", "std"):
-        if key not in statistics:
-            raise KeyError(f"statistics: no variable {key!r} (need mean(channel) and std(channel))")
-    have = [str(c) for c in statistics["channel"].values]
-    missing = [n for n in names if n not in have]
-    if missing:
-        raise KeyError(f"statistics: no entry for channel(s) {missing}; it has {have}")
-    sel = statistics.sel(channel=names)
-    mean = np.asarray(sel["mean"].values, dtype=np.float64)
-    std = np.asarray(sel["std"].values, dtype=np.float64)
-    bad = [n for n, s, m in zip(names, std, mean) if not (np.isfinite(s) and s > 0 and np.isfinite(m))]
-    if bad:
-        raise ValueError(f"statistics: channel(s) {bad} have a NaN mean or a std that is not positive")
-    return mean, std
 
 
 def _normalised_constants(
@@ -297,7 +277,7 @@ def rollout_gridded(
     layout = channel_layout(data, variables, levels)
     names = [ch.name for ch in layout]
     n_dyn = len(layout)
-    mean, std = _channel_stats(statistics, names)
+    mean, std = normalisation_arrays(statistics, names)
     const_names, const = _normalised_constants(data, variables, levels, statistics, constants, n_dyn)
     times = data.indexes["time"]
     if not isinstance(times, pd.DatetimeIndex):
