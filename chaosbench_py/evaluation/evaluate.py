@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import torch.nn as nn
 import xarray as xr
 
 import physics_metrics as pm
+from chaosbench_py.files import atomic_write_text
 from chaosbench_py.training.dsr_evaluation import DSREvaluation, evaluate_dsr
 from physics_metrics.weather import climatology_forecast, persistence_forecast, scorecard
 
@@ -138,18 +138,6 @@ def evaluate_weather(
     return cards
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def scorecards_to_csv(scorecards: Mapping[str, xr.Dataset], path: str | os.PathLike) -> Path:
     """Write scorecards as one tidy CSV, atomically (temporary sibling, then rename).
 
@@ -177,7 +165,7 @@ def scorecards_to_csv(scorecards: Mapping[str, xr.Dataset], path: str | os.PathL
                         )
     frame = pd.DataFrame(rows, columns=["model", "variable", "level", "metric", "lead_time_hours", "value"])
     out = Path(path)
-    _atomic_write_text(out, frame.to_csv(index=False, float_format="%.17g"))
+    atomic_write_text(out, frame.to_csv(index=False, float_format="%.17g"))
     logger.info("scorecards written to %s (%d rows)", out, len(frame))
     return out
 
@@ -370,7 +358,7 @@ def write_dynamics_evaluation(evaluation: DSREvaluation, path: str | os.PathLike
     payload = {"schema": "chaosbench_py.dynamics_evaluation", "version": 1}
     payload.update(_jsonable(dataclasses.asdict(evaluation)))
     out = Path(path)
-    _atomic_write_text(out, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     logger.info("dynamics evaluation written to %s", out)
     return out
 

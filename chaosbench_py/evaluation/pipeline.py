@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from chaosbench_py.files import atomic_output, atomic_write_text
 from emulators.checkpoint import load_model
 
 from .evaluate import (
@@ -53,22 +53,12 @@ __all__ = ["build_report", "evaluate_run", "stationary_climatology", "statistics
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=str)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=str))
 
 
 def _atomic_netcdf(ds: xr.Dataset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nc", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, ".nc") as tmp:
         ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _load_run(run_dir: str | os.PathLike) -> tuple[Any, dict[str, Any], Path]:

@@ -10,11 +10,12 @@ resumed run reads like the log of one run. pandas reads it directly (``pd.read_c
 from __future__ import annotations
 
 import csv
+import io
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from chaosbench_py.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,11 @@ class MetricsLog:
         if not rows:
             return
         header, body = rows[0], [r for r in rows[1:] if r and int(float(r[0])) <= step]
-        fd, tmp = tempfile.mkstemp(prefix=".metrics.", dir=self.path.parent)
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(body)
-        os.replace(tmp, self.path)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(header)
+        w.writerows(body)
+        atomic_write_text(self.path, buf.getvalue())
 
     def write(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", newline="") as fh:
