@@ -1,13 +1,15 @@
 """Reports: Markdown + self-contained HTML with figures; plotting helpers and whole report sections."""
 
 from .document import Report, atomic_write_text, save_figure
-from .plots import (
+from .maps import (
     COASTLINES_CARTOPY,
     COASTLINES_MASK,
     COASTLINES_NONE,
     natural_earth_coastline_path,
-    plot_attractors,
     plot_forecast_maps,
+)
+from .plots import (
+    plot_attractors,
     plot_lyapunov_spectra,
     plot_scores_vs_lead,
     plot_zonal_power_spectra,

@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .document import Report
+from .maps import plot_forecast_maps
 from .plots import (
     VariableSpec,
     _as_timedelta,
@@ -25,7 +26,6 @@ from .plots import (
     _metric_names,
     _parse_variable,
     plot_attractors,
-    plot_forecast_maps,
     plot_lyapunov_spectra,
     plot_scores_vs_lead,
     plot_zonal_power_spectra,
