@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_output", "atomic_write_text"]
+__all__ = ["atomic_output", "atomic_store", "atomic_write_text"]
 
 
 def _umask_mode() -> int:
@@ -43,3 +44,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
+
+
+@contextlib.contextmanager
+def atomic_store(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield ``<hidden folder beside path>/<path's name>`` for writers that create a directory (zarr)
+    or insist on their own file name/extension (netCDF). On a normal exit it takes the place of
+    ``path``: a file by one atomic rename; a directory by moving the old one into the hidden folder
+    first (a directory cannot be renamed over a non-empty one), which is then deleted with it. On an
+    exception ``path`` is untouched and the partial output is deleted."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tmp = tmp_dir / path.name
+        yield tmp
+        if path.exists() and (tmp.is_dir() or path.is_dir()):
+            os.replace(path, tmp_dir / (path.name + ".old"))
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .files import atomic_store
 from .report import Report, atomic_write_text
 from .simulate import generate_trajectories
 from .systems import get_system, list_systems
@@ -265,16 +266,8 @@ def shallow_water_emulator(report: Report, out_dir: Path, *, quick: bool) -> dic
 
 
 def _save_zarr(ds: Any, path: Path) -> None:
-    import shutil
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
-    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
-    shutil.rmtree(tmp.parent, ignore_errors=True)
+    with atomic_store(path) as tmp:
+        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
 
 
 def run_main_job(out_dir: Path, *, quick: bool = False) -> Path:

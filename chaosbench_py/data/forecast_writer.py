@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import pandas as pd
 import xarray as xr
 import zarr
 
+from ..files import atomic_store
 from .schema import SURFACE_VARIABLES, VARIABLES
 
 logger = logging.getLogger(__name__)
@@ -340,14 +339,8 @@ class ForecastWriter:
         for c in ("init_time", "valid_time"):
             enc[c] = dict(_TIME_ENCODING)
         enc["lead_time"] = {"units": "seconds", "dtype": "int64"}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
-            tmp = tmpdir / out.name
+        with atomic_store(out) as tmp:
             ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-            os.replace(tmp, out)
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
         logger.info("wrote %s (%d inits)", out, ds.sizes["init_time"])
         return out
 

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from ..files import atomic_store
 from .statistics import (
     _CACHE_VERSION,
     _level_name,
@@ -128,17 +128,8 @@ def _default_cache_dir(ds: xr.Dataset, sources: Sequence[str] | None) -> Path:
 
 
 def _atomic_write_zarr(ds: xr.Dataset, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    tmp = tmp_dir / path.name
-    try:
+    with atomic_store(path) as tmp:
         ds.to_zarr(tmp, mode="w", consolidated=False, zarr_format=3)
-        if path.exists():
-            old = tmp_dir / (path.name + ".old")
-            os.replace(path, old)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def _read_fingerprint(path: Path) -> str | None:

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 import xarray as xr
 import zarr
 
+from ..files import atomic_store
 from ..systems import get_system
 from ..systems.base import System
 from .trajectories import (
@@ -59,18 +59,6 @@ def _encoding(ds: xr.Dataset, chunks: dict[str, int]) -> dict[str, Any]:
     return enc
 
 
-def _replace(tmp: Path, path: Path) -> None:
-    if path.exists():
-        backup = path.with_name(path.name + ".old")
-        if backup.exists():
-            shutil.rmtree(backup) if backup.is_dir() else backup.unlink()
-        os.replace(path, backup)
-        os.replace(tmp, path)
-        shutil.rmtree(backup) if backup.is_dir() else backup.unlink()
-    else:
-        os.replace(tmp, path)
-
-
 def save_trajectories(
     ds: xr.Dataset, path: str | os.PathLike, *, chunks: dict[str, int] | None = None
 ) -> Path:
@@ -82,9 +70,7 @@ def save_trajectories(
     path = Path(path)
     fmt = _format_of(path)
     chunks = chunks or {"trajectory": 64, "time": 1000}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
-    try:
+    with atomic_store(path) as tmp:
         if fmt == "zarr":
             ds.to_zarr(tmp, mode="w", encoding=_encoding(ds, chunks), consolidated=False, zarr_format=3)
         else:
@@ -93,9 +79,6 @@ def save_trajectories(
                 for k, v in _encoding(ds, chunks).items()
             }
             ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-        _replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
     logger.info("wrote %s", path)
     return path
 
