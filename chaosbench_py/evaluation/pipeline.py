@@ -126,7 +126,7 @@ def _compose(model, extra, compose: dict[int, str] | None) -> Any:
 def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_steps, members,
                       perturbation_std, climatology, seed, compose=None) -> dict[str, Any]:  # fmt: skip
     from chaosbench_py.data import climatology as doy_climatology
-    from chaosbench_py.training.tasks import open_gridded
+    from chaosbench_py.training.tasks import open_gridded, pd_years
 
     cfg = extra["run_config"]
     d = cfg["data"]
@@ -156,10 +156,7 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     kind = climatology if climatology != "auto" else ("doy" if span >= pd.Timedelta("365D") else "mean")
     clim = None
     if kind == "doy":
-        t = pd.DatetimeIndex(train["time"].values)
-        clim = doy_climatology(
-            train, years=(int(t.year.min()), int(t.year.max())), variables=variables, levels=levels
-        )
+        clim = doy_climatology(train, years=pd_years(train), variables=variables, levels=levels)
     elif kind == "mean":
         clim = stationary_climatology(train, variables)
     truth = data[variables]

@@ -12,6 +12,7 @@ schedule, autocast, clipping, EMA, NaN guard, checkpoints, DDP, logging). Interf
 * ``validation_loss(model)``: mean loss on the held-out part (``None`` when there is none).
 * ``state_dict()`` / ``load_state_dict()``: everything needed to continue the batch order exactly.
 * ``metadata()``: what a checkpoint must carry to use the model again (channels, normalisation…).
+* ``log_columns``: the names of the values ``loss`` returns, the extra columns of ``metrics.csv``.
 
 Optional hooks: ``setup_model(model)`` (once, after the model is built: e.g. normalisation buffers
 from the training data); ``lr_factor(step)`` (multiplies the schedule: stages with different
@@ -59,6 +60,13 @@ def open_gridded(path: str | Path) -> xr.Dataset:
     if not p.exists():
         raise FileNotFoundError(f"data.path: no gridded store at {p}")
     return open_era5(str(p))
+
+
+def _config_fields(name: str) -> set[str]:
+    """The keys of model ``name``'s config dataclass."""
+    import emulators
+
+    return {f.name for f in dataclasses.fields(emulators.model_config_class(name))}
 
 
 def _time_slice(ds: xr.Dataset, rng: list | None, key: str) -> xr.Dataset:
@@ -131,15 +139,17 @@ class NextStepTask:
         self.lat_weights = torch.as_tensor(latitude_weights(lat) if k.area_weighted else np.ones(lat.size))
         self.channel_weights = channel_weight_vector(self.channel_names, k.variable_weights, k.level_weights)
         self.steps_per_epoch = len(self.train_set) // self.batch_size
+        self.log_columns = (
+            [f"loss_step{k + 1}" for k in range(self.rollout_steps)] if self.rollout_steps > 1 else []
+        )
         self._perm_cache: tuple[int, torch.Tensor] | None = None
         self.time_step = self.train_set.time_step
 
     # ------------------------------------------------------------------ model / metadata
     def model_config(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
-        import emulators
 
         out = dict(values)
-        fields = {f.name for f in dataclasses.fields(emulators.model_config_class(name))}
+        fields = _config_fields(name)
         if name == "pangu":
             layout = self.train_set._layout
             up = [c for c in layout if c.level is not None]
@@ -203,10 +213,14 @@ class NextStepTask:
         if self.num_workers > 0:
             return self._loader_batch(step, rank, world)
         idx = self.global_indices(step)[rank::world]
-        items = [self.train_set[i] for i in idx]
-        x = torch.stack([a for a, _ in items]).to(self.device)
-        y = torch.stack([b for _, b in items]).to(self.device)
-        return x, y
+        return self._stack(self.train_set, idx)
+
+    def _stack(self, dataset: Any, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs (B, C_in, H, W), targets (B, R, C, H, W))`` of the samples ``indices``, on the device."""
+        items = [dataset[i] for i in indices]
+        return torch.stack([a for a, _ in items]).to(self.device), torch.stack([b for _, b in items]).to(
+            self.device
+        )
 
     def _loader_batch(self, step: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``data.num_workers`` worker processes read the next batches ahead (same batches, same order)."""
@@ -259,10 +273,8 @@ class NextStepTask:
         idx = np.linspace(0, len(self.valid_set) - 1, n).round().astype(int)
         losses = []
         for start in range(0, n, self.batch_size):
-            items = [self.valid_set[int(i)] for i in idx[start : start + self.batch_size]]
-            x = torch.stack([a for a, _ in items]).to(self.device)
-            y = torch.stack([b for _, b in items]).to(self.device)
-            losses.append(float(self.loss(model, (x, y))[0]) * len(items))
+            chunk = [int(i) for i in idx[start : start + self.batch_size]]
+            losses.append(float(self.loss(model, self._stack(self.valid_set, chunk))[0]) * len(chunk))
         return sum(losses) / n
 
     def state_dict(self) -> dict[str, Any]:
@@ -401,6 +413,7 @@ class GTFTask(_SequenceTask):
     """
 
     kind = "gtf"
+    log_columns = ["mse", "alpha"]
     _KEYS = ("sequence_length", "alpha", "alpha_method", "alpha_update_interval", "alpha_decay",
              "partial_forcing", "forcing", "stf_interval", "lambda_latent", "lambda_observation")  # fmt: skip
 
@@ -448,10 +461,9 @@ class MultiStepTask(_SequenceTask):
         super().__init__(cfg, device, cfg.task.rollout_steps)
 
     def model_config(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
-        import emulators
 
         out = dict(values)
-        fields = {f.name for f in dataclasses.fields(emulators.model_config_class(name))}
+        fields = _config_fields(name)
         for key in ("state_dim", "obs_dim", "dim"):
             if key in fields:
                 out.setdefault(key, self.dim)

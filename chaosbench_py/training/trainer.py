@@ -249,10 +249,7 @@ class Trainer:
         self.optimizer = _build_optimizer(self.cfg, self.model.parameters())
         self._lr_factor = build_scheduler_lambda(self.cfg)
         self.lr_scale = 1.0
-        task_lr = getattr(self.task, "lr_factor", None)  # e.g. a task with stages of different rates
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: self.lr_scale * self._lr_factor(s) * (task_lr(s) if task_lr else 1.0)
-        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: self._lr_multiplier(s))
         self.ema = (
             {k: v.detach().clone().float() for k, v in self.model.state_dict().items()}
             if t.ema_decay
@@ -275,6 +272,11 @@ class Trainer:
             self.cfg.model.name, sum(p.numel() for p in self.model.parameters()), self.task.kind,
             self.device, self.dist.world, self.step, t.steps,
         )  # fmt: skip
+
+    def _lr_multiplier(self, step: int) -> float:
+        """Learning rate / ``optimizer.lr`` at ``step``: schedule × rollback scale × the task's stage factor."""
+        task_factor = self.task.lr_factor(step) if hasattr(self.task, "lr_factor") else 1.0
+        return self.lr_scale * self._lr_factor(step) * task_factor
 
     @property
     def is_main(self) -> bool:
@@ -441,11 +443,8 @@ class Trainer:
         rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
         self._load_training_state(self.ckpt_path, check_config=False)
         self.rollbacks, self.lr_scale = rollbacks, scale
-        task_lr = getattr(self.task, "lr_factor", None)
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
-            group["lr"] = (
-                base * self.lr_scale * self._lr_factor(self.step) * (task_lr(self.step) if task_lr else 1.0)
-            )
+            group["lr"] = base * self._lr_multiplier(self.step)
         logger.warning("%s; rolled back to step %d, learning rate × %g (rollback %d of %d)",
                        message, self.step, self.lr_scale, self.rollbacks, t.max_rollbacks)  # fmt: skip
 
@@ -460,11 +459,7 @@ class Trainer:
             self.save_checkpoint()
         log = None
         if self.is_main and self.out_dir is not None:
-            extra_cols = list(getattr(self.task, "log_columns", None) or [])
-            if not extra_cols and self.task.kind == "gtf":
-                extra_cols = ["mse", "alpha"]
-            elif not extra_cols and self.task.kind == "next_step" and self.cfg.task.rollout_steps > 1:
-                extra_cols = [f"loss_step{k + 1}" for k in range(self.cfg.task.rollout_steps)]
+            extra_cols = list(getattr(self.task, "log_columns", []))
             log = MetricsLog(
                 self.out_dir, extra_cols, t.tensorboard, resume_step=self.step if self.step else None
             )
