@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gridded_inputs import overfit
 
 from emulators import build_model, load_model, save_model
 from emulators.baselines import (
@@ -115,17 +116,8 @@ def test_tiny_overfit(make, kw):
     model = make(in_channels=2, out_channels=2, **kw)
     x = torch.randn(4, 2, 16, 32)
     y = torch.roll(x, 1, -1) * 0.5
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = loss = None
-    for _ in range(500):  # stops as soon as the loss has fallen 10x
-        opt.zero_grad()
-        loss = (model(x) - y).pow(2).mean()
-        first = first if first is not None else loss.item()
-        if loss.item() < first / 10:
-            break
-        loss.backward()
-        opt.step()
-    assert loss.item() < first / 10, (first, loss.item())
+    first, last = overfit(model, x, y, max_steps=500)  # stops once the loss has fallen 10x
+    assert last < first / 10, (first, last)
 
 
 @pytest.mark.parametrize("name,make", [("unet", _tiny_unet), ("resnet", _tiny_resnet)])

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from gridded_inputs import overfit
 from scipy.special import sph_harm_y
 
 from emulators import build_model, load_model, save_model
@@ -169,17 +170,8 @@ def test_tiny_overfit():
     )
     x = torch.randn(2, 2, 8, 16)
     y = torch.roll(x, 1, -1) * 0.5 + torch.randn(2, 2, 8, 16) * 0.1
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = loss = None
-    for _ in range(400):  # stops as soon as the loss has fallen 10x
-        opt.zero_grad()
-        loss = (model(x) - y).pow(2).mean()
-        first = first if first is not None else loss.item()
-        if loss.item() < first / 10:
-            break
-        loss.backward()
-        opt.step()
-    assert loss.item() < first / 10, (first, loss.item())
+    first, last = overfit(model, x, y, max_steps=400)  # stops once the loss has fallen 10x
+    assert last < first / 10, (first, last)
 
 
 def test_save_load_round_trip(tmp_path):
