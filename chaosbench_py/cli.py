@@ -22,6 +22,8 @@ import logging
 import sys
 from pathlib import Path
 
+from .errors import InputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -123,7 +125,7 @@ def _parse_overrides(items: list[str] | None) -> dict:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. train.steps=100")
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. train.steps=100")
         out[key.strip()] = yaml.safe_load(value)
     return out
 
@@ -147,7 +149,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for item in args.compose or []:
         lead, sep, run = item.partition("=")
         if not sep or not lead.strip().isdigit():
-            raise ValueError(f"--compose {item!r}: expected LEAD_STEPS=RUN, e.g. 4=runs/fno_24h")
+            raise InputError(f"--compose {item!r}: expected LEAD_STEPS=RUN, e.g. 4=runs/fno_24h")
         compose[int(lead)] = run
     path = evaluate_run(
         args.run, args.out, data_path=args.data, test=args.test, n_inits=args.n_inits, n_steps=args.steps,
@@ -308,9 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileExistsError, FileNotFoundError, TypeError, FloatingPointError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"chaosbench {args.command}: error: {msg}", file=sys.stderr)
+    except Exception as exc:
+        from .errors import is_user_error
+
+        if not is_user_error(exc):
+            raise  # a bug: its traceback is what a report needs
+        if args.verbose:
+            logger.exception("chaosbench %s failed", args.command)
+        print(f"chaosbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 

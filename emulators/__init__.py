@@ -25,7 +25,8 @@ from .baselines import (
     UNet,
     UNetConfig,
 )
-from .checkpoint import load_model, save_model
+from .checkpoint import load_model, load_state_dict_checked, read_checkpoint, save_model
+from .errors import CheckpointError, EmulatorInputError
 from .fno import FNO, FNOConfig, SpectralConv
 from .neural_ode import NeuralODE, NeuralODEConfig
 from .pangu import PanguConfig, PanguModel, pangu_preset
@@ -45,6 +46,10 @@ from .ssm import Mamba2, MambaConfig, reference_scan, ssd_chunked_scan, ssd_step
 from .stepping import gridded_step
 
 __all__ = [
+    "CheckpointError",
+    "EmulatorInputError",
+    "load_state_dict_checked",
+    "read_checkpoint",
     "ShPLRNN",
     "ShPLRNNConfig",
     "normalized_positive_definite_diagonal",

@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .errors import EmulatorInputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["plan_lead", "rollout_hierarchical"]
@@ -26,7 +28,7 @@ __all__ = ["plan_lead", "rollout_hierarchical"]
 def _check_leads(model_leads: Iterable[int]) -> list[int]:
     values = list(model_leads)
     if not values or any(isinstance(v, bool) or int(v) != v or v <= 0 for v in values):
-        raise ValueError(f"model_leads must be positive integers, got {tuple(values)!r}")
+        raise EmulatorInputError(f"model_leads must be positive integers, got {tuple(values)!r}")
     leads = sorted({int(v) for v in values}, reverse=True)
     return leads
 
@@ -41,7 +43,7 @@ def plan_lead(lead_hours: int, model_leads: Iterable[int] = (24, 6, 3, 1)) -> li
     ``lead_hours = 0`` gives ``[]``; a lead that no combination reaches raises ``ValueError``.
     """
     if isinstance(lead_hours, bool) or int(lead_hours) != lead_hours or lead_hours < 0:
-        raise ValueError(f"lead_hours must be a non-negative integer, got {lead_hours!r}")
+        raise EmulatorInputError(f"lead_hours must be a non-negative integer, got {lead_hours!r}")
     lead_hours = int(lead_hours)
     leads = _check_leads(model_leads)
     # best[t]: a minimal-length plan for t hours as a descending list, or None if unreachable.
@@ -59,7 +61,7 @@ def plan_lead(lead_hours: int, model_leads: Iterable[int] = (24, 6, 3, 1)) -> li
             ):
                 best[t] = candidate
     if best[lead_hours] is None:
-        raise ValueError(f"lead_hours={lead_hours} cannot be reached with model_leads {tuple(leads)}")
+        raise EmulatorInputError(f"lead_hours={lead_hours} cannot be reached with model_leads {tuple(leads)}")
     return list(best[lead_hours])
 
 
@@ -86,7 +88,7 @@ def rollout_hierarchical(
         smallest lead. The state at each ``t`` equals the ``return_all=False`` result for ``t``.
     """
     if not models:
-        raise ValueError("models must map at least one lead time to a model")
+        raise EmulatorInputError("models must map at least one lead time to a model")
     leads = _check_leads(models)
     if not return_all:
         state = x0
@@ -96,7 +98,7 @@ def rollout_hierarchical(
 
     for larger, smaller in zip(leads, leads[1:]):
         if larger % smaller:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"return_all=True needs nested model leads; {smaller} h does not divide {larger} h"
             )
     smallest = leads[-1]
@@ -106,7 +108,7 @@ def rollout_hierarchical(
         or lead_hours < 0
         or lead_hours % smallest
     ):
-        raise ValueError(
+        raise EmulatorInputError(
             f"lead_hours={lead_hours!r} must be a non-negative multiple of the smallest lead {smallest}"
         )
     chain = {lead: x0 for lead in leads}  # chain[L]: the state at (current t − L) for the next L-step

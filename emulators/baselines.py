@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import EmulatorInputError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ __all__ = [
 
 def _check_input(x: torch.Tensor, channels: int) -> None:
     if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"x: expected shape (batch, {channels}, lat, lon), got {tuple(x.shape)}")
+        raise EmulatorInputError(f"x: expected shape (batch, {channels}, lat, lon), got {tuple(x.shape)}")
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Persistence(nn.Module):
         self.config = config
         out = config.out_channels if config.out_channels is not None else config.in_channels
         if not 1 <= out <= config.in_channels:
-            raise ValueError(f"out_channels: need 1 ≤ out_channels ≤ in_channels, got {config.out_channels}")
+            raise EmulatorInputError(f"out_channels: need 1 ≤ out_channels ≤ in_channels, got {config.out_channels}")
         self.out_channels = out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,13 +104,13 @@ class Climatology(nn.Module):
         self.config = config
         shape = (config.n_doy, config.channels, config.nlat, config.nlon)
         if min(shape) < 1:
-            raise ValueError(f"ClimatologyConfig: all sizes must be ≥ 1, got {shape}")
+            raise EmulatorInputError(f"ClimatologyConfig: all sizes must be ≥ 1, got {shape}")
         self.register_buffer("climatology", torch.zeros(shape))
 
     def set_climatology(self, values: torch.Tensor) -> None:
         """Copy ``values`` of shape ``(n_doy, C, H, W)`` into the buffer."""
         if tuple(values.shape) != tuple(self.climatology.shape):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"values: expected shape {tuple(self.climatology.shape)}, got {tuple(values.shape)}"
             )
         with torch.no_grad():
@@ -118,17 +119,17 @@ class Climatology(nn.Module):
     def forward(self, x: torch.Tensor, doy: torch.Tensor | int | None = None) -> torch.Tensor:
         _check_input(x, self.config.channels)
         if doy is None:
-            raise ValueError("doy: climatology needs the day of year (1-based) of the target time")
+            raise EmulatorInputError("doy: climatology needs the day of year (1-based) of the target time")
         doy = torch.as_tensor(doy, device=self.climatology.device).long().reshape(-1)
         if doy.numel() == 1:
             doy = doy.expand(x.shape[0])
         if doy.numel() != x.shape[0]:
-            raise ValueError(f"doy: expected {x.shape[0]} values (one per batch item), got {doy.numel()}")
+            raise EmulatorInputError(f"doy: expected {x.shape[0]} values (one per batch item), got {doy.numel()}")
         if bool((doy < 1).any()) or bool((doy > self.config.n_doy).any()):
-            raise ValueError(f"doy: values must be in 1 … {self.config.n_doy}, got {doy.tolist()}")
+            raise EmulatorInputError(f"doy: values must be in 1 … {self.config.n_doy}, got {doy.tolist()}")
         clim = self.climatology[doy - 1]
         if clim.shape[-2:] != x.shape[-2:]:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"x: grid {tuple(x.shape[-2:])} differs from the climatology's {tuple(clim.shape[-2:])}"
             )
         return clim.to(x.dtype)
@@ -171,11 +172,11 @@ class UNet(nn.Module):
         self.config = config
         widths = tuple(int(w) for w in config.widths)
         if len(widths) < 2 or min(widths) < 1:
-            raise ValueError(f"widths: need at least 2 positive widths, got {config.widths}")
+            raise EmulatorInputError(f"widths: need at least 2 positive widths, got {config.widths}")
         if config.padding_mode not in ("zeros", "circular"):
-            raise ValueError(f"padding_mode: expected 'zeros' or 'circular', got {config.padding_mode!r}")
+            raise EmulatorInputError(f"padding_mode: expected 'zeros' or 'circular', got {config.padding_mode!r}")
         if config.residual and config.in_channels != config.out_channels:
-            raise ValueError("residual: needs in_channels == out_channels")
+            raise EmulatorInputError("residual: needs in_channels == out_channels")
         s, pm = config.negative_slope, config.padding_mode
         self.down = nn.ModuleList()
         cin = config.in_channels
@@ -265,13 +266,13 @@ class ResNetCNN(nn.Module):
         super().__init__()
         self.config = config
         if config.padding_mode not in ("zeros", "circular"):
-            raise ValueError(f"padding_mode: expected 'zeros' or 'circular', got {config.padding_mode!r}")
+            raise EmulatorInputError(f"padding_mode: expected 'zeros' or 'circular', got {config.padding_mode!r}")
         if len(config.layers) < 1 or min(config.layers) < 1:
-            raise ValueError(f"layers: need ≥ 1 stage with ≥ 1 block each, got {config.layers}")
+            raise EmulatorInputError(f"layers: need ≥ 1 stage with ≥ 1 block each, got {config.layers}")
         if len(config.decoder_widths) < 1:
-            raise ValueError("decoder_widths: need at least one up-block")
+            raise EmulatorInputError("decoder_widths: need at least one up-block")
         if config.residual and config.in_channels != config.out_channels:
-            raise ValueError("residual: needs in_channels == out_channels")
+            raise EmulatorInputError("residual: needs in_channels == out_channels")
         pm, b, e = config.padding_mode, config.base_width, config.expansion
         stem = [
             nn.Conv2d(config.in_channels, b, 7, stride=2, padding=3, padding_mode=pm, bias=False),

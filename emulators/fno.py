@@ -40,6 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import EmulatorInputError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,9 @@ class SpectralConv(nn.Module):
         super().__init__()
         n_modes = tuple(int(m) for m in n_modes)
         if not 1 <= len(n_modes) <= 3 or any(m < 1 for m in n_modes):
-            raise ValueError(f"n_modes: need 1 to 3 positive mode counts, got {n_modes}")
+            raise EmulatorInputError(f"n_modes: need 1 to 3 positive mode counts, got {n_modes}")
         if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"in_channels/out_channels must be ≥ 1, got {in_channels}, {out_channels}")
+            raise EmulatorInputError(f"in_channels/out_channels must be ≥ 1, got {in_channels}, {out_channels}")
         self.in_channels, self.out_channels, self.n_modes = in_channels, out_channels, n_modes
         shape = (in_channels, out_channels, *n_modes[:-1], n_modes[-1] // 2 + 1)
         std = (1.0 / (in_channels + out_channels)) ** 0.5
@@ -111,7 +112,7 @@ class SpectralConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.n_dim
         if x.dim() != d + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"x: expected shape (batch, {self.in_channels}, {d} grid axes), got {tuple(x.shape)}"
             )
         grid = x.shape[2:]
@@ -218,15 +219,15 @@ class FNO(nn.Module):
         n_modes = tuple(config.n_modes)
         d = len(n_modes)
         if d not in (1, 2, 3):
-            raise ValueError(f"n_modes: length must be 1, 2 or 3 (spatial dims), got {n_modes}")
+            raise EmulatorInputError(f"n_modes: length must be 1, 2 or 3 (spatial dims), got {n_modes}")
         if config.positional_embedding not in ("none", "grid"):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"positional_embedding: expected 'none' or 'grid', got {config.positional_embedding!r}"
             )
         if config.residual and config.in_channels != config.out_channels:
-            raise ValueError("residual: needs in_channels == out_channels")
+            raise EmulatorInputError("residual: needs in_channels == out_channels")
         if config.n_layers < 1 or config.hidden_channels < 1:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"n_layers/hidden_channels must be ≥ 1, got {config.n_layers}, {config.hidden_channels}"
             )
         self.n_dim = d
@@ -249,7 +250,7 @@ class FNO(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         if x.dim() != self.n_dim + 2 or x.shape[1] != cfg.in_channels:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"x: expected shape (batch, {cfg.in_channels}, {self.n_dim} grid axes), got {tuple(x.shape)}"
             )
         inp = x

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 from torchdiffeq import odeint, odeint_adjoint
 
+from .errors import EmulatorInputError, EmulatorTypeError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -60,21 +61,21 @@ class NeuralODEConfig:
 
     def __post_init__(self) -> None:
         if self.state_dim < 1:
-            raise ValueError(f"state_dim must be >= 1, got {self.state_dim}")
+            raise EmulatorInputError(f"state_dim must be >= 1, got {self.state_dim}")
         if self.n_layers < 0:
-            raise ValueError(f"n_layers must be >= 0, got {self.n_layers}")
+            raise EmulatorInputError(f"n_layers must be >= 0, got {self.n_layers}")
         if self.n_layers > 0 and self.hidden_dim < 1:
-            raise ValueError(f"hidden_dim must be >= 1, got {self.hidden_dim}")
+            raise EmulatorInputError(f"hidden_dim must be >= 1, got {self.hidden_dim}")
         if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
+            raise EmulatorInputError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
         if not self.dt > 0:
-            raise ValueError(f"dt must be > 0, got {self.dt}")
+            raise EmulatorInputError(f"dt must be > 0, got {self.dt}")
         if self.method not in _FIXED_GRID | _ADAPTIVE:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"method must be a torchdiffeq solver {sorted(_FIXED_GRID | _ADAPTIVE)}, got {self.method!r}"
             )
         if self.step_size < 0:
-            raise ValueError(f"step_size must be >= 0, got {self.step_size}")
+            raise EmulatorInputError(f"step_size must be >= 0, got {self.step_size}")
 
 
 class VectorField(nn.Module):
@@ -131,11 +132,11 @@ class NeuralODE(nn.Module):
 
     def _check_state(self, x: torch.Tensor, name: str) -> tuple[torch.Tensor, bool]:
         if not isinstance(x, torch.Tensor):
-            raise TypeError(
+            raise EmulatorTypeError(
                 f"{name}: expected a torch.Tensor of shape (B, D) or (D,), got {type(x).__name__}"
             )
         if x.ndim not in (1, 2) or x.shape[-1] != self.config.state_dim:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"{name}: expected shape (B, {self.config.state_dim}) or ({self.config.state_dim},), got {tuple(x.shape)}"
             )
         batched = x.ndim == 2
@@ -159,7 +160,7 @@ class NeuralODE(nn.Module):
 
     def forward(self, x0: torch.Tensor, n_steps: int) -> torch.Tensor:
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+            raise EmulatorInputError(f"n_steps must be a positive int, got {n_steps!r}")
         x, batched = self._check_state(x0, "x0")
         x = x.to(self._param_dtype())  # the output is in the model's dtype
         t = torch.arange(n_steps + 1, dtype=x.dtype, device=x.device) * self.config.dt

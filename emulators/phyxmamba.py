@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .errors import EmulatorInputError, EmulatorKeyError
 from .registry import register_model
 from .ssm import Mamba2, MambaConfig, RMSNorm
 
@@ -41,10 +42,10 @@ def delay_embed_causal(x: torch.Tensor, embedding_dim: int, delay: int) -> torch
     delays of variable 0 first, oldest first, ending with ``x_v(t)`` itself.
     """
     if x.ndim != 3:
-        raise ValueError(f"x: expected (batch, time, vars), got shape {tuple(x.shape)}")
+        raise EmulatorInputError(f"x: expected (batch, time, vars), got shape {tuple(x.shape)}")
     m, tau = int(embedding_dim), int(delay)
     if m < 1 or tau < 1:
-        raise ValueError(f"embedding_dim and delay must be >= 1, got {embedding_dim}, {delay}")
+        raise EmulatorInputError(f"embedding_dim and delay must be >= 1, got {embedding_dim}, {delay}")
     b, T, V = x.shape
     pad = (m - 1) * tau
     xp = torch.cat([x.new_zeros(b, pad, V), x], dim=1)
@@ -94,15 +95,15 @@ class PhyxMambaConfig:
         ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"PhyxMambaConfig.{name}: must be a positive int, got {v!r}")
+                raise EmulatorInputError(f"PhyxMambaConfig.{name}: must be a positive int, got {v!r}")
         if self.mtp_steps < 0:
-            raise ValueError(f"PhyxMambaConfig.mtp_steps: must be >= 0, got {self.mtp_steps}")
+            raise EmulatorInputError(f"PhyxMambaConfig.mtp_steps: must be >= 0, got {self.mtp_steps}")
         if self.lookback % self.token_size:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"PhyxMambaConfig.lookback={self.lookback} must be a multiple of token_size={self.token_size}"
             )
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"PhyxMambaConfig.dropout: must be in [0, 1), got {self.dropout}")
+            raise EmulatorInputError(f"PhyxMambaConfig.dropout: must be in [0, 1), got {self.dropout}")
 
     def mamba_config(self) -> MambaConfig:
         return MambaConfig(
@@ -133,9 +134,9 @@ def phyxmamba_preset(system: str, size: str = "paper", **overrides) -> PhyxMamba
     """
     key = system.lower().replace("-", "").replace("_", "")
     if key not in _PRESETS:
-        raise KeyError(f"system: no PhyxMamba preset for {system!r}; known: {sorted(_PRESETS)}")
+        raise EmulatorKeyError(f"system: no PhyxMamba preset for {system!r}; known: {sorted(_PRESETS)}")
     if size not in ("paper", "cpu"):
-        raise ValueError(f"size: must be 'paper' or 'cpu', got {size!r}")
+        raise EmulatorInputError(f"size: must be 'paper' or 'cpu', got {size!r}")
     values = dict(_PRESETS[key])
     if size == "cpu":
         values.update(_CPU)
@@ -189,9 +190,9 @@ class PhyxMamba(nn.Module):
         mean = torch.as_tensor(mean, dtype=self.data_mean.dtype).reshape(-1)
         std = torch.as_tensor(std, dtype=self.data_std.dtype).reshape(-1)
         if mean.numel() != self.config.n_vars or std.numel() != self.config.n_vars:
-            raise ValueError(f"mean/std: expected {self.config.n_vars} values each")
+            raise EmulatorInputError(f"mean/std: expected {self.config.n_vars} values each")
         if bool((std <= 0).any()):
-            raise ValueError("std: must be > 0")
+            raise EmulatorInputError("std: must be > 0")
         self.data_mean.copy_(mean)
         self.data_std.copy_(std)
 
@@ -205,9 +206,9 @@ class PhyxMamba(nn.Module):
     def _check(self, x: torch.Tensor, name: str) -> None:
         c = self.config
         if x.ndim != 3 or x.shape[-1] != c.n_vars:
-            raise ValueError(f"{name}: expected (batch, time, {c.n_vars}), got shape {tuple(x.shape)}")
+            raise EmulatorInputError(f"{name}: expected (batch, time, {c.n_vars}), got shape {tuple(x.shape)}")
         if x.shape[1] % c.token_size:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"{name}: time length {x.shape[1]} must be a multiple of token_size={c.token_size}"
             )
 
@@ -314,14 +315,14 @@ class PhyxMamba(nn.Module):
         context's dtype.
         """
         if n_steps < 1:
-            raise ValueError(f"n_steps: must be >= 1, got {n_steps}")
+            raise EmulatorInputError(f"n_steps: must be >= 1, got {n_steps}")
         ctx = torch.as_tensor(context)
         squeeze = ctx.ndim == 2
         if squeeze:
             ctx = ctx[None]
         P = self.config.token_size
         if ctx.ndim != 3 or ctx.shape[1] < P:
-            raise ValueError(f"context: expected (batch, time >= {P}, vars), got shape {tuple(ctx.shape)}")
+            raise EmulatorInputError(f"context: expected (batch, time >= {P}, vars), got shape {tuple(ctx.shape)}")
         ctx = ctx[:, ctx.shape[1] % P :]
         p = next(self.parameters())
         was_training = self.training

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .errors import EmulatorInputError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -65,15 +66,15 @@ class ShPLRNNConfig:
         for key in ("obs_dim", "latent_dim", "hidden_dim"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ShPLRNNConfig.{key} must be a positive int, got {value!r}")
+                raise EmulatorInputError(f"ShPLRNNConfig.{key} must be a positive int, got {value!r}")
         if isinstance(self.input_dim, bool) or not isinstance(self.input_dim, int) or self.input_dim < 0:
-            raise ValueError(f"ShPLRNNConfig.input_dim must be an int >= 0, got {self.input_dim!r}")
+            raise EmulatorInputError(f"ShPLRNNConfig.input_dim must be an int >= 0, got {self.input_dim!r}")
         if self.observation not in _OBSERVATIONS:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"ShPLRNNConfig.observation must be one of {_OBSERVATIONS}, got {self.observation!r}"
             )
         if self.observation == "identity" and self.latent_dim < self.obs_dim:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"ShPLRNNConfig.latent_dim ({self.latent_dim}) must be >= obs_dim ({self.obs_dim}) "
                 "for the identity observation model"
             )
@@ -132,7 +133,7 @@ class ShPLRNN(nn.Module):
     def _check(self, z: torch.Tensor, size: int, name: str) -> None:
         if not isinstance(z, torch.Tensor) or z.shape[-1:] != (size,):
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"{name} must be a tensor of shape (..., {size}), got {shape}")
+            raise EmulatorInputError(f"{name} must be a tensor of shape (..., {size}), got {shape}")
 
     def step(self, z: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         """One latent step ``z_t (..., M) → z_{t+1} (..., M)``; ``s (..., K)`` the input at ``t+1``."""
@@ -145,7 +146,7 @@ class ShPLRNN(nn.Module):
         out = self.A * z + phi @ self.W1.T + self.h1
         if s is not None:
             if self.C is None:
-                raise ValueError("s: the model has input_dim=0 and takes no external inputs")
+                raise EmulatorInputError("s: the model has input_dim=0 and takes no external inputs")
             self._check(s, self.config.input_dim, "s")
             out = out + s @ self.C.T
         return out
@@ -156,10 +157,10 @@ class ShPLRNN(nn.Module):
         ``inputs``: optional ``(B, n_steps, K)`` external inputs ``s_1..s_n``.
         """
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
-            raise ValueError(f"n_steps must be an int >= 0, got {n_steps!r}")
+            raise EmulatorInputError(f"n_steps must be an int >= 0, got {n_steps!r}")
         self._check(z0, self.config.latent_dim, "z0")
         if inputs is not None and inputs.shape[-2] != n_steps:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"inputs must have n_steps={n_steps} time steps, got shape {tuple(inputs.shape)}"
             )
         z = z0
@@ -228,7 +229,7 @@ class ShPLRNN(nn.Module):
         As the GTF ``generate(model, O, x0, T)``: ``n_steps - 1`` free steps after the inferred initial state.
         """
         if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
+            raise EmulatorInputError(f"n_steps must be >= 1, got {n_steps!r}")
         z0 = self.init_state(x0)
         zs = self.forward(z0, n_steps - 1, inputs)
         return self.observe(torch.cat([z0.unsqueeze(-2), zs], dim=-2))

@@ -22,17 +22,19 @@ from typing import Any
 
 import torch.nn as nn
 
+from .errors import EmulatorInputError, EmulatorKeyError, EmulatorTypeError
+
 _MODELS: dict[str, tuple[type[nn.Module], type]] = {}
 
 
 def register_model(name: str, config_cls: type) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator registering a model class with its config dataclass under ``name``."""
     if not dataclasses.is_dataclass(config_cls):
-        raise TypeError(f"register_model({name!r}): config_cls must be a dataclass, got {config_cls!r}")
+        raise EmulatorTypeError(f"register_model({name!r}): config_cls must be a dataclass, got {config_cls!r}")
 
     def deco(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _MODELS and _MODELS[name][0] is not cls:
-            raise ValueError(f"model {name!r} registered twice")
+            raise EmulatorInputError(f"model {name!r} registered twice")
         _MODELS[name] = (cls, config_cls)
         cls.model_name = name  # type: ignore[attr-defined]
         return cls
@@ -49,7 +51,7 @@ def _lookup(name: str) -> tuple[type[nn.Module], type]:
     if name not in _MODELS:
         close = difflib.get_close_matches(name, list(_MODELS), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown model {name!r}.{hint} Registered: {', '.join(list_models())}")
+        raise EmulatorKeyError(f"unknown model {name!r}.{hint} Registered: {', '.join(list_models())}")
     return _MODELS[name]
 
 
@@ -69,7 +71,7 @@ def make_config(name: str, values: Mapping[str, Any] | None = None) -> Any:
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise KeyError(f"model {name!r}: unknown config key(s) {unknown}; valid keys: {sorted(fields)}")
+        raise EmulatorKeyError(f"model {name!r}: unknown config key(s) {unknown}; valid keys: {sorted(fields)}")
     hints = typing.get_type_hints(config_cls)
     for key, value in values.items():
         _check_type(name, key, value, hints.get(key))
@@ -90,7 +92,7 @@ def _check_type(model: str, key: str, value: Any, hint: Any) -> None:
     elif origin is tuple or hint is tuple:
         allowed = (tuple, list)
     if allowed and (not isinstance(value, allowed) or (hint in (int, float) and isinstance(value, bool))):
-        raise TypeError(
+        raise EmulatorTypeError(
             f"model {model!r}: config key {key!r} must be {getattr(hint, '__name__', hint)}, got {value!r}"
         )
 
@@ -108,7 +110,7 @@ def model_config_dict(model: nn.Module) -> dict[str, Any]:
     config = getattr(model, "config", None)
     name = getattr(model, "model_name", None)
     if name is None or config is None or not dataclasses.is_dataclass(config):
-        raise TypeError(
+        raise EmulatorTypeError(
             "model was not built through the registry (needs .model_name and a dataclass .config)"
         )
     return {"name": name, "config": dataclasses.asdict(config)}

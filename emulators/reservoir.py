@@ -40,6 +40,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from .errors import EmulatorInputError, EmulatorTypeError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -55,28 +56,28 @@ def _as_series(series: Any, name: str, dim: int, min_length: int = 1) -> tuple[t
     try:
         x = torch.as_tensor(series)
     except Exception as exc:  # noqa: BLE001
-        raise TypeError(
+        raise EmulatorTypeError(
             f"{name}: expected an array or tensor of shape (T, D) or (B, T, D), got {type(series)}"
         ) from exc
     if x.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected shape (T, D) or (B, T, D), got {tuple(x.shape)}")
+        raise EmulatorInputError(f"{name}: expected shape (T, D) or (B, T, D), got {tuple(x.shape)}")
     batched = x.ndim == 3
     if not batched:
         x = x.unsqueeze(0)
     if x.shape[-1] != dim:
-        raise ValueError(f"{name}: last dimension must be the state dimension {dim}, got {x.shape[-1]}")
+        raise EmulatorInputError(f"{name}: last dimension must be the state dimension {dim}, got {x.shape[-1]}")
     if x.shape[1] < min_length:
-        raise ValueError(f"{name}: needs at least {min_length} time steps, got {x.shape[1]}")
+        raise EmulatorInputError(f"{name}: needs at least {min_length} time steps, got {x.shape[1]}")
     if not torch.is_floating_point(x):
         x = x.to(torch.float64)
     if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
+        raise EmulatorInputError(f"{name}: contains NaN or infinite values")
     return x, batched
 
 
 def _check_n_steps(n_steps: Any) -> int:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+        raise EmulatorInputError(f"n_steps must be a positive int, got {n_steps!r}")
     return n_steps
 
 
@@ -98,9 +99,9 @@ def ridge_regression(features: torch.Tensor, targets: torch.Tensor, ridge: float
     ``(D, F)`` read-out matrix ``W`` with ``Y ≈ Φ Wᵀ``.
     """
     if not (isinstance(ridge, int | float) and not isinstance(ridge, bool)) or not ridge >= 0:
-        raise ValueError(f"ridge must be a non-negative number, got {ridge!r}")
+        raise EmulatorInputError(f"ridge must be a non-negative number, got {ridge!r}")
     if features.ndim != 2 or targets.ndim != 2 or features.shape[0] != targets.shape[0]:
-        raise ValueError(
+        raise EmulatorInputError(
             f"features (M, F) and targets (M, D) must share M; got {tuple(features.shape)} and {tuple(targets.shape)}"
         )
     phi = features.to(torch.float64)
@@ -143,17 +144,17 @@ class ESNConfig:
 
     def __post_init__(self) -> None:
         if self.input_dim < 1:
-            raise ValueError(f"input_dim must be >= 1, got {self.input_dim}")
+            raise EmulatorInputError(f"input_dim must be >= 1, got {self.input_dim}")
         if self.reservoir_dim < 1:
-            raise ValueError(f"reservoir_dim must be >= 1, got {self.reservoir_dim}")
+            raise EmulatorInputError(f"reservoir_dim must be >= 1, got {self.reservoir_dim}")
         if not self.spectral_radius > 0:
-            raise ValueError(f"spectral_radius must be > 0, got {self.spectral_radius}")
+            raise EmulatorInputError(f"spectral_radius must be > 0, got {self.spectral_radius}")
         if not 0 < self.connectivity <= 1:
-            raise ValueError(f"connectivity must be in (0, 1], got {self.connectivity}")
+            raise EmulatorInputError(f"connectivity must be in (0, 1], got {self.connectivity}")
         if not 0 < self.leak_rate <= 1:
-            raise ValueError(f"leak_rate must be in (0, 1], got {self.leak_rate}")
+            raise EmulatorInputError(f"leak_rate must be in (0, 1], got {self.leak_rate}")
         if self.input_scaling < 0 or self.bias_scaling < 0:
-            raise ValueError("input_scaling and bias_scaling must be >= 0")
+            raise EmulatorInputError("input_scaling and bias_scaling must be >= 0")
 
 
 @register_model("esn", ESNConfig)
@@ -181,7 +182,7 @@ class EchoStateNetwork(nn.Module):
         w = (2 * torch.rand(n, n, generator=gen, dtype=torch.float64) - 1) * mask
         radius = torch.linalg.eigvals(w).abs().max().item()
         if radius == 0:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"the random reservoir (reservoir_dim={n}, connectivity={config.connectivity}, seed={config.seed}) "
                 "has spectral radius 0; raise connectivity or reservoir_dim"
             )
@@ -255,7 +256,7 @@ class EchoStateNetwork(nn.Module):
         states ``r_{t}`` for ``t > washout`` are regressed on the targets ``u_t``. Returns ``self``.
         """
         if isinstance(washout, bool) or not isinstance(washout, int) or washout < 0:
-            raise ValueError(f"washout must be a non-negative int, got {washout!r}")
+            raise EmulatorInputError(f"washout must be a non-negative int, got {washout!r}")
         x, _ = _as_series(series, "series", self.config.input_dim, min_length=washout + 2)
         states = self.listen(x[:, :-1])  # (B, T-1, N): states[:, t-1] predicts x[:, t]
         phi = self.features(states[:, washout:]).reshape(-1, self.n_features)
@@ -320,11 +321,11 @@ class NVARConfig:
 
     def __post_init__(self) -> None:
         if self.input_dim < 1:
-            raise ValueError(f"input_dim must be >= 1, got {self.input_dim}")
+            raise EmulatorInputError(f"input_dim must be >= 1, got {self.input_dim}")
         if self.delay < 1:
-            raise ValueError(f"delay must be >= 1, got {self.delay}")
+            raise EmulatorInputError(f"delay must be >= 1, got {self.delay}")
         if self.skip < 1:
-            raise ValueError(f"skip must be >= 1, got {self.skip}")
+            raise EmulatorInputError(f"skip must be >= 1, got {self.skip}")
 
 
 @register_model("nvar", NVARConfig)

@@ -57,6 +57,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import EmulatorInputError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def colatitude_quadrature(nlat: int, grid: str) -> tuple[torch.Tensor, torch.Ten
     ``∫_0^π g(θ) sin θ dθ ≈ Σ_j w_j g(θ_j)``; grids and rules in the module docstring.
     """
     if not isinstance(nlat, int) or nlat < 2:
-        raise ValueError(f"nlat: need an integer ≥ 2, got {nlat!r}")
+        raise EmulatorInputError(f"nlat: need an integer ≥ 2, got {nlat!r}")
     f64 = torch.float64
     if grid == "legendre-gauss":
         k = torch.arange(1, nlat, dtype=f64)
@@ -108,7 +109,7 @@ def colatitude_quadrature(nlat: int, grid: str) -> tuple[torch.Tensor, torch.Ten
         for k in range(1, nlat // 2 + 1):
             acc = acc - 2 * torch.cos(2 * k * theta) / (4 * k * k - 1)
         return theta, 2.0 / nlat * acc
-    raise ValueError(f"grid: expected one of {SHT_GRIDS}, got {grid!r}")
+    raise EmulatorInputError(f"grid: expected one of {SHT_GRIDS}, got {grid!r}")
 
 
 def legendre_table(lmax: int, mmax: int, theta: torch.Tensor) -> torch.Tensor:
@@ -143,16 +144,16 @@ def default_truncation(nlat: int, nlon: int, grid: str) -> tuple[int, int]:
 
 def _check_truncation(nlat: int, nlon: int, lmax: int | None, mmax: int | None, grid: str) -> tuple[int, int]:
     if grid not in SHT_GRIDS:
-        raise ValueError(f"grid: expected one of {SHT_GRIDS}, got {grid!r}")
+        raise EmulatorInputError(f"grid: expected one of {SHT_GRIDS}, got {grid!r}")
     if not isinstance(nlon, int) or nlon < 2:
-        raise ValueError(f"nlon: need an integer ≥ 2, got {nlon!r}")
+        raise EmulatorInputError(f"nlon: need an integer ≥ 2, got {nlon!r}")
     d_l, d_m = default_truncation(nlat, nlon, grid)
     lmax = d_l if lmax is None else int(lmax)
     mmax = min(lmax, d_m) if mmax is None else int(mmax)
     if lmax < 0 or lmax > nlat - 1:
-        raise ValueError(f"lmax: need 0 ≤ lmax ≤ nlat−1 = {nlat - 1}, got {lmax}")
+        raise EmulatorInputError(f"lmax: need 0 ≤ lmax ≤ nlat−1 = {nlat - 1}, got {lmax}")
     if mmax < 0 or mmax > lmax or 2 * mmax >= nlon:
-        raise ValueError(f"mmax: need 0 ≤ mmax ≤ lmax and 2·mmax < nlon, got mmax={mmax} (lmax={lmax})")
+        raise EmulatorInputError(f"mmax: need 0 ≤ mmax ≤ lmax and 2·mmax < nlon, got mmax={mmax} (lmax={lmax})")
     return lmax, mmax
 
 
@@ -182,7 +183,7 @@ class RealSHT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.nlat, self.nlon):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"x: expected trailing grid ({self.nlat}, {self.nlon}), got {tuple(x.shape[-2:])}"
             )
         work = torch.float64 if x.dtype == torch.float64 else torch.float32
@@ -216,7 +217,7 @@ class InverseRealSHT(nn.Module):
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
         if c.shape[-2:] != (self.lmax + 1, self.mmax + 1):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"c: expected trailing (lmax+1, mmax+1) = ({self.lmax + 1}, {self.mmax + 1}), got {tuple(c.shape[-2:])}"
             )
         work = torch.float64 if c.dtype == torch.complex128 else torch.float32
@@ -247,7 +248,7 @@ class SphericalSpectralConv(nn.Module):
     ):
         super().__init__()
         if operator_type not in ("degree", "degree-order"):
-            raise ValueError(f"operator_type: expected 'degree' or 'degree-order', got {operator_type!r}")
+            raise EmulatorInputError(f"operator_type: expected 'degree' or 'degree-order', got {operator_type!r}")
         self.operator_type = operator_type
         self.sht = RealSHT(nlat, nlon, lmax, mmax, grid)
         self.isht = InverseRealSHT(nlat, nlon, self.sht.lmax, self.sht.mmax, grid)
@@ -340,18 +341,18 @@ class SphericalFourierNeuralOperator(nn.Module):
         super().__init__()
         self.config = config
         if len(config.img_size) != 2:
-            raise ValueError(f"img_size: expected (nlat, nlon), got {config.img_size!r}")
+            raise EmulatorInputError(f"img_size: expected (nlat, nlon), got {config.img_size!r}")
         nlat, nlon = (int(v) for v in config.img_size)
         if config.grid not in SHT_GRIDS:
-            raise ValueError(f"grid: expected one of {SHT_GRIDS}, got {config.grid!r}")
+            raise EmulatorInputError(f"grid: expected one of {SHT_GRIDS}, got {config.grid!r}")
         if config.normalization not in ("none", "instance"):
-            raise ValueError(f"normalization: expected 'none' or 'instance', got {config.normalization!r}")
+            raise EmulatorInputError(f"normalization: expected 'none' or 'instance', got {config.normalization!r}")
         if config.outer_skip not in ("identity", "linear", "none"):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"outer_skip: expected 'identity', 'linear' or 'none', got {config.outer_skip!r}"
             )
         if config.residual and config.in_channels != config.out_channels:
-            raise ValueError("residual: needs in_channels == out_channels")
+            raise EmulatorInputError("residual: needs in_channels == out_channels")
         self.nlat, self.nlon = nlat, nlon
         e = config.embed_dim
         enc_h = config.encoder_hidden or e
@@ -368,7 +369,7 @@ class SphericalFourierNeuralOperator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         if x.dim() != 4 or x.shape[1] != cfg.in_channels or x.shape[-2:] != (self.nlat, self.nlon):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"x: expected (batch, {cfg.in_channels}, {self.nlat}, {self.nlon}), got {tuple(x.shape)}"
             )
         z = self.encoder(x)

@@ -36,6 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import EmulatorInputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -75,7 +77,7 @@ def ssm_backend(device: torch.device | str, prefer: str = "auto") -> str:
     pure-torch scan) or ``"mamba_ssm"`` (required; raises when unavailable).
     """
     if prefer not in ("auto", "torch", "mamba_ssm"):
-        raise ValueError(f"prefer: must be 'auto', 'torch' or 'mamba_ssm', got {prefer!r}")
+        raise EmulatorInputError(f"prefer: must be 'auto', 'torch' or 'mamba_ssm', got {prefer!r}")
     dev = torch.device(device)
     if prefer == "torch":
         return "torch"
@@ -113,19 +115,19 @@ def announce_backend(backend: str, device: torch.device | str, requested: str = 
 
 def _check_scan_args(x, dt, A, B, C):
     if x.ndim != 4:
-        raise ValueError(f"x: expected (batch, length, heads, headdim), got shape {tuple(x.shape)}")
+        raise EmulatorInputError(f"x: expected (batch, length, heads, headdim), got shape {tuple(x.shape)}")
     b, L, h, _ = x.shape
     if dt.shape != (b, L, h):
-        raise ValueError(f"dt: expected shape {(b, L, h)}, got {tuple(dt.shape)}")
+        raise EmulatorInputError(f"dt: expected shape {(b, L, h)}, got {tuple(dt.shape)}")
     if A.shape != (h,):
-        raise ValueError(f"A: expected shape ({h},), got {tuple(A.shape)}")
+        raise EmulatorInputError(f"A: expected shape ({h},), got {tuple(A.shape)}")
     if B.ndim != 4 or B.shape[:2] != (b, L) or C.shape != B.shape:
-        raise ValueError(
+        raise EmulatorInputError(
             f"B, C: expected equal shapes (batch, length, groups, d_state), got {tuple(B.shape)}, {tuple(C.shape)}"
         )
     g = B.shape[2]
     if h % g != 0:
-        raise ValueError(f"B/C: number of groups {g} must divide the number of heads {h}")
+        raise EmulatorInputError(f"B/C: number of groups {g} must divide the number of heads {h}")
     return h // g
 
 
@@ -183,7 +185,7 @@ def ssd_chunked_scan(x, dt, A, B, C, D=None, chunk_size: int = 64, initial_state
     decay, no input), which leaves the state unchanged; the padded outputs are dropped.
     """
     if chunk_size < 1:
-        raise ValueError(f"chunk_size: must be >= 1, got {chunk_size}")
+        raise EmulatorInputError(f"chunk_size: must be >= 1, got {chunk_size}")
     rep = _check_scan_args(x, dt, A, B, C)
     b, L, h, p = x.shape
     n = B.shape[-1]
@@ -288,15 +290,15 @@ class MambaConfig:
         for name in ("d_model", "d_state", "d_conv", "expand", "headdim", "ngroups", "chunk_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"MambaConfig.{name}: must be a positive int, got {v!r}")
+                raise EmulatorInputError(f"MambaConfig.{name}: must be a positive int, got {v!r}")
         if self.d_inner % self.headdim:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"MambaConfig.headdim={self.headdim} must divide d_inner = expand*d_model = {self.d_inner}"
             )
         if self.nheads % self.ngroups:
-            raise ValueError(f"MambaConfig.ngroups={self.ngroups} must divide nheads={self.nheads}")
+            raise EmulatorInputError(f"MambaConfig.ngroups={self.ngroups} must divide nheads={self.nheads}")
         if self.backend not in ("auto", "torch", "mamba_ssm"):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"MambaConfig.backend: must be 'auto', 'torch' or 'mamba_ssm', got {self.backend!r}"
             )
         self.A_init_range = tuple(self.A_init_range)
@@ -356,7 +358,7 @@ class Mamba2(nn.Module):
 
     def _check_input(self, u: torch.Tensor) -> None:
         if u.ndim != 3 or u.shape[-1] != self.config.d_model:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"u: expected (batch, length, {self.config.d_model}), got shape {tuple(u.shape)}"
             )
 

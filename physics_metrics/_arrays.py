@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import MetricInputError, MetricTypeError
+
 try:  # optional at import time: physics_metrics must import without torch/xarray installed
     import torch
 except ImportError:  # pragma: no cover
@@ -27,7 +29,7 @@ def to_numpy(x: Any, name: str = "x", dtype: Any = np.float64) -> np.ndarray:
     if torch is not None and isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     elif xr is not None and isinstance(x, xr.DataArray | xr.Dataset):
-        raise TypeError(f"{name}: use as_time_series() for xarray inputs (dims are located by name)")
+        raise MetricTypeError(f"{name}: use as_time_series() for xarray inputs (dims are located by name)")
     arr = np.asarray(x, dtype=dtype)
     return arr
 
@@ -53,10 +55,10 @@ def as_time_series(
     ``allow_nan``) or has too few dimensions.
     """
     if xr is not None and isinstance(x, xr.Dataset):
-        raise TypeError(f"{name}: pass a DataArray (select one variable of the Dataset)")
+        raise MetricTypeError(f"{name}: pass a DataArray (select one variable of the Dataset)")
     if xr is not None and isinstance(x, xr.DataArray):
         if time_dim not in x.dims:
-            raise ValueError(f"{name}: DataArray has no {time_dim!r} dimension (dims: {x.dims})")
+            raise MetricInputError(f"{name}: DataArray has no {time_dim!r} dimension (dims: {x.dims})")
         if state_dim in x.dims:
             others = [d for d in x.dims if d not in (time_dim, state_dim)]
             arr = np.asarray(x.transpose(*others, time_dim, state_dim).values, dtype=np.float64)
@@ -66,20 +68,20 @@ def as_time_series(
     else:
         arr = to_numpy(x, name)
         if arr.ndim < ndim_min:
-            raise ValueError(f"{name}: expected at least {ndim_min} dimension(s), got shape {arr.shape}")
+            raise MetricInputError(f"{name}: expected at least {ndim_min} dimension(s), got shape {arr.shape}")
         if arr.ndim == 1:
             arr = arr[:, None]
     if arr.shape[-2] < min_length:
-        raise ValueError(f"{name}: series too short: {arr.shape[-2]} time steps, need at least {min_length}")
+        raise MetricInputError(f"{name}: series too short: {arr.shape[-2]} time steps, need at least {min_length}")
     if not allow_nan and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name}: contains {bad} NaN/inf value(s)")
+        raise MetricInputError(f"{name}: contains {bad} NaN/inf value(s)")
     return arr
 
 
 def check_same_dim(a: np.ndarray, b: np.ndarray, names: tuple[str, str] = ("x", "y")) -> None:
     """Raise when two ``(..., time, dim)`` series have different state dimensions."""
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(
+        raise MetricInputError(
             f"{names[0]} and {names[1]} have different state dimensions: {a.shape[-1]} vs {b.shape[-1]}"
         )

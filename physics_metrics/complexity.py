@@ -27,6 +27,8 @@ import numpy as np
 
 from physics_metrics._arrays import as_time_series
 
+from .errors import MetricInputError
+
 __all__ = ["ordinal_pattern_distribution", "permutation_entropy", "statistical_complexity"]
 
 logger = logging.getLogger(__name__)
@@ -36,9 +38,9 @@ _MAX_ORDER = 12
 
 def _check(order: int, delay: int) -> None:
     if not isinstance(order, int | np.integer) or not 2 <= order <= _MAX_ORDER:
-        raise ValueError(f"order: must be an integer in [2, {_MAX_ORDER}], got {order!r}")
+        raise MetricInputError(f"order: must be an integer in [2, {_MAX_ORDER}], got {order!r}")
     if not isinstance(delay, int | np.integer) or delay < 1:
-        raise ValueError(f"delay: must be a positive integer, got {delay!r}")
+        raise MetricInputError(f"delay: must be a positive integer, got {delay!r}")
 
 
 def _pattern_codes(series: np.ndarray, order: int, delay: int) -> np.ndarray:
@@ -75,7 +77,7 @@ def ordinal_pattern_distribution(x: Any, order: int = 3, delay: int = 1) -> dict
     """
     arr, _ = _load(x, order, delay, "time", "dim")
     if arr.ndim != 2 or arr.shape[0] != 1:
-        raise ValueError(f"x: expected a scalar series (time,), got {arr.shape[::-1]}")
+        raise MetricInputError(f"x: expected a scalar series (time,), got {arr.shape[::-1]}")
     codes = _pattern_codes(arr[0], order, delay)
     values, counts = np.unique(codes, return_counts=True)
     out = {}

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ._arrays import as_time_series, to_numpy
+from .errors import MetricInputError
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,9 @@ def _spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
         spectrum = spectrum.exponents
     lam = to_numpy(spectrum, name).reshape(-1)
     if lam.size == 0:
-        raise ValueError(f"{name}: empty spectrum")
+        raise MetricInputError(f"{name}: empty spectrum")
     if not np.all(np.isfinite(lam)):
-        raise ValueError(f"{name}: contains NaN/inf")
+        raise MetricInputError(f"{name}: contains NaN/inf")
     return np.sort(lam)[::-1]
 
 
@@ -146,18 +147,18 @@ def correlation_sum(
     """
     pts = as_time_series(x, "x", min_length=3)
     if pts.ndim != 2:
-        raise ValueError(f"x: expected (time, dim) or (time,), got shape {pts.shape}")
+        raise MetricInputError(f"x: expected (time, dim) or (time,), got shape {pts.shape}")
     r = to_numpy(radii, "radii").reshape(-1)
     if r.size == 0 or np.any(r <= 0) or np.any(np.diff(r) <= 0) or not np.all(np.isfinite(r)):
-        raise ValueError("radii: must be finite, positive and strictly increasing")
+        raise MetricInputError("radii: must be finite, positive and strictly increasing")
     w = int(theiler_window)
     if w < 0:
-        raise ValueError(f"theiler_window must be >= 0, got {theiler_window}")
+        raise MetricInputError(f"theiler_window must be >= 0, got {theiler_window}")
     pts, stride = _subsample(pts, max_points)
     n = pts.shape[0]
     w_sub = w // stride  # exclude |i - j| <= w_sub in subsampled indices
     if w_sub >= n - 1:
-        raise ValueError(
+        raise MetricInputError(
             f"theiler_window={w} leaves no admissible pairs among {n} points (stride {stride}); "
             "use a longer series or a smaller window"
         )
@@ -183,7 +184,7 @@ def _default_radii(pts: np.ndarray, n_radii: int, n_pairs_total: int, rng: np.ra
     d = np.linalg.norm(pts[i[keep]] - pts[j[keep]], axis=1)
     d = d[d > 0]
     if d.size == 0:
-        raise ValueError("x: all points coincide; the correlation dimension is undefined")
+        raise MetricInputError("x: all points coincide; the correlation dimension is undefined")
     r_hi = float(np.quantile(d, 0.5))
     q_lo = max(20.0 / max(n_pairs_total, 1), 1.0 / d.size)
     r_lo = float(np.quantile(d, q_lo))
@@ -278,9 +279,9 @@ def correlation_dimension(
     """
     pts = as_time_series(x, "x", min_length=10)
     if pts.ndim != 2:
-        raise ValueError(f"x: expected (time, dim) or (time,), got shape {pts.shape}")
+        raise MetricInputError(f"x: expected (time, dim) or (time,), got shape {pts.shape}")
     if n_radii < 4:
-        raise ValueError(f"n_radii must be >= 4, got {n_radii}")
+        raise MetricInputError(f"n_radii must be >= 4, got {n_radii}")
     sub, stride = _subsample(pts, max_points)
     if radii is None:
         n = sub.shape[0]
@@ -301,7 +302,7 @@ def correlation_dimension(
         r0, r1 = (float(v) for v in scaling_region)
         sel = np.nonzero((radii >= r0) & (radii <= r1) & positive)[0]
         if sel.size < 2:
-            raise ValueError(f"scaling_region=({r0}, {r1}) contains fewer than 2 radii with non-zero C(r)")
+            raise MetricInputError(f"scaling_region=({r0}, {r1}) contains fewer than 2 radii with non-zero C(r)")
         i0, i1 = int(sel[0]), int(sel[-1])
         auto = False
     else:
@@ -312,7 +313,7 @@ def correlation_dimension(
             lo = int(idx[0])
             found = _auto_region(log_r[lo:], log_c[lo:], counts[lo:], min_pairs, min_span, max_correlation)
         if found is None:
-            raise ValueError(
+            raise MetricInputError(
                 "correlation_dimension: no scaling region with >= min_pairs pairs, C(r) <= max_correlation "
                 f"and a span of >= {math.exp(min_span):.2g}x in r; use more points, other radii or "
                 "scaling_region="

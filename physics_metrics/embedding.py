@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .errors import MetricInputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -33,13 +35,13 @@ def _series(x: Any, name: str = "x", min_length: int = 10) -> np.ndarray:
     if a.ndim == 2 and 1 in a.shape:
         a = a.reshape(-1)
     if a.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D series (time,), got shape {a.shape}")
+        raise MetricInputError(f"{name}: expected a 1-D series (time,), got shape {a.shape}")
     if a.size < min_length:
-        raise ValueError(f"{name}: series of length {a.size} is shorter than {min_length}")
+        raise MetricInputError(f"{name}: series of length {a.size} is shorter than {min_length}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN/inf")
+        raise MetricInputError(f"{name}: contains NaN/inf")
     if np.ptp(a) == 0:
-        raise ValueError(f"{name}: constant series")
+        raise MetricInputError(f"{name}: constant series")
     return a
 
 
@@ -56,9 +58,9 @@ def mutual_information_curve(x: Any, max_lag: int = 50, n_bins: int = 32) -> np.
     """
     a = _series(x)
     if not 1 <= max_lag < a.size - 1:
-        raise ValueError(f"max_lag: must be in [1, {a.size - 2}], got {max_lag}")
+        raise MetricInputError(f"max_lag: must be in [1, {a.size - 2}], got {max_lag}")
     if n_bins < 2:
-        raise ValueError(f"n_bins: must be >= 2, got {n_bins}")
+        raise MetricInputError(f"n_bins: must be >= 2, got {n_bins}")
     edges = np.linspace(a.min(), a.max(), n_bins + 1)
     idx = np.clip(np.searchsorted(edges, a, side="right") - 1, 0, n_bins - 1)
     out = np.empty(max_lag + 1)
@@ -101,13 +103,13 @@ def false_nearest_neighbors(
     """
     a = _series(x)
     if tau < 1 or max_dim < 1:
-        raise ValueError(f"tau and max_dim: must be >= 1, got {tau}, {max_dim}")
+        raise MetricInputError(f"tau and max_dim: must be >= 1, got {tau}, {max_dim}")
     sd = a.std()
     out = np.empty(max_dim)
     for m in range(1, max_dim + 1):
         n = a.size - m * tau
         if n < 10:
-            raise ValueError(f"x: too short for max_dim={max_dim}, tau={tau}")
+            raise MetricInputError(f"x: too short for max_dim={max_dim}, tau={tau}")
         emb = _embed(a, m, tau, n)
         dist, nb = _nearest(emb, theiler)
         ext = np.abs(a[np.arange(n) + m * tau] - a[nb + m * tau])
@@ -150,12 +152,12 @@ def cao(x: Any, tau: int, max_dim: int = 8, threshold: float = 0.9, theiler: int
     """
     a = _series(x)
     if tau < 1 or max_dim < 1:
-        raise ValueError(f"tau and max_dim: must be >= 1, got {tau}, {max_dim}")
+        raise MetricInputError(f"tau and max_dim: must be >= 1, got {tau}, {max_dim}")
     E, Es = [], []
     for d in range(1, max_dim + 2):
         n = a.size - d * tau
         if n < 10:
-            raise ValueError(f"x: too short for max_dim={max_dim}, tau={tau}")
+            raise MetricInputError(f"x: too short for max_dim={max_dim}, tau={tau}")
         emb = _embed(a, d, tau, n)
         dist, nb = _nearest(emb, theiler, p=np.inf)
         ext = np.abs(a[np.arange(n) + d * tau] - a[nb + d * tau])

@@ -21,6 +21,8 @@ import numpy as np
 
 from physics_metrics._arrays import as_time_series, check_same_dim
 
+from .errors import MetricInputError
+
 try:
     import torch
 except ImportError:  # pragma: no cover
@@ -42,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 def _check_scale(scale: float) -> float:
     if scale not in (100, 200):
-        raise ValueError(f"scale: must be 200 (range 0-200) or 100 (range 0-100), got {scale!r}")
+        raise MetricInputError(f"scale: must be 200 (range 0-200) or 100 (range 0-100), got {scale!r}")
     return float(scale)
 
 
@@ -51,11 +53,11 @@ def _pair(y_true: Any, y_pred: Any, time_dim: str, state_dim: str) -> tuple[np.n
     b = as_time_series(y_pred, "y_pred", time_dim=time_dim, state_dim=state_dim, min_length=1)
     check_same_dim(a, b, ("y_true", "y_pred"))
     if a.shape[-2] != b.shape[-2]:
-        raise ValueError(f"y_true and y_pred have different lengths: {a.shape[-2]} vs {b.shape[-2]} steps")
+        raise MetricInputError(f"y_true and y_pred have different lengths: {a.shape[-2]} vs {b.shape[-2]} steps")
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"y_true and y_pred have incompatible shapes {a.shape} and {b.shape}") from None
+        raise MetricInputError(f"y_true and y_pred have incompatible shapes {a.shape} and {b.shape}") from None
     return a, b
 
 
@@ -128,17 +130,17 @@ def smape(
     s = _check_scale(scale)
     if torch is not None and isinstance(y_true, torch.Tensor) and isinstance(y_pred, torch.Tensor):
         if y_true.shape[-2:] != y_pred.shape[-2:] or y_true.ndim < 2:
-            raise ValueError(f"y_true and y_pred: shapes {tuple(y_true.shape)} and {tuple(y_pred.shape)}")
+            raise MetricInputError(f"y_true and y_pred: shapes {tuple(y_true.shape)} and {tuple(y_pred.shape)}")
         for name, t in (("y_true", y_true), ("y_pred", y_pred)):
             if not bool(torch.isfinite(t).all()):
-                raise ValueError(f"{name}: contains NaN/inf values")
+                raise MetricInputError(f"{name}: contains NaN/inf values")
         if steps is not None:
             y_true, y_pred = y_true[..., :steps, :], y_pred[..., :steps, :]
         return s * _ratio(y_true, y_pred, eps).mean(dim=(-2, -1))
     a, b = _pair(y_true, y_pred, time_dim, state_dim)
     if steps is not None:
         if steps < 1:
-            raise ValueError(f"steps: must be >= 1, got {steps!r}")
+            raise MetricInputError(f"steps: must be >= 1, got {steps!r}")
         a, b = a[..., :steps, :], b[..., :steps, :]
     out = s * np.mean(_ratio(a, b, eps), axis=(-2, -1))
     return float(out) if np.ndim(out) == 0 else out
@@ -154,9 +156,9 @@ def first_crossing(curve: Any, threshold: float, *, name: str = "curve") -> np.n
     """
     c = np.asarray(curve, dtype=np.float64)
     if c.ndim < 1 or c.shape[-1] < 1:
-        raise ValueError(f"{name}: expected at least one time step, got shape {c.shape}")
+        raise MetricInputError(f"{name}: expected at least one time step, got shape {c.shape}")
     if np.any(np.isnan(c)):
-        raise ValueError(f"{name}: contains NaN")
+        raise MetricInputError(f"{name}: contains NaN")
     above = c > threshold
     idx = np.where(above.any(axis=-1), above.argmax(axis=-1), c.shape[-1])
     return int(idx) if idx.ndim == 0 else idx
@@ -179,7 +181,7 @@ def _nrmse_per_step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """PhyxMamba ``rmse_at_t``: ``sqrt(mean_d ((ŷ_t - y_t)/std_t(y))^2)``, std over the window."""
     std = a.std(axis=-2, keepdims=True)
     if np.any(std == 0):
-        raise ValueError("y_true: a state dimension is constant over the window; cannot normalise (nrmse)")
+        raise MetricInputError("y_true: a state dimension is constant over the window; cannot normalise (nrmse)")
     return np.sqrt(np.mean(((b - a) / std) ** 2, axis=-1))
 
 
@@ -223,21 +225,21 @@ def valid_prediction_time(
         Largest Lyapunov exponent (per unit time); with ``dt`` gives ``lyapunov_times``.
     """
     if mode not in ("cumulative", "per_step"):
-        raise ValueError(f"mode: must be 'cumulative' or 'per_step', got {mode!r}")
+        raise MetricInputError(f"mode: must be 'cumulative' or 'per_step', got {mode!r}")
     if error == "smape":
         curve = smape_per_step(y_true, y_pred, scale=scale, time_dim=time_dim, state_dim=state_dim)
     elif error == "nrmse":
         a, b = _pair(y_true, y_pred, time_dim, state_dim)
         curve = _nrmse_per_step(*np.broadcast_arrays(a, b))
     else:
-        raise ValueError(f"error: must be 'smape' or 'nrmse', got {error!r}")
+        raise MetricInputError(f"error: must be 'smape' or 'nrmse', got {error!r}")
     if mode == "cumulative":
         curve = np.cumsum(curve, axis=-1) / np.arange(1, curve.shape[-1] + 1)
     steps = first_crossing(curve, threshold, name="error curve")
     if lyapunov_exponent is not None and dt is None:
-        raise ValueError("dt: required to convert steps into Lyapunov times (lyapunov_exponent given)")
+        raise MetricInputError("dt: required to convert steps into Lyapunov times (lyapunov_exponent given)")
     if dt is not None and not dt > 0:
-        raise ValueError(f"dt: must be > 0, got {dt!r}")
+        raise MetricInputError(f"dt: must be > 0, got {dt!r}")
     time = None if dt is None else np.asarray(steps) * float(dt)
     lt = None if lyapunov_exponent is None else time * float(lyapunov_exponent)
     if time is not None and np.ndim(time) == 0:
@@ -273,19 +275,19 @@ def prediction_error_n_step(
     ``x``: ``(time, dim)`` test series (a single trajectory).
     """
     if not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n: must be a positive integer, got {n!r}")
+        raise MetricInputError(f"n: must be a positive integer, got {n!r}")
     if (step is None) == (predictions is None):
-        raise ValueError("step/predictions: give exactly one of them")
+        raise MetricInputError("step/predictions: give exactly one of them")
     is_torch = torch is not None and isinstance(x, torch.Tensor)
     xs = as_time_series(x, "x", time_dim=time_dim, state_dim=state_dim, min_length=n + 1)
     if xs.ndim != 2:
-        raise ValueError(f"x: expected a single (time, dim) series, got shape {xs.shape}")
+        raise MetricInputError(f"x: expected a single (time, dim) series, got shape {xs.shape}")
     t_start = xs.shape[0] - n
     target = xs[n:]
     if predictions is not None:
         pred = as_time_series(predictions, "predictions", min_length=1)
         if pred.shape != target.shape:
-            raise ValueError(f"predictions: expected shape {target.shape} (T - n, dim), got {pred.shape}")
+            raise MetricInputError(f"predictions: expected shape {target.shape} (T - n, dim), got {pred.shape}")
     else:
         pred = np.empty_like(target)
         for start in range(0, t_start, batch_size):
@@ -301,7 +303,7 @@ def prediction_error_n_step(
                     z = step(z)
                 zn = np.asarray(z, dtype=np.float64)
             if zn.shape != (min(start + batch_size, t_start) - start, xs.shape[1]):
-                raise ValueError(f"step: returned shape {zn.shape}, expected (batch, {xs.shape[1]})")
+                raise MetricInputError(f"step: returned shape {zn.shape}, expected (batch, {xs.shape[1]})")
             pred[start : start + zn.shape[0]] = zn
         if not np.all(np.isfinite(pred)):
             logger.warning("prediction_error_n_step: the model produced NaN/inf states")
@@ -324,10 +326,10 @@ def fractal_dimension_error(
     a = np.asarray(dims_true, dtype=np.float64).reshape(-1)
     b = np.asarray(dims_pred, dtype=np.float64).reshape(-1)
     if a.shape != b.shape:
-        raise ValueError(f"dims_true and dims_pred have different lengths: {a.size} vs {b.size}")
+        raise MetricInputError(f"dims_true and dims_pred have different lengths: {a.size} vs {b.size}")
     ok = np.isfinite(a) & np.isfinite(b)
     if not np.any(ok):
-        raise ValueError("dims_true/dims_pred: no pair of finite dimension estimates")
+        raise MetricInputError("dims_true/dims_pred: no pair of finite dimension estimates")
     if not np.all(ok):
         logger.info("fractal_dimension_error: dropped %d non-finite pair(s)", int((~ok).sum()))
     return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2)))

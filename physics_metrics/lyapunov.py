@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ._threads import single_threaded_if_small
+from .errors import MetricInputError, MetricTypeError, NonFiniteInputError
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class LyapunovSpectrum:
     def drift(self, fraction: float = 0.5) -> np.ndarray:
         """``(k,)`` change of the running mean over the last ``fraction`` of the records."""
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"fraction must lie in (0, 1), got {fraction}")
+            raise MetricInputError(f"fraction must lie in (0, 1), got {fraction}")
         n = self.running.shape[0]
         if n < 2:
             return np.full(self.exponents.shape, np.inf)
@@ -124,7 +125,7 @@ class LyapunovSpectrum:
         (:attr:`standard_error`, only when ``B > 1``) is at most ``tol``.
         """
         if tol <= 0:
-            raise ValueError(f"tol must be positive, got {tol}")
+            raise MetricInputError(f"tol must be positive, got {tol}")
         ok = bool(np.all(self.drift(fraction) <= tol))
         if self.n_initial_conditions > 1:
             ok = ok and bool(np.all(self.standard_error <= tol))
@@ -140,15 +141,15 @@ def _prepare_x0(x0, dtype, device) -> torch.Tensor:
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"x0: expected shape (D,) or (B, D), got {tuple(x.shape)}")
+        raise MetricInputError(f"x0: expected shape (D,) or (B, D), got {tuple(x.shape)}")
     if not torch.isfinite(x).all():
-        raise ValueError("x0: contains NaN/inf")
+        raise MetricInputError("x0: contains NaN/inf")
     return x.clone()
 
 
 def _check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise MetricInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -180,9 +181,9 @@ def _check_callable_output(fn: Callable, args: tuple, name: str, d: int) -> None
     """Call once eagerly so a wrong output shape or type is reported by name, not from deep in torch."""
     out = fn(*args)
     if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{name}: must return a torch.Tensor, got {type(out).__name__}")
+        raise MetricTypeError(f"{name}: must return a torch.Tensor, got {type(out).__name__}")
     if tuple(out.shape) != tuple(args[-1].shape):
-        raise ValueError(
+        raise MetricInputError(
             f"{name}: must map (B, D={d}) to (B, D={d}); got output shape {tuple(out.shape)} "
             f"for input shape {tuple(args[-1].shape)}"
         )
@@ -244,7 +245,7 @@ def _check_finite(x: torch.Tensor, stretch: torch.Tensor, step: int, what: str) 
     if bool(bad_x.any()) or bool(bad_r.any()):
         ics = torch.nonzero(bad_x | bad_r).flatten().tolist()
         kind = "state" if bool(bad_x.any()) else "tangent vectors (zero or non-finite stretching)"
-        raise FloatingPointError(
+        raise NonFiniteInputError(
             f"{what}: NaN/inf or degenerate {kind} at step {step} for initial condition(s) {ics[:10]}"
             " (orbit diverged, or dt / qr_every too large)"
         )
@@ -312,7 +313,7 @@ def _common_checks(x0, n_steps, n_exponents, qr_every, transient_steps, record_e
     transient_steps = _check_int("transient_steps", transient_steps, 0)
     k = d if n_exponents is None else _check_int("n_exponents", n_exponents, 1)
     if k > d:
-        raise ValueError(f"n_exponents={k} exceeds the state dimension D={d}")
+        raise MetricInputError(f"n_exponents={k} exceeds the state dimension D={d}")
     if record_every is None:
         record_every = qr_every * max(1, n_steps // (1000 * qr_every))
     record_every = _check_int("record_every", record_every, 1)
@@ -389,7 +390,7 @@ def lyapunov_spectrum_flow(
         conditions.
     """
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive finite number, got {dt!r}")
+        raise MetricInputError(f"dt must be a positive finite number, got {dt!r}")
     x, d, k, n_steps, qr_every, transient_steps, record_every = _common_checks(
         x0, n_steps, n_exponents, qr_every, transient_steps, record_every, dtype, device
     )
@@ -491,7 +492,7 @@ def lyapunov_spectrum_map(
     if time_step is not None and not (
         isinstance(time_step, int | float) and math.isfinite(time_step) and time_step > 0
     ):
-        raise ValueError(f"time_step must be a positive finite number or None, got {time_step!r}")
+        raise MetricInputError(f"time_step must be a positive finite number or None, got {time_step!r}")
     x, d, k, n_steps, qr_every, transient_steps, record_every = _common_checks(
         x0, n_steps, n_exponents, qr_every, transient_steps, record_every, dtype, device
     )

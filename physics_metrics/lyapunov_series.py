@@ -27,6 +27,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ._arrays import as_time_series
+from .errors import MetricInputError
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +77,15 @@ def delay_embed(x, embedding_dim: int, delay: int) -> np.ndarray:
     """
     arr = as_time_series(x, "x", min_length=2)
     if arr.ndim != 2:
-        raise ValueError(f"x: expected (time,) or (time, dim), got shape {arr.shape}")
+        raise MetricInputError(f"x: expected (time,) or (time, dim), got shape {arr.shape}")
     m, tau = int(embedding_dim), int(delay)
     if m < 1:
-        raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
+        raise MetricInputError(f"embedding_dim must be >= 1, got {embedding_dim}")
     if tau < 1:
-        raise ValueError(f"delay must be >= 1, got {delay}")
+        raise MetricInputError(f"delay must be >= 1, got {delay}")
     n = arr.shape[0] - (m - 1) * tau
     if n < 2:
-        raise ValueError(f"x: series of length {arr.shape[0]} too short for embedding_dim={m}, delay={tau}")
+        raise MetricInputError(f"x: series of length {arr.shape[0]} too short for embedding_dim={m}, delay={tau}")
     cols = [arr[j * tau : j * tau + n, c] for c in range(arr.shape[1]) for j in range(m)]
     return np.stack(cols, axis=1)
 
@@ -108,10 +109,10 @@ def fit_scaling_region(
     t = np.asarray(times, dtype=np.float64)
     finite = np.isfinite(y)
     if finite.sum() < 4:
-        raise ValueError("divergence curve: fewer than 4 finite points; increase max_horizon or data")
+        raise MetricInputError("divergence curve: fewer than 4 finite points; increase max_horizon or data")
     rise = np.nanmax(y) - y[0]
     if not rise > 0:
-        raise ValueError("divergence curve does not rise: no exponential divergence detected")
+        raise MetricInputError("divergence curve does not rise: no exponential divergence detected")
     k_sat = int(np.argmax(y >= y[0] + 0.7 * rise))
     k_sat = max(k_sat, 3)
     slopes = np.diff(y[: k_sat + 1]) / np.diff(t[: k_sat + 1])  # slope between k and k+1
@@ -127,23 +128,23 @@ def fit_scaling_region(
             if best is None or score < best[0]:
                 best = (score, k0, k1)
     if best is None:
-        raise ValueError("divergence curve: no finite window to fit")
+        raise MetricInputError("divergence curve: no finite window to fit")
     return best[1], best[2]
 
 
 def _prepare(x, dt, embedding_dim, delay, theiler_window, max_horizon):
     if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be positive and finite, got {dt}")
+        raise MetricInputError(f"dt must be positive and finite, got {dt}")
     y = delay_embed(x, embedding_dim, delay)
     h = int(max_horizon)
     if h < 4:
-        raise ValueError(f"max_horizon must be >= 4, got {max_horizon}")
+        raise MetricInputError(f"max_horizon must be >= 4, got {max_horizon}")
     w = 0 if theiler_window is None else int(theiler_window)
     if w < 0:
-        raise ValueError(f"theiler_window must be >= 0, got {theiler_window}")
+        raise MetricInputError(f"theiler_window must be >= 0, got {theiler_window}")
     n_ref = y.shape[0] - h
     if n_ref < 2 * w + 10:
-        raise ValueError(
+        raise MetricInputError(
             f"x: too short: {y.shape[0]} embedded points leave {n_ref} reference points for "
             f"max_horizon={h}; need at least 2*theiler_window+10 = {2 * w + 10}"
         )
@@ -157,12 +158,12 @@ def _finish(times, curve, fit_range, method, n_ref, dt) -> DivergenceEstimate:
     else:
         k0, k1 = (int(v) for v in fit_range)
         if not 0 <= k0 < k1 < curve.size:
-            raise ValueError(
+            raise MetricInputError(
                 f"fit_range={fit_range} must satisfy 0 <= k0 < k1 <= max_horizon={curve.size - 1}"
             )
     sel = slice(k0, k1 + 1)
     if not np.all(np.isfinite(curve[sel])):
-        raise ValueError(f"divergence curve has non-finite values in fit_range=({k0}, {k1})")
+        raise MetricInputError(f"divergence curve has non-finite values in fit_range=({k0}, {k1})")
     slope, intercept = np.polyfit(times[sel], curve[sel], 1)
     logger.debug("%s: lambda=%.4g over k in [%d, %d]", method, slope, k0, k1)
     return DivergenceEstimate(
@@ -225,7 +226,7 @@ def rosenstein(
     i_ref = np.arange(n_ref)[has]
     j_nb = idx[has, first[has]]
     if i_ref.size == 0:
-        raise ValueError("rosenstein: no admissible neighbour pairs (theiler_window too large?)")
+        raise MetricInputError("rosenstein: no admissible neighbour pairs (theiler_window too large?)")
     curve = np.empty(h + 1)
     for k in range(h + 1):
         d = np.linalg.norm(y[i_ref + k] - y[j_nb + k], axis=1)
@@ -259,7 +260,7 @@ def kantz(
     evenly over the series, to bound the cost; ``None`` uses all).
     """
     if not (np.isfinite(epsilon) and epsilon > 0):
-        raise ValueError(f"epsilon must be positive and finite, got {epsilon}")
+        raise MetricInputError(f"epsilon must be positive and finite, got {epsilon}")
     y, h, w, n_ref = _prepare(x, dt, embedding_dim, delay, theiler_window, max_horizon)
     cand = y[:n_ref]
     tree = cKDTree(cand)
@@ -276,7 +277,7 @@ def kantz(
             j_list.append(nb)
             owner.append(np.full(nb.size, slot))
     if not i_list:
-        raise ValueError(f"kantz: no reference point has a neighbour within epsilon={epsilon}; increase it")
+        raise MetricInputError(f"kantz: no reference point has a neighbour within epsilon={epsilon}; increase it")
     ii = np.concatenate(i_list)
     jj = np.concatenate(j_list)
     own = np.concatenate(owner)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import MetricInputError, MetricTypeError
+
 __all__ = ["maximum_mean_discrepancy", "PHYXMAMBA_RQ_SCALES"]
 
 logger = logging.getLogger(__name__)
@@ -33,16 +35,16 @@ def _as_points(v: Any, name: str) -> tuple[torch.Tensor, bool]:
         except ImportError:  # pragma: no cover
             xr = None
         if xr is not None and isinstance(v, xr.DataArray):
-            raise TypeError(f"{name}: pass point clouds as numpy arrays or torch tensors ((..., n, dim))")
+            raise MetricTypeError(f"{name}: pass point clouds as numpy arrays or torch tensors ((..., n, dim))")
         t, was_torch = torch.as_tensor(np.asarray(v, dtype=np.float64)), False
     if t.ndim == 1:
         t = t[:, None]
     if t.ndim < 2:
-        raise ValueError(f"{name}: expected shape (..., n_points, dim), got {tuple(t.shape)}")
+        raise MetricInputError(f"{name}: expected shape (..., n_points, dim), got {tuple(t.shape)}")
     if t.shape[-2] < 1:
-        raise ValueError(f"{name}: empty point cloud")
+        raise MetricInputError(f"{name}: empty point cloud")
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name}: contains NaN/inf values")
+        raise MetricInputError(f"{name}: contains NaN/inf values")
     if not t.is_floating_point():
         t = t.double()
     return t, was_torch
@@ -105,28 +107,28 @@ def maximum_mean_discrepancy(
     torch tensor (differentiable) when either input is a tensor; otherwise float / ndarray.
     """
     if kernel not in ("rational_quadratic", "gaussian"):
-        raise ValueError(f"kernel: must be 'rational_quadratic' or 'gaussian', got {kernel!r}")
+        raise MetricInputError(f"kernel: must be 'rational_quadratic' or 'gaussian', got {kernel!r}")
     if estimator not in ("biased", "unbiased"):
-        raise ValueError(f"estimator: must be 'biased' or 'unbiased', got {estimator!r}")
+        raise MetricInputError(f"estimator: must be 'biased' or 'unbiased', got {estimator!r}")
     xt, x_torch = _as_points(x, "x")
     yt, y_torch = _as_points(y, "y")
     if xt.shape[-1] != yt.shape[-1]:
-        raise ValueError(f"x and y have different state dimensions: {xt.shape[-1]} vs {yt.shape[-1]}")
+        raise MetricInputError(f"x and y have different state dimensions: {xt.shape[-1]} vs {yt.shape[-1]}")
     dtype = torch.promote_types(xt.dtype, yt.dtype)
     device = xt.device
     xt, yt = xt.to(dtype), yt.to(dtype=dtype, device=device)
     sc = torch.as_tensor(list(scales), dtype=dtype, device=device)
     if sc.ndim != 1 or sc.numel() == 0 or bool((sc <= 0).any()):
-        raise ValueError(f"scales: must be a non-empty sequence of positive numbers, got {scales!r}")
+        raise MetricInputError(f"scales: must be a non-empty sequence of positive numbers, got {scales!r}")
     if (mean is None) != (variance is None):
-        raise ValueError("mean/variance: give both (standardise) or neither")
+        raise MetricInputError("mean/variance: give both (standardise) or neither")
     if mean is not None:
         mu = torch.as_tensor(mean, dtype=dtype, device=device)
         var = torch.as_tensor(variance, dtype=dtype, device=device)
         if mu.shape[-1:] != xt.shape[-1:] or var.shape[-1:] != xt.shape[-1:]:
-            raise ValueError(f"mean/variance: last dim must be {xt.shape[-1]}")
+            raise MetricInputError(f"mean/variance: last dim must be {xt.shape[-1]}")
         if bool((var < 0).any()):
-            raise ValueError("variance: must be >= 0")
+            raise MetricInputError("variance: must be >= 0")
         sd = torch.sqrt(var + 1e-6)
         xt, yt = (xt - mu) / sd, (yt - mu) / sd
     n, m = xt.shape[-2], yt.shape[-2]
@@ -137,7 +139,7 @@ def maximum_mean_discrepancy(
         val = kxx.mean((-2, -1)) + kyy.mean((-2, -1)) - 2.0 * kxy.mean((-2, -1))
     else:
         if n < 2 or m < 2:
-            raise ValueError("x/y: the unbiased estimator needs at least 2 points in each cloud")
+            raise MetricInputError("x/y: the unbiased estimator needs at least 2 points in each cloud")
         sxx = kxx.sum((-2, -1)) - torch.diagonal(kxx, dim1=-2, dim2=-1).sum(-1)
         syy = kyy.sum((-2, -1)) - torch.diagonal(kyy, dim1=-2, dim2=-1).sum(-1)
         val = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2.0 * kxy.mean((-2, -1))

@@ -22,6 +22,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from physics_metrics._arrays import as_time_series, check_same_dim
 
+from .errors import MetricInputError
+
 __all__ = ["power_spectrum_hellinger", "power_spectrum_hellinger_first_bins", "smoothed_power_spectrum"]
 
 logger = logging.getLogger(__name__)
@@ -32,13 +34,13 @@ def _load_pair(x_true: Any, x_gen: Any, time_dim: str, state_dim: str, min_lengt
     b = as_time_series(x_gen, "x_gen", time_dim=time_dim, state_dim=state_dim, min_length=min_length)
     check_same_dim(a, b, ("x_true", "x_gen"))
     if a.shape[-2] != b.shape[-2]:
-        raise ValueError(
+        raise MetricInputError(
             f"x_true and x_gen have different lengths ({a.shape[-2]} vs {b.shape[-2]} time steps); "
             "their power spectra would live on different frequency grids"
         )
     sa, sb = a.shape[:-2], b.shape[:-2]
     if sa and sb and sa != sb:
-        raise ValueError(f"x_true and x_gen have different batch shapes: {sa} vs {sb}")
+        raise MetricInputError(f"x_true and x_gen have different batch shapes: {sa} vs {sb}")
     return a, b
 
 
@@ -67,11 +69,11 @@ def smoothed_power_spectrum(
     Returns an array of shape ``(..., time // 2 + 1, dim)``.
     """
     if smoothing_sigma < 0:
-        raise ValueError(f"smoothing_sigma: must be >= 0, got {smoothing_sigma!r}")
+        raise MetricInputError(f"smoothing_sigma: must be >= 0, got {smoothing_sigma!r}")
     a = as_time_series(x, name, time_dim=time_dim, state_dim=state_dim, min_length=2)
     std = a.std(axis=-2, keepdims=True)
     if np.any(std == 0):
-        raise ValueError(f"{name}: a state dimension is constant in time; its spectrum cannot be z-scored")
+        raise MetricInputError(f"{name}: a state dimension is constant in time; its spectrum cannot be z-scored")
     z = (a - a.mean(axis=-2, keepdims=True)) / std
     ps = np.abs(np.fft.rfft(z, axis=-2)) ** 2
     if smoothing_sigma > 0:
@@ -140,12 +142,12 @@ def power_spectrum_hellinger_first_bins(
     Result: mean of ``H`` over dimensions (``reduce_dims=True``), as in dysts (Mikhaeil et al. 2022).
     """
     if normalize not in ("within_bins", "all_bins"):
-        raise ValueError(f"normalize: must be 'within_bins' or 'all_bins', got {normalize!r}")
+        raise MetricInputError(f"normalize: must be 'within_bins' or 'all_bins', got {normalize!r}")
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
-        raise ValueError(f"n_bins: must be a positive integer, got {n_bins!r}")
+        raise MetricInputError(f"n_bins: must be a positive integer, got {n_bins!r}")
     a, b = _load_pair(x_true, x_gen, time_dim, state_dim, min_length=2)
     if n_bins > a.shape[-2]:
-        raise ValueError(f"n_bins: {n_bins} exceeds the series length {a.shape[-2]}")
+        raise MetricInputError(f"n_bins: {n_bins} exceeds the series length {a.shape[-2]}")
     pa = np.abs(np.fft.fft(a, axis=-2)) ** 2
     pb = np.abs(np.fft.fft(b, axis=-2)) ** 2
     if normalize == "all_bins":
@@ -156,7 +158,7 @@ def power_spectrum_hellinger_first_bins(
         pa, pb = pa / pa.sum(axis=-2, keepdims=True), pb / pb.sum(axis=-2, keepdims=True)
     for name, p in (("x_true", pa), ("x_gen", pb)):
         if not np.all(np.isfinite(p)):
-            raise ValueError(f"{name}: zero power in the first {n_bins} frequency bins of some dimension")
+            raise MetricInputError(f"{name}: zero power in the first {n_bins} frequency bins of some dimension")
     overlap = np.sum(np.sqrt(pa * pb), axis=-2)
     h = np.sqrt(np.clip(1.0 - overlap, 0.0, None))
     out = h.mean(axis=-1) if reduce_dims else h

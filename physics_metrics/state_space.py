@@ -27,6 +27,8 @@ from scipy.special import logsumexp
 
 from physics_metrics._arrays import as_time_series, check_same_dim
 
+from .errors import MetricInputError
+
 __all__ = [
     "state_space_divergence_binned",
     "state_space_divergence_gmm",
@@ -43,7 +45,7 @@ def _batch_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> tuple[
     """Leading (batch) shape of two ``(..., time, dim)`` arrays; one of them may have none."""
     sa, sb = a.shape[:-2], b.shape[:-2]
     if sa and sb and sa != sb:
-        raise ValueError(f"{names[0]} and {names[1]} have different batch shapes: {sa} vs {sb}")
+        raise MetricInputError(f"{names[0]} and {names[1]} have different batch shapes: {sa} vs {sb}")
     return sa or sb
 
 
@@ -113,7 +115,7 @@ def _binned_kl(x_true: np.ndarray, x_gen: np.ndarray, n_bins: int, binning: str,
         lo = -hi
     if np.any(hi <= lo):
         bad = np.flatnonzero(hi <= lo).tolist()
-        raise ValueError(f"x_true: state dimension(s) {bad} are constant; the bin range is empty")
+        raise MetricInputError(f"x_true: state dimension(s) {bad} are constant; the bin range is empty")
     edges = [np.linspace(lo[d], hi[d], n_bins + 1) for d in range(x_true.shape[1])]
     h, g = _joint_counts(_bin_indices(x_true, edges, n_bins), _bin_indices(x_gen, edges, n_bins), n_bins)
     total_p, total_q = float(h.sum()), float(g.sum())
@@ -181,11 +183,11 @@ def state_space_divergence_binned(
     inside the bin range -- the GTF code's convention for a diverged model.
     """
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
-        raise ValueError(f"n_bins: must be a positive integer, got {n_bins!r}")
+        raise MetricInputError(f"n_bins: must be a positive integer, got {n_bins!r}")
     if binning not in ("default", "legacy"):
-        raise ValueError(f"binning: must be 'default' or 'legacy', got {binning!r}")
+        raise MetricInputError(f"binning: must be 'default' or 'legacy', got {binning!r}")
     if not alpha > 0:
-        raise ValueError(f"alpha: must be > 0, got {alpha!r}")
+        raise MetricInputError(f"alpha: must be > 0, got {alpha!r}")
     a = as_time_series(x_true, "x_true", time_dim=time_dim, state_dim=state_dim, min_length=2)
     b = as_time_series(x_gen, "x_gen", time_dim=time_dim, state_dim=state_dim, min_length=1)
     check_same_dim(a, b, ("x_true", "x_gen"))
@@ -216,7 +218,7 @@ def _log_mixture_density(
 def _check_samples(samples: Any, n_dim: int) -> np.ndarray:
     s = as_time_series(samples, "samples", min_length=1)
     if s.ndim != 2 or s.shape[1] != n_dim:
-        raise ValueError(f"samples: expected shape (n_samples, {n_dim}), got {s.shape}")
+        raise MetricInputError(f"samples: expected shape (n_samples, {n_dim}), got {s.shape}")
     return s
 
 
@@ -263,11 +265,11 @@ def state_space_divergence_gmm(
     float or ndarray ``(...)``.
     """
     if not sigma2 > 0:
-        raise ValueError(f"sigma2: must be > 0, got {sigma2!r}")
+        raise MetricInputError(f"sigma2: must be > 0, got {sigma2!r}")
     if n_samples < 1:
-        raise ValueError(f"n_samples: must be >= 1, got {n_samples!r}")
+        raise MetricInputError(f"n_samples: must be >= 1, got {n_samples!r}")
     if max_points < 1:
-        raise ValueError(f"max_points: must be >= 1, got {max_points!r}")
+        raise MetricInputError(f"max_points: must be >= 1, got {max_points!r}")
     a = as_time_series(x_true, "x_true", time_dim=time_dim, state_dim=state_dim, min_length=1)
     b = as_time_series(x_gen, "x_gen", time_dim=time_dim, state_dim=state_dim, min_length=1)
     check_same_dim(a, b, ("x_true", "x_gen"))
@@ -324,21 +326,21 @@ def state_space_divergence_dysts(
     seed : int, numpy Generator or None
     """
     if sigma_scale is None:
-        raise ValueError(
+        raise MetricInputError(
             "sigma_scale: must be a positive number; dysts' sigma_scale=None variant (local k = 10 "
             "neighbour scales) is not offered"
         )
     if not sigma_scale > 0:
-        raise ValueError(f"sigma_scale: must be > 0, got {sigma_scale!r}")
+        raise MetricInputError(f"sigma_scale: must be > 0, got {sigma_scale!r}")
     if n_samples < 1:
-        raise ValueError(f"n_samples: must be >= 1, got {n_samples!r}")
+        raise MetricInputError(f"n_samples: must be >= 1, got {n_samples!r}")
     a = as_time_series(x_true, "x_true", time_dim=time_dim, state_dim=state_dim, min_length=1)
     b = as_time_series(x_gen, "x_gen", time_dim=time_dim, state_dim=state_dim, min_length=1)
     check_same_dim(a, b, ("x_true", "x_gen"))
     fixed = None
     if samples is not None:
         if a.ndim > 2 or b.ndim > 2:
-            raise ValueError("samples: fixed samples are only supported for unbatched (time, dim) inputs")
+            raise MetricInputError("samples: fixed samples are only supported for unbatched (time, dim) inputs")
         fixed = _check_samples(samples, a.shape[-1])
     rng = _rng(seed)
 

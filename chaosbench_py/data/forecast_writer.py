@@ -32,6 +32,7 @@ import pandas as pd
 import xarray as xr
 import zarr
 
+from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
 from ..files import atomic_store
 from .schema import SURFACE_VARIABLES, VARIABLES
 
@@ -46,15 +47,15 @@ _TIME_ENCODING = {"units": "seconds since 1970-01-01", "dtype": "int64"}
 def _as_timedeltas(lead_times: Any) -> np.ndarray:
     arr = np.asarray(lead_times)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"lead_times: expected a non-empty 1-D sequence, got shape {arr.shape}")
+        raise InputError(f"lead_times: expected a non-empty 1-D sequence, got shape {arr.shape}")
     if arr.dtype.kind in "iuf":
-        raise TypeError(
+        raise InputTypeError(
             "lead_times: give time deltas (np.timedelta64, datetime.timedelta, pandas Timedelta or "
             "strings like '24h'), not bare numbers whose unit would be a guess"
         )
     out = np.asarray(pd.to_timedelta(list(arr))).astype("timedelta64[ns]")
     if np.any(np.diff(out) <= np.timedelta64(0, "ns")):
-        raise ValueError("lead_times: must be strictly increasing")
+        raise InputError("lead_times: must be strictly increasing")
     return out
 
 
@@ -62,7 +63,7 @@ def _as_datetime(t: Any, name: str = "init_time") -> np.datetime64:
     try:
         return np.datetime64(pd.Timestamp(t).to_datetime64(), "ns")
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name}: cannot interpret {t!r} as a time") from err
+        raise InputTypeError(f"{name}: cannot interpret {t!r} as a time") from err
 
 
 class ForecastWriter:
@@ -102,12 +103,12 @@ class ForecastWriter:
     ) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() != ".zarr":
-            raise ValueError(f"path: {self.path} must be a .zarr store (export netCDF with to_netcdf)")
+            raise InputError(f"path: {self.path} must be a .zarr store (export netCDF with to_netcdf)")
         if isinstance(variables, str) or not variables:
-            raise ValueError(f"variables: expected a non-empty list of names, got {variables!r}")
+            raise InputError(f"variables: expected a non-empty list of names, got {variables!r}")
         self.variables = [str(v) for v in variables]
         if len(set(self.variables)) != len(self.variables):
-            raise ValueError(f"variables: duplicated names in {self.variables}")
+            raise InputError(f"variables: duplicated names in {self.variables}")
         self.surface_variables = (
             {v for v in self.variables if v in SURFACE_VARIABLES}
             if surface_variables is None
@@ -115,15 +116,15 @@ class ForecastWriter:
         )
         unknown = sorted(self.surface_variables - set(self.variables))
         if unknown:
-            raise ValueError(f"surface_variables: {unknown} are not in variables {self.variables}")
+            raise InputError(f"surface_variables: {unknown} are not in variables {self.variables}")
         self.levels = np.asarray([] if levels is None else list(levels))
         if any(v not in self.surface_variables for v in self.variables) and self.levels.size == 0:
-            raise ValueError(f"levels: upper-air variables {self.variables} need at least one level")
+            raise InputError(f"levels: upper-air variables {self.variables} need at least one level")
         self.latitude = np.asarray(latitude, dtype=np.float64)
         self.longitude = np.asarray(longitude, dtype=np.float64)
         for name, c in (("latitude", self.latitude), ("longitude", self.longitude)):
             if c.ndim != 1 or c.size == 0:
-                raise ValueError(f"{name}: expected a non-empty 1-D array, got shape {c.shape}")
+                raise InputError(f"{name}: expected a non-empty 1-D array, got shape {c.shape}")
         self.lead_times = _as_timedeltas(lead_times)
         self.members = None if members is None else np.asarray(list(members))
         self.attrs = dict(attrs or {})
@@ -192,17 +193,17 @@ class ForecastWriter:
                 expect["member"] = self.members
             for name, values in expect.items():
                 if name not in ds.coords:
-                    raise ValueError(f"{self.path}: existing store has no coordinate {name!r}; cannot resume")
+                    raise InputError(f"{self.path}: existing store has no coordinate {name!r}; cannot resume")
                 have = np.asarray(ds[name].values)
                 if have.shape != values.shape or not np.array_equal(have, values.astype(have.dtype)):
-                    raise ValueError(
+                    raise InputError(
                         f"{self.path}: existing store has different coordinate {name!r} "
                         f"({have.size} values) than this writer ({values.size}); cannot resume"
                     )
             if (self.members is None) != ("member" not in ds.dims):
-                raise ValueError(f"{self.path}: existing store differs in having a 'member' dimension")
+                raise InputError(f"{self.path}: existing store differs in having a 'member' dimension")
             if sorted(map(str, ds.data_vars)) != sorted(self.variables):
-                raise ValueError(
+                raise InputError(
                     f"{self.path}: existing store has variables {sorted(map(str, ds.data_vars))}, "
                     f"this writer {sorted(self.variables)}; cannot resume"
                 )
@@ -218,13 +219,13 @@ class ForecastWriter:
         if isinstance(fields, xr.Dataset):
             fields = {k: fields[k] for k in fields.data_vars}
         if not isinstance(fields, Mapping):
-            raise TypeError(
+            raise InputTypeError(
                 f"fields: expected a Mapping of variable → array or an xarray.Dataset, got {type(fields)}"
             )
         missing = [v for v in self.variables if v not in fields]
         extra = [k for k in fields if k not in self.variables]
         if missing or extra:
-            raise KeyError(
+            raise UnknownNameError(
                 f"fields: variables {missing} missing"
                 + (f", unexpected {extra}" if extra else "")
                 + f"; writer expects {self.variables}"
@@ -239,7 +240,7 @@ class ForecastWriter:
             arr = np.asarray(arr)
             want = tuple(sizes[d] for d in dims)
             if arr.shape != want:
-                raise ValueError(f"fields[{v!r}]: shape {arr.shape}, expected {want} for dims {dims}")
+                raise InputError(f"fields[{v!r}]: shape {arr.shape}, expected {want} for dims {dims}")
             data_vars[v] = (
                 ("init_time", *dims),
                 arr.astype(self.dtype, copy=False)[None],
@@ -253,13 +254,13 @@ class ForecastWriter:
     def _align(self, name: str, arr: xr.DataArray, dims: tuple[str, ...]) -> np.ndarray:
         if "init_time" in arr.dims:
             if arr.sizes["init_time"] != 1:
-                raise ValueError(
+                raise InputError(
                     f"fields[{name!r}]: holds {arr.sizes['init_time']} init times; write one at a time"
                 )
             arr = arr.isel(init_time=0)
         extra = [d for d in arr.dims if d not in dims]
         if extra:
-            raise ValueError(f"fields[{name!r}]: unexpected dims {extra}; expected {dims}")
+            raise InputError(f"fields[{name!r}]: unexpected dims {extra}; expected {dims}")
         want = {"latitude": self.latitude, "longitude": self.longitude, "lead_time": self.lead_times}
         if "level" in dims:
             want["level"] = self.levels
@@ -270,7 +271,7 @@ class ForecastWriter:
                 have = np.asarray(arr[c].values)
                 miss = values[~np.isin(values.astype(have.dtype), have)]
                 if miss.size:
-                    raise KeyError(f"fields[{name!r}]: coordinate {c!r} lacks values {miss[:5].tolist()}")
+                    raise UnknownNameError(f"fields[{name!r}]: coordinate {c!r} lacks values {miss[:5].tolist()}")
                 arr = arr.sel({c: values.astype(have.dtype)})
         return np.asarray(arr.transpose(*dims).values)
 
@@ -321,7 +322,7 @@ class ForecastWriter:
     def append(self, forecast: xr.Dataset) -> list[np.datetime64]:
         """Write every init of a forecast Dataset with an ``init_time`` dim; return those written."""
         if "init_time" not in forecast.dims:
-            raise ValueError("forecast: has no 'init_time' dimension; use write(init_time, fields)")
+            raise InputError("forecast: has no 'init_time' dimension; use write(init_time, fields)")
         done = []
         for i in range(forecast.sizes["init_time"]):
             one = forecast.isel(init_time=i)
@@ -387,7 +388,7 @@ def open_forecast(
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no forecast store at {path}")
+        raise MissingInputError(f"no forecast store at {path}")
     ck = {} if chunks == "auto" else chunks
     if path.suffix.lower() == ".zarr":
         root, arrays = _init_arrays(path)
@@ -395,7 +396,7 @@ def open_forecast(
         lengths = {n: a.shape[0] for n, a in arrays.items()}
         if len(set(lengths.values())) > 1:
             if not repair:
-                raise ValueError(
+                raise InputError(
                     f"{path}: an append was interrupted (init_time lengths {lengths}, {committed} committed); "
                     "reopen it with ForecastWriter(...) to resume, or open_forecast(..., repair=True)"
                 )
@@ -408,14 +409,14 @@ def open_forecast(
         ds = xr.open_dataset(path, chunks=ck)
     for d in ("init_time", "lead_time", "latitude", "longitude"):
         if d not in ds.dims:
-            raise ValueError(
+            raise InputError(
                 f"{path}: not a forecast store (no {d!r} dimension; dims {sorted(map(str, ds.dims))})"
             )
     if "valid_time" not in ds.coords:
-        raise ValueError(f"{path}: forecast store has no 'valid_time' coordinate")
+        raise InputError(f"{path}: forecast store has no 'valid_time' coordinate")
     init = np.asarray(ds["init_time"].values)
     if len(np.unique(init)) != init.size:
-        raise ValueError(f"{path}: coordinate 'init_time' has duplicated values")
+        raise InputError(f"{path}: coordinate 'init_time' has duplicated values")
     if init.size > 1 and np.any(np.diff(init) < np.timedelta64(0, "ns")):
         ds = ds.sortby("init_time")
     return ds

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError, InputTypeError, UnknownNameError
+
 logger = logging.getLogger(__name__)
 
 #: Standard gravity (WMO), m s⁻²: geopotential = STANDARD_GRAVITY × geopotential height (gpm).
@@ -178,7 +180,7 @@ def _rename(ds: xr.Dataset) -> xr.Dataset:
                 ds = ds.assign_coords(time=vt.values)
             ds = ds.drop_vars("valid_time")
         else:
-            raise ValueError(
+            raise InputError(
                 f"coordinate 'valid_time' has dims {vt.dims}: a forecast (init time × step) is not a "
                 "gridded state; open it with open_forecast or select one step first"
             )
@@ -187,13 +189,13 @@ def _rename(ds: xr.Dataset) -> xr.Dataset:
         target = DIM_ALIASES.get(str(name))
         if target is not None and (name in ds.dims or name in ds.coords):
             if target in ds.variables and target != name:
-                raise ValueError(f"both {name!r} and {target!r} present; cannot rename {name!r} → {target!r}")
+                raise InputError(f"both {name!r} and {target!r} present; cannot rename {name!r} → {target!r}")
             renames[name] = target
     for name in ds.data_vars:
         target = canonical_name(name)
         if target != name:
             if target in ds.data_vars or target in renames.values():
-                raise ValueError(
+                raise InputError(
                     f"variables {name!r} and {target!r} both map to canonical {target!r}; drop one first"
                 )
             renames[name] = target
@@ -228,7 +230,7 @@ def _convert_level(ds: xr.Dataset) -> xr.Dataset:
     if key in _PA_UNITS:
         values = values / 100.0
     elif key not in _HPA_UNITS:
-        raise ValueError(f"coordinate 'level' has units {lev.attrs.get('units')!r}; expected hPa or Pa")
+        raise InputError(f"coordinate 'level' has units {lev.attrs.get('units')!r}; expected hPa or Pa")
     if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
         values = values.astype(np.int64)
     return ds.assign_coords(level=("level", values))
@@ -242,7 +244,7 @@ def _convert_z(ds: xr.Dataset, source: str, gravity: float | None) -> tuple[xr.D
     key = _units_key(units) if units is not None else None
     is_gpm = key in _GPM_UNITS if key is not None else source == "chaosbench"
     if key is not None and not is_gpm and key not in _GEOPOTENTIAL_UNITS:
-        raise ValueError(f"variable 'z' has units {units!r}; expected geopotential (m**2 s**-2) or gpm")
+        raise InputError(f"variable 'z' has units {units!r}; expected geopotential (m**2 s**-2) or gpm")
     if not is_gpm:
         return ds, notes
     g = (
@@ -307,14 +309,14 @@ def to_canonical(
             ``latitude``/``longitude`` dimension (named).
     """
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"ds: expected an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"ds: expected an xarray.Dataset, got {type(ds).__name__}")
     if source not in SOURCES:
-        raise ValueError(f"source={source!r}: expected one of {SOURCES}")
+        raise InputError(f"source={source!r}: expected one of {SOURCES}")
     ds = _combine_expver(ds)
     ds = _rename(ds)
     for dim in ("latitude", "longitude"):
         if dim not in ds.dims:
-            raise ValueError(f"dataset has no {dim!r} dimension (dims: {sorted(map(str, ds.dims))})")
+            raise InputError(f"dataset has no {dim!r} dimension (dims: {sorted(map(str, ds.dims))})")
     ds = _convert_level(ds)
     ds, notes = _convert_z(ds, source, gravity)
     if float_coords:
@@ -374,19 +376,19 @@ def validate_canonical(ds: xr.Dataset, *, require_time: bool = True, check_nan: 
         ValueError: naming the variable, dimension or coordinate (and the offending value).
     """
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"ds: expected an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"ds: expected an xarray.Dataset, got {type(ds).__name__}")
     required = ("time", "latitude", "longitude") if require_time else ("latitude", "longitude")
     for dim in required:
         if dim not in ds.dims:
-            raise ValueError(f"missing dimension {dim!r} (dims: {sorted(map(str, ds.dims))})")
+            raise InputError(f"missing dimension {dim!r} (dims: {sorted(map(str, ds.dims))})")
     unknown = [d for d in ds.dims if d not in CANONICAL_DIMS]
     if unknown:
-        raise ValueError(f"dimension(s) {unknown} are not canonical (allowed: {CANONICAL_DIMS})")
+        raise InputError(f"dimension(s) {unknown} are not canonical (allowed: {CANONICAL_DIMS})")
     for name in ds.dims:
         if name not in ds.coords:
-            raise ValueError(f"dimension {name!r} has no coordinate values")
+            raise InputError(f"dimension {name!r} has no coordinate values")
     if not ds.data_vars:
-        raise ValueError("dataset has no data variables")
+        raise InputError("dataset has no data variables")
 
     def _check(coord: str, ok_fn, what: str) -> None:
         if coord not in ds.dims:
@@ -396,7 +398,7 @@ def validate_canonical(ds: xr.Dataset, *, require_time: bool = True, check_nan: 
             ok = ok_fn(np.diff(vals))
             if not np.all(ok):
                 i = _first_bad(vals, ok)
-                raise ValueError(
+                raise InputError(
                     f"coordinate {coord!r} must be {what}: values {vals[i]!r} (index {i}) and "
                     f"{vals[i + 1]!r} (index {i + 1})"
                     + (" are duplicated" if vals[i] == vals[i + 1] else " are out of order")
@@ -410,26 +412,26 @@ def validate_canonical(ds: xr.Dataset, *, require_time: bool = True, check_nan: 
     if "member" in ds.dims:
         m = np.asarray(ds["member"].values)
         if len(np.unique(m)) != m.size:
-            raise ValueError("coordinate 'member' has duplicated values")
+            raise InputError("coordinate 'member' has duplicated values")
     lat = np.asarray(ds["latitude"].values, dtype=np.float64)
     lon = np.asarray(ds["longitude"].values, dtype=np.float64)
     if lat.size and (lat.max() > 90 or lat.min() < -90):
-        raise ValueError(f"coordinate 'latitude' outside [-90, 90]: {lat.min()} … {lat.max()}")
+        raise InputError(f"coordinate 'latitude' outside [-90, 90]: {lat.min()} … {lat.max()}")
     if lon.size and (lon.min() < 0 or lon.max() >= 360):
-        raise ValueError(f"coordinate 'longitude' outside [0, 360): {lon.min()} … {lon.max()}")
+        raise InputError(f"coordinate 'longitude' outside [0, 360): {lon.min()} … {lon.max()}")
 
     for name, var in ds.data_vars.items():
         order = [d for d in CANONICAL_DIMS if d in var.dims]
         if list(var.dims) != order:
-            raise ValueError(f"variable {name!r} has dims {var.dims}; canonical order is {tuple(order)}")
+            raise InputError(f"variable {name!r} has dims {var.dims}; canonical order is {tuple(order)}")
         if "latitude" not in var.dims or "longitude" not in var.dims:
-            raise ValueError(f"variable {name!r} has dims {var.dims}; needs latitude and longitude")
+            raise InputError(f"variable {name!r} has dims {var.dims}; needs latitude and longitude")
         if "units" not in var.attrs:
-            raise ValueError(f"variable {name!r} has no 'units' attribute")
+            raise InputError(f"variable {name!r} has no 'units' attribute")
         if name == "z" and _units_key(var.attrs["units"]) not in _GEOPOTENTIAL_UNITS:
-            raise ValueError(f"variable 'z' has units {var.attrs['units']!r}; canonical is m**2 s**-2")
+            raise InputError(f"variable 'z' has units {var.attrs['units']!r}; canonical is m**2 s**-2")
         if name in SURFACE_VARIABLES and "level" in var.dims:
-            raise ValueError(f"surface variable {name!r} must not have a 'level' dimension")
+            raise InputError(f"surface variable {name!r} must not have a 'level' dimension")
     if check_nan:
         import dask
 
@@ -437,7 +439,7 @@ def validate_canonical(ds: xr.Dataset, *, require_time: bool = True, check_nan: 
         (computed,) = dask.compute(flags)
         empty = [name for name, ok in computed.items() if not bool(ok)]
         if empty:
-            raise ValueError(f"variable(s) {empty} contain only NaN")
+            raise InputError(f"variable(s) {empty} contain only NaN")
     return ds
 
 
@@ -470,34 +472,34 @@ def select(
         names = [canonical_name(v) for v in _as_list(variables)]
         missing = [v for v in names if v not in ds.data_vars]
         if missing:
-            raise KeyError(
+            raise UnknownNameError(
                 f"variable(s) {missing} not in dataset; available: {sorted(map(str, ds.data_vars))}"
             )
         ds = ds[names]
     if levels is not None:
         if "level" not in ds.dims:
-            raise KeyError(f"levels={levels!r} requested but the dataset has no 'level' dimension")
+            raise UnknownNameError(f"levels={levels!r} requested but the dataset has no 'level' dimension")
         want = _as_list(levels)
         have = np.asarray(ds["level"].values)
         missing = [lv for lv in want if not np.any(np.isclose(have, float(lv)))]
         if missing:
-            raise KeyError(f"level(s) {missing} hPa not in dataset; available: {have.tolist()}")
+            raise UnknownNameError(f"level(s) {missing} hPa not in dataset; available: {have.tolist()}")
         ds = ds.sel(level=np.asarray(want, dtype=have.dtype))
     if time is not None:
         if "time" not in ds.dims:
-            raise KeyError("time selection requested but the dataset has no 'time' dimension")
+            raise UnknownNameError("time selection requested but the dataset has no 'time' dimension")
         if isinstance(time, tuple) and len(time) == 2:
             time = slice(*time)
         if isinstance(time, slice):
             ds = ds.sel(time=time)
             if ds.sizes["time"] == 0:
-                raise KeyError(f"time={time!r} selects no time step")
+                raise UnknownNameError(f"time={time!r} selects no time step")
         elif isinstance(time, str):
             try:
                 ds = ds.sel(time=time)
             except KeyError as err:
                 t = ds["time"].values
-                raise KeyError(
+                raise UnknownNameError(
                     f"time={time!r} not in dataset (time runs {t[0]} … {t[-1]}, {t.size} steps)"
                 ) from err
         else:
@@ -505,7 +507,7 @@ def select(
             have_t = np.asarray(ds["time"].values, dtype="datetime64[ns]")
             missing_t = want_t[~np.isin(want_t, have_t)]
             if missing_t.size:
-                raise KeyError(
+                raise UnknownNameError(
                     f"time(s) {missing_t.tolist()} not in dataset "
                     f"(time runs {have_t[0]} … {have_t[-1]}, {have_t.size} steps)"
                 )

@@ -36,6 +36,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
 from .schema import DIM_ALIASES, select, to_canonical, validate_canonical
 
 logger = logging.getLogger(__name__)
@@ -96,17 +97,17 @@ def _check_same_grid(
     """Raise naming ``name`` and the coordinate when ``ds``'s grid differs from ``ref``'s."""
     for c in coords:
         if (c in ref.dims) != (c in ds.dims):
-            raise ValueError(f"{name}: dimension {c!r} present in one of {ref_name} and {name} only")
+            raise InputError(f"{name}: dimension {c!r} present in one of {ref_name} and {name} only")
         if c not in ref.dims:
             continue
         a, b = np.asarray(ref[c].values), np.asarray(ds[c].values)
         if a.shape != b.shape:
-            raise ValueError(
+            raise InputError(
                 f"grid mismatch: {name} has {b.size} values of coordinate {c!r}, {ref_name} has {a.size}"
             )
         if not np.array_equal(a, b):
             i = int(np.flatnonzero(a != b)[0])
-            raise ValueError(
+            raise InputError(
                 f"grid mismatch: coordinate {c!r} of {name} differs from {ref_name} "
                 f"(index {i}: {b[i]!r} vs {a[i]!r})"
             )
@@ -120,19 +121,19 @@ def _expand_paths(paths: PathLike | Sequence[PathLike], suffixes: Sequence[str])
         if any(ch in s for ch in "*?["):
             found = sorted(glob.glob(s))
             if not found:
-                raise FileNotFoundError(f"no file matches {s!r}")
+                raise MissingInputError(f"no file matches {s!r}")
             out.extend(found)
         elif os.path.isdir(s) and not s.rstrip("/").endswith(".zarr"):
             found = sorted(str(p) for p in Path(s).iterdir() if p.suffix.lower() in suffixes)
             if not found:
-                raise FileNotFoundError(f"no {'/'.join(suffixes)} file in directory {s}")
+                raise MissingInputError(f"no {'/'.join(suffixes)} file in directory {s}")
             out.extend(found)
         else:
             if not os.path.exists(s):
-                raise FileNotFoundError(f"no such file: {s}")
+                raise MissingInputError(f"no such file: {s}")
             out.append(s)
     if not out:
-        raise FileNotFoundError("no input file given")
+        raise MissingInputError("no input file given")
     return out
 
 
@@ -172,7 +173,7 @@ def open_cds_netcdf(
         try:
             can = to_canonical(raw, source="cds")
         except ValueError as err:
-            raise ValueError(f"{f}: {err}") from err
+            raise InputError(f"{f}: {err}") from err
         if parts:
             _check_same_grid(files[0], parts[0], f, can, ("latitude", "longitude"))
         parts.append(can)
@@ -183,7 +184,7 @@ def open_cds_netcdf(
         try:
             ds = xr.combine_by_coords(parts, combine_attrs="drop_conflicts", join="outer")
         except ValueError as err:
-            raise ValueError(f"cannot combine {len(files)} CDS files ({files[0]} …): {err}") from err
+            raise InputError(f"cannot combine {len(files)} CDS files ({files[0]} …): {err}") from err
         ds = ds.transpose("time", "member", ..., "level", "latitude", "longitude", missing_dims="ignore")
         ds.attrs = dict(parts[0].attrs)
     ds.attrs["source_files"] = _describe_files(files)
@@ -199,7 +200,7 @@ def _check_time_overlap(files: list[str], parts: list[xr.Dataset]) -> None:
         owner = seen.setdefault(key, {})
         for t in np.asarray(p["time"].values):
             if t in owner:
-                raise ValueError(
+                raise InputError(
                     f"coordinate 'time' value {t} is in both {owner[t]} and {f} (duplicated time)"
                 )
             owner[t] = f
@@ -223,7 +224,7 @@ def open_weatherbench2_zarr(
     """
     p = os.fspath(path)
     if "://" not in p and not os.path.exists(p):
-        raise FileNotFoundError(f"no zarr store at {p}")
+        raise MissingInputError(f"no zarr store at {p}")
     kw: dict[str, Any] = {"storage_options": dict(storage_options)} if storage_options else {}
     if chunks is None:
         raw = xr.open_zarr(p, chunks={}, **kw)
@@ -238,7 +239,7 @@ def open_weatherbench2_zarr(
     try:
         ds = to_canonical(raw, source="weatherbench2")
     except ValueError as err:
-        raise ValueError(f"{p}: {err}") from err
+        raise InputError(f"{p}: {err}") from err
     ds.attrs["source_files"] = p
     return _with_source_files(_finish(ds, variables, levels, time), [p])
 
@@ -260,7 +261,7 @@ def chaosbench_files(
         else:
             folder = r / "era5" if (r / "era5").is_dir() else r
             if not folder.is_dir():
-                raise FileNotFoundError(
+                raise MissingInputError(
                     f"no ChaosBench folder at {r} (expected {r}/era5/era5_full_1.5deg_*.zarr)"
                 )
             candidates = [p for p in folder.iterdir() if CHAOSBENCH_PATTERN.match(p.name)]
@@ -268,13 +269,13 @@ def chaosbench_files(
         candidates = [Path(p) for p in root]
         bad = [str(p) for p in candidates if not CHAOSBENCH_PATTERN.match(p.name)]
         if bad:
-            raise ValueError(f"not ChaosBench day-store names (era5_full_1.5deg_YYYYMMDD.zarr): {bad[:3]}")
+            raise InputError(f"not ChaosBench day-store names (era5_full_1.5deg_YYYYMMDD.zarr): {bad[:3]}")
     if years is not None:
         ys = {int(y) for y in ([years] if isinstance(years, int) else years)}
         candidates = [p for p in candidates if int(CHAOSBENCH_PATTERN.match(p.name).group(1)[:4]) in ys]
     files = sorted(candidates, key=lambda p: p.name)
     if not files:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no ChaosBench day-stores era5_full_1.5deg_YYYYMMDD.zarr under {root}"
             + (f" for years {sorted(ys)}" if years is not None else "")
         )
@@ -324,7 +325,7 @@ class _DayReader:
         except Exception as err:  # noqa: BLE001 - re-raised with the file named
             raise OSError(f"{path}: cannot open variable {self.var!r}: {err}") from err
         if tuple(arr.shape) != self.shape:
-            raise ValueError(
+            raise InputError(
                 f"{path}: variable {self.var!r} has shape {tuple(arr.shape)}, the first store has {self.shape}"
             )
         lead = (0,) if len(self.shape) == 4 else ()
@@ -350,7 +351,7 @@ def _raw_coords(path: str) -> dict[str, np.ndarray]:
     out = {}
     for c in ("level", "latitude", "longitude"):
         if c not in g:
-            raise ValueError(f"{path}: ChaosBench day-store has no coordinate {c!r}")
+            raise InputError(f"{path}: ChaosBench day-store has no coordinate {c!r}")
         out[c] = np.asarray(g[c][...])
     return out
 
@@ -394,7 +395,7 @@ def open_chaosbench(
         available ones). ValueError: a grid mismatch naming file and coordinate.
     """
     if verify not in ("all", "first"):
-        raise ValueError(f"verify={verify!r}: expected 'all' or 'first'")
+        raise InputError(f"verify={verify!r}: expected 'all' or 'first'")
     files = chaosbench_files(root, years)
     paths = [str(p) for p in files]
     first = xr.open_dataset(paths[0], engine="zarr", chunks=None)
@@ -406,7 +407,7 @@ def open_chaosbench(
     )
     missing = [v for v in want if v not in first.data_vars]
     if missing:
-        raise KeyError(f"variable(s) {missing} not in ChaosBench store {paths[0]}; available: {avail}")
+        raise UnknownNameError(f"variable(s) {missing} not in ChaosBench store {paths[0]}; available: {avail}")
     if variables is None:
         want = [v for v in CHAOSBENCH_VARIABLES if v in first.data_vars] or avail
 
@@ -417,7 +418,7 @@ def open_chaosbench(
             for c in ("level", "latitude", "longitude"):
                 a, b = ref[c], coords[c]
                 if a.shape != b.shape or not np.array_equal(a, b):
-                    raise ValueError(
+                    raise InputError(
                         f"grid mismatch: coordinate {c!r} of {p} differs from {paths[0]} "
                         f"({b.size} values {b[:3].tolist()}… vs {a.size} values {a[:3].tolist()}…)"
                     )
@@ -430,7 +431,7 @@ def open_chaosbench(
         for x in lv:
             hit = np.flatnonzero(np.isclose(stored_levels.astype(np.float64), float(x)))
             if hit.size == 0:
-                raise KeyError(
+                raise UnknownNameError(
                     f"level {x} hPa not in ChaosBench store {paths[0]}; available: {stored_levels.tolist()}"
                 )
             level_index.append(int(hit[0]))
@@ -455,11 +456,11 @@ def open_chaosbench(
         var = first[v]
         dims = tuple(map(str, var.dims))
         if dims not in (("level", "latitude", "longitude"), ("time", "level", "latitude", "longitude")):
-            raise ValueError(
+            raise InputError(
                 f"{paths[0]}: variable {v!r} has dims {dims}; expected (level, latitude, longitude)"
             )
         if dims[0] == "time" and var.shape[0] != 1:
-            raise ValueError(f"{paths[0]}: variable {v!r} has {var.shape[0]} times; a day-store holds one")
+            raise InputError(f"{paths[0]}: variable {v!r} has {var.shape[0]} times; a day-store holds one")
         stored_shape = tuple(var.shape)
         day_shape = (len(lev_values),) + stored_shape[-2:]
         reader = _DayReader(paths, v, stored_shape, level_index, var.dtype, var.encoding)
@@ -506,7 +507,7 @@ def detect_layout(path_or_paths: PathLike | Sequence[PathLike]) -> str:
     """
     items = [path_or_paths] if isinstance(path_or_paths, str | os.PathLike) else list(path_or_paths)
     if not items:
-        raise ValueError("path_or_paths: empty list")
+        raise InputError("path_or_paths: empty list")
     s = os.fspath(items[0]).rstrip("/")
     name = os.path.basename(s)
     if CHAOSBENCH_PATTERN.match(name):
@@ -524,7 +525,7 @@ def detect_layout(path_or_paths: PathLike | Sequence[PathLike]) -> str:
                 return "chaosbench"
         if any(c.suffix.lower() in NETCDF_SUFFIXES for c in p.iterdir()):
             return "cds"
-    raise ValueError(
+    raise InputError(
         f"cannot detect the layout of {s}: expected netCDF file(s) (CDS), a .zarr store (WeatherBench2) "
         "or a ChaosBench folder (era5/era5_full_1.5deg_YYYYMMDD.zarr); pass layout= explicitly"
     )
@@ -541,7 +542,7 @@ def open_era5(
     ``years=`` for ChaosBench).
     """
     if layout not in LAYOUTS:
-        raise ValueError(f"layout={layout!r}: expected one of {LAYOUTS}")
+        raise InputError(f"layout={layout!r}: expected one of {LAYOUTS}")
     if layout == "auto":
         layout = detect_layout(path_or_paths)
         logger.info("detected layout %r for %s", layout, path_or_paths)
@@ -549,7 +550,7 @@ def open_era5(
         return open_cds_netcdf(path_or_paths, **kwargs)
     if layout == "weatherbench2":
         if not isinstance(path_or_paths, str | os.PathLike):
-            raise TypeError("path_or_paths: a WeatherBench2 store is one path, not a list")
+            raise InputTypeError("path_or_paths: a WeatherBench2 store is one path, not a list")
         return open_weatherbench2_zarr(path_or_paths, **kwargs)
     time = kwargs.pop("time", None)
     ds = open_chaosbench(path_or_paths, **kwargs)

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputError, InputTypeError, UnknownNameError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -64,7 +66,7 @@ def default_train_years(convention: str = "chaosbench") -> tuple[int, int]:
     """The training year range (inclusive) of a published split: ``"chaosbench"`` (1979, 2015)
     or ``"weatherbench2"`` (1979, 2017). Never overlaps that split's test years."""
     if convention not in SPLITS:
-        raise ValueError(f"convention={convention!r}: unknown; choose one of {sorted(SPLITS)}")
+        raise InputError(f"convention={convention!r}: unknown; choose one of {sorted(SPLITS)}")
     return SPLITS[convention]["train"]
 
 
@@ -98,16 +100,16 @@ def channel_layout(
     or a level a variable does not have, ``ValueError`` for duplicates.
     """
     if isinstance(variables, str):
-        raise TypeError(f"variables={variables!r}: pass a list of names, e.g. [{variables!r}]")
+        raise InputTypeError(f"variables={variables!r}: pass a list of names, e.g. [{variables!r}]")
     variables = list(variables)
     if not variables:
-        raise ValueError("variables: empty list; name at least one variable")
+        raise InputError("variables: empty list; name at least one variable")
     if len(set(variables)) != len(variables):
-        raise ValueError(f"variables={variables}: duplicated names")
+        raise InputError(f"variables={variables}: duplicated names")
     out: list[Channel] = []
     for var in variables:
         if var not in ds.data_vars:
-            raise KeyError(f"variable {var!r} not in dataset (variables: {sorted(map(str, ds.data_vars))})")
+            raise UnknownNameError(f"variable {var!r} not in dataset (variables: {sorted(map(str, ds.data_vars))})")
         da = ds[var]
         if "level" not in da.dims:
             out.append(Channel(var, var, None))
@@ -115,12 +117,12 @@ def channel_layout(
         have = np.asarray(ds["level"].values, dtype=np.float64)
         wanted = have if levels is None else np.asarray(list(levels), dtype=np.float64)
         if wanted.size == 0:
-            raise ValueError("levels: empty list")
+            raise InputError("levels: empty list")
         if len(np.unique(wanted)) != wanted.size:
-            raise ValueError(f"levels={list(wanted)}: duplicated levels")
+            raise InputError(f"levels={list(wanted)}: duplicated levels")
         for lev in wanted:
             if not np.any(np.isclose(have, lev, rtol=0, atol=1e-6)):
-                raise KeyError(
+                raise UnknownNameError(
                     f"variable {var!r}: level {_level_name(lev)} not in dataset levels "
                     f"{[_level_name(h) for h in have]}"
                 )
@@ -135,15 +137,15 @@ def _level_indices(ds: xr.Dataset, levels: Sequence[float]) -> np.ndarray:
 
 def _check_time_axis(ds: xr.Dataset) -> pd.DatetimeIndex:
     if "time" not in ds.dims:
-        raise ValueError(f"dataset has no 'time' dimension (dims: {dict(ds.sizes)})")
+        raise InputError(f"dataset has no 'time' dimension (dims: {dict(ds.sizes)})")
     index = ds.indexes["time"]
     if not isinstance(index, pd.DatetimeIndex):
-        raise TypeError(f"time coordinate must be datetime64, got {index.dtype}")
+        raise InputTypeError(f"time coordinate must be datetime64, got {index.dtype}")
     if not index.is_unique:
         dup = index[index.duplicated()][:5]
-        raise ValueError(f"time coordinate has duplicated times, e.g. {[str(t) for t in dup]}")
+        raise InputError(f"time coordinate has duplicated times, e.g. {[str(t) for t in dup]}")
     if not index.is_monotonic_increasing:
-        raise ValueError("time coordinate is not sorted increasingly; sort with ds.sortby('time')")
+        raise InputError("time coordinate is not sorted increasingly; sort with ds.sortby('time')")
     return index
 
 
@@ -155,13 +157,13 @@ def select_years(ds: xr.Dataset, years: tuple[int, int]) -> xr.Dataset:
     try:
         start, end = (int(y) for y in years)
     except (TypeError, ValueError):
-        raise ValueError(f"years={years!r}: expected (start_year, end_year), both inclusive") from None
+        raise InputError(f"years={years!r}: expected (start_year, end_year), both inclusive") from None
     if start > end:
-        raise ValueError(f"years={years!r}: start year after end year")
+        raise InputError(f"years={years!r}: start year after end year")
     index = _check_time_axis(ds)
     inside = np.flatnonzero((index.year >= start) & (index.year <= end))
     if inside.size == 0:
-        raise ValueError(
+        raise InputError(
             f"years=({start}, {end}): no times in this range; the dataset covers "
             f"{index[0]:%Y-%m-%d} to {index[-1]:%Y-%m-%d}"
         )
@@ -180,9 +182,9 @@ def latitude_weights(latitude: Any, kind: str = "cell_area") -> np.ndarray:
     """
     lat = np.asarray(latitude, dtype=np.float64)
     if lat.ndim != 1 or lat.size < 2:
-        raise ValueError(f"latitude: need a 1-D coordinate with at least 2 rows, got shape {lat.shape}")
+        raise InputError(f"latitude: need a 1-D coordinate with at least 2 rows, got shape {lat.shape}")
     if np.any(np.abs(lat) > 90 + 1e-9):
-        raise ValueError("latitude: values outside [-90, 90] degrees")
+        raise InputError("latitude: values outside [-90, 90] degrees")
     if kind == "cos":
         w = np.clip(np.cos(np.deg2rad(lat)), 0.0, None)
     elif kind == "cell_area":
@@ -195,7 +197,7 @@ def latitude_weights(latitude: Any, kind: str = "cell_area") -> np.ndarray:
         w = np.empty_like(lat)
         w[order] = np.sin(np.deg2rad(hi)) - np.sin(np.deg2rad(lo))
     else:
-        raise ValueError(f"kind={kind!r}: choose 'cell_area' or 'cos'")
+        raise InputError(f"kind={kind!r}: choose 'cell_area' or 'cos'")
     return w / w.mean()
 
 
@@ -206,7 +208,7 @@ def _weight_kind(area_weighted: bool | str) -> str | None:
         return "cell_area"
     if area_weighted in ("cell_area", "cos"):
         return str(area_weighted)
-    raise ValueError(
+    raise InputError(
         f"area_weighted={area_weighted!r}: use False, True (= 'cell_area'), 'cell_area' or 'cos'"
     )
 
@@ -226,22 +228,22 @@ def normalisation_arrays(
     cannot be normalised). ``what`` names the argument in the messages.
     """
     if not isinstance(statistics, xr.Dataset):
-        raise TypeError(
+        raise InputTypeError(
             f"{what}: expected the per-channel mean/std Dataset of channel_statistics, got {type(statistics).__name__}"
         )
     for key in ("mean", "std"):
         if key not in statistics:
-            raise KeyError(f"{what}: no variable {key!r} (need mean(channel) and std(channel))")
+            raise UnknownNameError(f"{what}: no variable {key!r} (need mean(channel) and std(channel))")
     have = [str(c) for c in statistics["channel"].values]
     missing = [n for n in names if n not in have]
     if missing:
-        raise KeyError(f"{what}: no entry for channel(s) {missing}; it has {have}")
+        raise UnknownNameError(f"{what}: no entry for channel(s) {missing}; it has {have}")
     sel = statistics.sel(channel=list(names))
     mean = np.asarray(sel["mean"].values, dtype=np.float64)
     std = np.asarray(sel["std"].values, dtype=np.float64)
     bad = [n for n, s, m in zip(names, std, mean) if not (np.isfinite(s) and s > 0 and np.isfinite(m))]
     if bad:
-        raise ValueError(f"{what}: channel(s) {bad} have a NaN mean or a std that is not positive")
+        raise InputError(f"{what}: channel(s) {bad} have a NaN mean or a std that is not positive")
     return mean, std
 
 
@@ -276,7 +278,7 @@ def channel_statistics(
     layout = channel_layout(sel, variables, levels)
     missing = [d for d in _SPATIAL if d not in sel.dims]
     if missing:
-        raise ValueError(f"dataset has no {missing} dimension(s) (dims: {dict(sel.sizes)})")
+        raise InputError(f"dataset has no {missing} dimension(s) (dims: {dict(sel.sizes)})")
     w = latitude_weights(sel["latitude"].values, kind) if kind else np.ones(sel.sizes["latitude"])
     w_da = xr.DataArray(w, dims="latitude")
     n_time, n_lon = sel.sizes["time"], sel.sizes["longitude"]
@@ -287,7 +289,7 @@ def channel_statistics(
         da = sel[var]
         extra = [d for d in da.dims if d not in ("time", "level", *_SPATIAL)]
         if extra:
-            raise ValueError(
+            raise InputError(
                 f"statistics: variable {var!r} has extra dimension(s) {extra} (e.g. ensemble members); "
                 "select or stack them first"
             )
@@ -313,14 +315,14 @@ def channel_statistics(
             m1 = s1_l / total_weight
             var_ = s2_l / total_weight - m1 * m1
             if not (np.isfinite(x0_l) and np.isfinite(m1) and np.isfinite(var_)):
-                raise ValueError(
+                raise InputError(
                     f"statistics: variable {ch.variable!r}"
                     + (f" level {_level_name(ch.level)}" if ch.level is not None else "")
                     + f" contains NaN/inf values in years {tuple(years)}; fill or mask them first"
                 )
             std = float(np.sqrt(max(var_, 0.0)))
             if std == 0.0:
-                raise ValueError(
+                raise InputError(
                     f"statistics: channel {ch.name!r} (variable {ch.variable!r}) is constant over "
                     f"years {tuple(years)}: std = 0, it cannot be normalised"
                 )
@@ -395,7 +397,7 @@ def _climatology_weights(doy: np.ndarray, window: int) -> tuple[np.ndarray, np.n
         m[FEB29 - 1] = 0.5 * (m[FEB29 - 2] + m[FEB29])
         return m, counts
     if empty.size:
-        raise ValueError(
+        raise InputError(
             f"climatology: calendar days {empty.tolist()[:10]}{' …' if empty.size > 10 else ''} have no "
             f"data within smoothing_window_days={window}; use more years or a wider window"
         )
@@ -432,10 +434,10 @@ def climatology(
     as one weighted sum over time per variable (reduced chunk by chunk).
     """
     if by not in ("dayofyear", "dayofyear_hour"):
-        raise ValueError(f"by={by!r}: choose 'dayofyear' or 'dayofyear_hour'")
+        raise InputError(f"by={by!r}: choose 'dayofyear' or 'dayofyear_hour'")
     window = int(smoothing_window_days)
     if window != smoothing_window_days or window < 1 or window % 2 == 0 or window > N_CALENDAR_DAYS:
-        raise ValueError(
+        raise InputError(
             f"smoothing_window_days={smoothing_window_days!r}: must be an odd integer in [1, 365]"
         )
     sel = select_years(ds, years)

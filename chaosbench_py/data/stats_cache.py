@@ -22,6 +22,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError
 from ..files import atomic_store
 from .statistics import (
     _CACHE_VERSION,
@@ -104,7 +105,7 @@ def _fingerprint(
     data_token = _coords_token(ds)
     if not files:
         if any(dask.is_dask_collection(v.data) for v in ds.data_vars.values()):
-            raise ValueError(
+            raise InputError(
                 "sources: cannot find the data files of this lazy dataset (no 'source' in its encoding, "
                 "no list of paths in attrs['source_files']), so a change of the data could not be "
                 "detected; pass sources=[...] (the files or stores read)"
@@ -119,7 +120,7 @@ def _fingerprint(
 def _default_cache_dir(ds: xr.Dataset, sources: Sequence[str] | None) -> Path:
     files = list(sources) if sources is not None else _infer_sources(ds)
     if not files:
-        raise ValueError(
+        raise InputError(
             "cache_dir: cannot locate the files of this dataset (no 'source' in its encoding or attrs); "
             "pass cache_dir= (and sources= to watch the data files for changes)"
         )
@@ -252,7 +253,7 @@ def _check_climatology_finite(clim: xr.Dataset, years: Any) -> None:
         if bool(bad.any()):
             where = bad.any([d for d in bad.dims if d not in ("level",)]) if "level" in bad.dims else None
             levels = [] if where is None else [_level_name(v) for v in clim["level"].values[where.values]]
-            raise ValueError(
+            raise InputError(
                 f"climatology: variable {var!r}"
                 + (f" at level(s) {levels}" if levels else "")
                 + f" is NaN: the input has NaN/inf values in years {tuple(years)}"

@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from ..errors import InputError, InputTypeError, UnknownNameError
 from .statistics import Channel, _check_time_axis, _level_indices, channel_layout, normalisation_arrays
 
 logger = logging.getLogger(__name__)
@@ -99,19 +100,19 @@ class WindowDataset(torch.utils.data.Dataset):
             self._opener = data
             ds = data()
             if not isinstance(ds, xr.Dataset):
-                raise TypeError(f"data: the opener returned {type(ds).__name__}, not an xarray.Dataset")
+                raise InputTypeError(f"data: the opener returned {type(ds).__name__}, not an xarray.Dataset")
         else:
-            raise TypeError(
+            raise InputTypeError(
                 f"data: expected an xarray.Dataset or a callable opening one, got {type(data).__name__}"
             )
         if int(n_input_steps) != n_input_steps or n_input_steps < 1:
-            raise ValueError(f"n_input_steps={n_input_steps!r}: must be an integer ≥ 1")
+            raise InputError(f"n_input_steps={n_input_steps!r}: must be an integer ≥ 1")
         self.n_input_steps = int(n_input_steps)
         leads = [int(k) for k in lead_steps]
         if not leads or any(k < 1 for k in leads) or len(set(leads)) != len(leads):
-            raise ValueError(f"lead_steps={list(lead_steps)!r}: need distinct positive integers")
+            raise InputError(f"lead_steps={list(lead_steps)!r}: need distinct positive integers")
         if [k for k in lead_steps] != leads:
-            raise ValueError(f"lead_steps={list(lead_steps)!r}: need integers")
+            raise InputError(f"lead_steps={list(lead_steps)!r}: need integers")
         self.lead_steps = leads
         self.variables = list(variables)
         layout = channel_layout(ds, self.variables, levels)
@@ -120,7 +121,7 @@ class WindowDataset(torch.utils.data.Dataset):
         self.levels = list(dict.fromkeys(ch.level for ch in layout if ch.level is not None))
         for d in ("latitude", "longitude"):
             if d not in ds.dims:
-                raise ValueError(f"dataset has no {d!r} dimension (dims: {dict(ds.sizes)})")
+                raise InputError(f"dataset has no {d!r} dimension (dims: {dict(ds.sizes)})")
         self.latitude = np.asarray(ds["latitude"].values)
         self.longitude = np.asarray(ds["longitude"].values)
         self.times = _check_time_axis(ds)
@@ -158,9 +159,9 @@ class WindowDataset(torch.utils.data.Dataset):
         try:
             step = pd.Timedelta(time_step).to_timedelta64()
         except (TypeError, ValueError):
-            raise ValueError(f"time_step={time_step!r}: not a time interval") from None
+            raise InputError(f"time_step={time_step!r}: not a time interval") from None
         if step <= np.timedelta64(0, "ns"):
-            raise ValueError(f"time_step={time_step!r}: must be positive")
+            raise InputError(f"time_step={time_step!r}: must be positive")
         return step
 
     @staticmethod
@@ -187,10 +188,10 @@ class WindowDataset(torch.utils.data.Dataset):
         for name, field in items:
             name = str(name)
             if name in self.channel_names:
-                raise ValueError(f"constants: {name!r} is also a dynamic channel")
+                raise InputError(f"constants: {name!r} is also a dynamic channel")
             field = field.squeeze(drop=True)
             if set(field.dims) != {"latitude", "longitude"}:
-                raise ValueError(
+                raise InputError(
                     f"constants: field {name!r} has dims {field.dims}; need (latitude, longitude)"
                 )
             try:
@@ -198,13 +199,13 @@ class WindowDataset(torch.utils.data.Dataset):
                     latitude=self.latitude, longitude=self.longitude, method="nearest", tolerance=1e-6
                 )
             except KeyError:
-                raise ValueError(
+                raise InputError(
                     f"constants: field {name!r} is on another grid than the dataset "
                     f"(latitude/longitude coordinates do not match)"
                 ) from None
             arr = np.asarray(field.transpose("latitude", "longitude").values, dtype=np.float64)
             if not np.all(np.isfinite(arr)):
-                raise ValueError(f"constants: field {name!r} contains NaN/inf")
+                raise InputError(f"constants: field {name!r} contains NaN/inf")
             if have_stats and name in have_stats:
                 mean, std = self._channel_stats(statistics, [name], "statistics")
                 arr = (arr - mean[0]) / std[0]
@@ -220,22 +221,22 @@ class WindowDataset(torch.utils.data.Dataset):
     ) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.times)
         if time_indices is not None and init_times is not None:
-            raise ValueError("pass either time_indices or init_times, not both")
+            raise InputError("pass either time_indices or init_times, not both")
         explicit = time_indices is not None or init_times is not None
         if init_times is not None:
             wanted = pd.DatetimeIndex(np.atleast_1d(np.asarray(init_times, dtype="datetime64[ns]")))
             pos = self.times.get_indexer(wanted)
             if np.any(pos < 0):
                 missing = [str(t) for t in wanted[pos < 0][:5]]
-                raise KeyError(f"init_times: {missing} not in the dataset's time axis")
+                raise UnknownNameError(f"init_times: {missing} not in the dataset's time axis")
             anchors = pos
         elif time_indices is not None:
             anchors = np.asarray(time_indices)
             if anchors.ndim != 1 or (anchors.size and not np.issubdtype(anchors.dtype, np.integer)):
-                raise TypeError("time_indices: need a 1-D sequence of integers")
+                raise InputTypeError("time_indices: need a 1-D sequence of integers")
             out = anchors[(anchors < 0) | (anchors >= n)]
             if out.size:
-                raise ValueError(f"time_indices: {out[:5].tolist()} outside the time axis [0, {n})")
+                raise InputError(f"time_indices: {out[:5].tolist()} outside the time axis [0, {n})")
         else:
             anchors = np.arange(n)
         anchors = anchors.astype(np.int64)
@@ -243,7 +244,7 @@ class WindowDataset(torch.utils.data.Dataset):
         inside = np.all((positions >= 0) & (positions < n), axis=1)
         if explicit and not inside.all():
             a = int(anchors[~inside][0])
-            raise ValueError(
+            raise InputError(
                 f"time index {a} ({self.times[a]}): its window (inputs {self.n_input_steps} step(s) back, "
                 f"leads {self.lead_steps}) crosses the end of the data (time axis has {n} steps)"
             )
@@ -255,7 +256,7 @@ class WindowDataset(torch.utils.data.Dataset):
             if explicit and not ok.all():
                 row = int(np.flatnonzero(~ok)[0])
                 gaps = [str(pd.Timestamp(e)) for e in expected[row] if e not in set(t[positions[row]])]
-                raise ValueError(
+                raise InputError(
                     f"time index {int(anchors[row])} ({self.times[int(anchors[row])]}): its window needs "
                     f"time(s) {gaps[:5]} missing from the data (time_step {pd.Timedelta(self.time_step)})"
                 )
@@ -265,7 +266,7 @@ class WindowDataset(torch.utils.data.Dataset):
                 )
             anchors, positions = anchors[ok], positions[ok]
         if not explicit and len(anchors) == 0:
-            raise ValueError(
+            raise InputError(
                 f"no complete window: {n} time steps for {self.n_input_steps} input step(s) and leads {self.lead_steps}"
             )
         return anchors, positions
@@ -285,13 +286,13 @@ class WindowDataset(torch.utils.data.Dataset):
             )
             extra = [d for d in da.dims if d not in dims]
             if extra:
-                raise ValueError(f"variable {v!r}: unexpected dimension(s) {extra}; expected {dims}")
+                raise InputError(f"variable {v!r}: unexpected dimension(s) {extra}; expected {dims}")
             arrays[v] = da.transpose(*dims)
         out = xr.Dataset(arrays)
         if len(out.indexes["time"]) != len(self.times) or not np.array_equal(
             out["time"].values, self.times.values
         ):
-            raise ValueError("data: the re-opened dataset has another time axis than the first one")
+            raise InputError("data: the re-opened dataset has another time axis than the first one")
         return out
 
     # ------------------------------------------------------------------ pickling / workers
@@ -321,7 +322,7 @@ class WindowDataset(torch.utils.data.Dataset):
         n = len(self)
         i = int(index)
         if i != index:
-            raise TypeError(f"index {index!r}: need an integer")
+            raise InputTypeError(f"index {index!r}: need an integer")
         if i < 0:
             i += n
         if not 0 <= i < n:
@@ -371,7 +372,7 @@ class WindowDataset(torch.utils.data.Dataset):
             return
         k, c = (int(x[0]) for x in np.nonzero(~finite))
         ch = self._layout[c]
-        raise ValueError(
+        raise InputError(
             f"variable {ch.variable!r}"
             + (f" level {ch.level:g}" if ch.level is not None else "")
             + f" (channel {ch.name!r}) has NaN/inf at time {self.times[todo[k]]}"

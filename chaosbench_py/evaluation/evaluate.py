@@ -32,6 +32,7 @@ from chaosbench_py.files import atomic_write_text
 from chaosbench_py.training.dsr_evaluation import DSREvaluation, evaluate_dsr
 from physics_metrics.weather import climatology_forecast, persistence_forecast, scorecard
 
+from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
 from .rollout import rollout_sequence
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _restrict(ds: xr.Dataset, forecast: xr.Dataset, variables: list[str]) -> xr.
     """``ds[variables]`` on the forecast's levels (a truth or climatology may hold more)."""
     missing = [v for v in variables if v not in ds.data_vars]
     if missing:
-        raise KeyError(
+        raise UnknownNameError(
             f"variables {missing} of the forecast are missing from it (has {sorted(map(str, ds.data_vars))})"
         )
     out = ds[variables]
@@ -97,15 +98,15 @@ def evaluate_weather(
         dims ``(metric, [level], lead_time)``.
     """
     if not isinstance(forecast, xr.Dataset):
-        raise TypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
+        raise InputTypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
     if not isinstance(truth, xr.Dataset):
-        raise TypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
+        raise InputTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
     if isinstance(metrics, str) or isinstance(references, str):
-        raise TypeError("metrics/references: pass lists of names, e.g. ['rmse']")
+        raise InputTypeError("metrics/references: pass lists of names, e.g. ['rmse']")
     metrics = list(metrics)
     unknown = [r for r in references if r not in _REFERENCES]
     if unknown:
-        raise ValueError(f"references: unknown {unknown}; choose from {list(_REFERENCES)}")
+        raise InputError(f"references: unknown {unknown}; choose from {list(_REFERENCES)}")
     refs = list(dict.fromkeys(references))
     if climatology is None:
         need = [m for m in metrics if m in _CLIMATOLOGY_METRICS]
@@ -118,7 +119,7 @@ def evaluate_weather(
     elif "doy" in climatology.dims:
         climatology = climatology.rename(doy="dayofyear")
     if not metrics:
-        raise ValueError("metrics: nothing left to compute")
+        raise InputError("metrics: nothing left to compute")
     variables = [str(v) for v in forecast.data_vars]
     truth_v = _restrict(truth, forecast, variables)
     clim_v = None if climatology is None else _restrict(climatology, forecast, variables)
@@ -146,11 +147,11 @@ def scorecards_to_csv(scorecards: Mapping[str, xr.Dataset], path: str | os.PathL
     17 significant digits. Returns the path.
     """
     if not isinstance(scorecards, Mapping) or not scorecards:
-        raise ValueError("scorecards: expected a non-empty mapping of name → scorecard Dataset")
+        raise InputError("scorecards: expected a non-empty mapping of name → scorecard Dataset")
     rows = []
     for name, card in scorecards.items():
         if not isinstance(card, xr.Dataset) or "metric" not in card.dims or "lead_time" not in card.dims:
-            raise ValueError(f"scorecards[{name!r}]: not a scorecard (needs 'metric' and 'lead_time' dims)")
+            raise InputError(f"scorecards[{name!r}]: not a scorecard (needs 'metric' and 'lead_time' dims)")
         hours = card["lead_time"].values / np.timedelta64(1, "h")
         for v in card.data_vars:
             da = card[v]
@@ -253,16 +254,16 @@ def evaluate_dynamics(
     """
     x = np.asarray(test_series, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 20:
-        raise ValueError(f"test_series: expected shape (time ≥ 20, dim), got {x.shape}")
+        raise InputError(f"test_series: expected shape (time ≥ 20, dim), got {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError("test_series: contains NaN or inf")
+        raise InputError("test_series: contains NaN or inf")
     if not (np.isfinite(time_step) and time_step > 0):
-        raise ValueError(f"time_step={time_step!r}: must be positive and finite")
+        raise InputError(f"time_step={time_step!r}: must be positive and finite")
     extra: dict[str, Any] = {}
     if true_lyapunov_spectrum is not None:
         spec = np.asarray(true_lyapunov_spectrum, dtype=np.float64).ravel()
         if spec.size == 0 or not np.isfinite(spec).all():
-            raise ValueError("true_lyapunov_spectrum: need finite exponents")
+            raise InputError("true_lyapunov_spectrum: need finite exponents")
         lam_true = float(spec.max())
         extra["lambda_max_true_source"] = "given"
         extra["lyapunov_spectrum_true"] = [float(v) for v in np.sort(spec)[::-1]]
@@ -354,7 +355,7 @@ def write_dynamics_evaluation(evaluation: DSREvaluation, path: str | os.PathLike
     ``json`` default), which :func:`read_dynamics_evaluation` reads back. Returns the path.
     """
     if not isinstance(evaluation, DSREvaluation):
-        raise TypeError(f"evaluation: expected a DSREvaluation, got {type(evaluation).__name__}")
+        raise InputTypeError(f"evaluation: expected a DSREvaluation, got {type(evaluation).__name__}")
     payload = {"schema": "chaosbench_py.dynamics_evaluation", "version": 1}
     payload.update(_jsonable(dataclasses.asdict(evaluation)))
     out = Path(path)
@@ -367,14 +368,14 @@ def read_dynamics_evaluation(path: str | os.PathLike) -> DSREvaluation:
     """Read a file written by :func:`write_dynamics_evaluation` back into a :class:`DSREvaluation`."""
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"no dynamics evaluation at {p}")
+        raise MissingInputError(f"no dynamics evaluation at {p}")
     payload = json.loads(p.read_text(encoding="utf-8"))
     if payload.get("schema") != "chaosbench_py.dynamics_evaluation":
-        raise ValueError(f"{p}: not a dynamics evaluation file (schema {payload.get('schema')!r})")
+        raise InputError(f"{p}: not a dynamics evaluation file (schema {payload.get('schema')!r})")
     names = {f.name for f in dataclasses.fields(DSREvaluation)}
     missing = [n for n in ("d_stsp", "d_h", "pe", "pe_steps") if n not in payload]
     if missing:
-        raise ValueError(f"{p}: missing field(s) {missing}")
+        raise InputError(f"{p}: missing field(s) {missing}")
     kwargs = {k: v for k, v in payload.items() if k in names}
     kwargs["lyapunov_spectrum"] = tuple(kwargs.get("lyapunov_spectrum", ()))
     return DSREvaluation(**kwargs)

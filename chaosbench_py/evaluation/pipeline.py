@@ -38,6 +38,7 @@ import xarray as xr
 from chaosbench_py.files import atomic_output, atomic_write_text
 from emulators.checkpoint import load_model
 
+from ..errors import InputError, MissingInputError
 from .evaluate import (
     evaluate_dynamics,
     evaluate_weather,
@@ -65,12 +66,12 @@ def _load_run(run_dir: str | os.PathLike) -> tuple[Any, dict[str, Any], Path]:
     run_dir = Path(run_dir)
     path = run_dir / "model.pt" if run_dir.is_dir() else run_dir
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no trained model at {path} (train first: chaosbench train CONFIG --out RUN)"
         )
     model, extra = load_model(path)
     if "run_config" not in extra or "kind" not in extra:
-        raise ValueError(f"{path}: not a model written by the trainer (no run_config/kind in its metadata)")
+        raise InputError(f"{path}: not a model written by the trainer (no run_config/kind in its metadata)")
     model.eval()
     return model, extra, path
 
@@ -97,7 +98,7 @@ def _pick_inits(times: pd.DatetimeIndex, n_inits: int, n_steps: int, step: np.ti
     last_ok = times[-1] - n_steps * pd.Timedelta(step)
     ok = times[times <= last_ok]
     if ok.size == 0:
-        raise ValueError(
+        raise InputError(
             f"the test period {times[0]} … {times[-1]} is shorter than n_steps = {n_steps} steps of {step}"
         )
     idx = np.unique(np.linspace(0, ok.size - 1, min(n_inits, ok.size)).round().astype(int))
@@ -113,12 +114,12 @@ def _compose(model, extra, compose: dict[int, str] | None) -> Any:
     for lead, run in compose.items():
         other, other_extra, path = _load_run(run)
         if other_extra.get("channel_names") != extra["channel_names"]:
-            raise ValueError(f"compose: {path} has channels {other_extra.get('channel_names')}, the base run "
+            raise InputError(f"compose: {path} has channels {other_extra.get('channel_names')}, the base run "
                              f"{extra['channel_names']}")  # fmt: skip
         for key in ("mean", "std"):
             a = np.asarray(other_extra["normalisation"][key])
             if not np.allclose(a, np.asarray(extra["normalisation"][key])):
-                raise ValueError(f"compose: {path} was trained with another normalisation ({key})")
+                raise InputError(f"compose: {path} was trained with another normalisation ({key})")
         models[int(lead)] = other
     return models
 
@@ -137,12 +138,12 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     if test is None:
         after = d["valid"][1] if d.get("valid") else (d["train"][1] if d.get("train") else None)
         if after is None:
-            raise ValueError("no test period: pass test=[start, end] (--test START END)")
+            raise InputError("no test period: pass test=[start, end] (--test START END)")
         test_times = times[times > pd.Timestamp(after) + pd.Timedelta("1D") - pd.Timedelta("1ns")]
     else:
         test_times = times[(times >= pd.Timestamp(test[0])) & (times <= pd.Timestamp(test[1]))]
     if test_times.size == 0:
-        raise ValueError(f"the test period holds no time of {data_path or extra['data_path']}")
+        raise InputError(f"the test period holds no time of {data_path or extra['data_path']}")
     inits = _pick_inits(test_times, n_inits, n_steps, step)
     constants = {c: data[c] for c in d.get("constants") or []}
     store = out / "forecast.zarr"
@@ -188,7 +189,7 @@ def _evaluate_trajectories(model, extra, out: Path, *, data_path, test_data, tim
         s = series[0].double().numpy()
         test = s[int(round(s.shape[0] * float(extra["train_fraction"]))) :]
         if test.shape[0] < 10:
-            raise ValueError("no held-out test series (train_fraction = 1); pass test_data=")
+            raise InputError("no held-out test series (train_fraction = 1); pass test_data=")
     test = ((test - mean) / std)[:max_test_points]
     if time_step is None:
         time_step = float(extra["schema"].get("time_step", math.nan))
@@ -233,7 +234,7 @@ def evaluate_run(
     (default: the store's time axis), ``true_spectrum`` (default: estimated from the data).
     """
     if climatology not in ("auto", "doy", "mean", "none"):
-        raise ValueError(f"climatology={climatology!r}: expected auto, doy, mean or none")
+        raise InputError(f"climatology={climatology!r}: expected auto, doy, mean or none")
     model, extra, path = _load_run(run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,7 +273,7 @@ def build_report(
     eval_dir = Path(eval_dir)
     meta_path = eval_dir / "evaluation.json"
     if not meta_path.exists():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no evaluation at {meta_path} (run: chaosbench evaluate RUN --out {eval_dir})"
         )
     meta = json.loads(meta_path.read_text())

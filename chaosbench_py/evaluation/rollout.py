@@ -46,6 +46,8 @@ from chaosbench_py.data.schema import SURFACE_VARIABLES
 from chaosbench_py.data.statistics import normalisation_arrays
 from emulators.stepping import gridded_step
 
+from ..errors import InputError, InputTypeError, UnknownNameError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["gridded_step", "rollout_gridded", "rollout_sequence"]
@@ -58,22 +60,22 @@ def _lead_models(model: Any) -> dict[int, nn.Module]:
     if isinstance(model, nn.Module):
         return {1: model}
     if not isinstance(model, Mapping) or not model:
-        raise TypeError(
+        raise InputTypeError(
             f"model: expected an nn.Module or a mapping {{lead_in_steps: nn.Module}}, got {model!r}"
         )
     out = {}
     for lead, m in model.items():
         if isinstance(lead, bool) or not isinstance(lead, int | np.integer) or lead < 1:
-            raise ValueError(f"model: lead {lead!r} must be a positive number of steps")
+            raise InputError(f"model: lead {lead!r} must be a positive number of steps")
         if not isinstance(m, nn.Module):
-            raise TypeError(f"model[{lead}]: expected an nn.Module, got {type(m).__name__}")
+            raise InputTypeError(f"model[{lead}]: expected an nn.Module, got {type(m).__name__}")
         out[int(lead)] = m
     leads = sorted(out, reverse=True)
     if leads[-1] != 1:
-        raise ValueError(f"model: leads {leads} need a 1-step model to reach every lead step")
+        raise InputError(f"model: leads {leads} need a 1-step model to reach every lead step")
     for larger, smaller in zip(leads, leads[1:]):
         if larger % smaller:
-            raise ValueError(f"model: leads must be nested; {smaller} does not divide {larger}")
+            raise InputError(f"model: leads must be nested; {smaller} does not divide {larger}")
     return out
 
 
@@ -81,34 +83,34 @@ def _as_init_times(init_times: Any) -> np.ndarray:
     try:
         t = pd.to_datetime(np.atleast_1d(np.asarray(init_times)).ravel()).values.astype("datetime64[ns]")
     except (TypeError, ValueError) as err:
-        raise TypeError(f"init_times: cannot interpret {init_times!r} as times ({err})") from None
+        raise InputTypeError(f"init_times: cannot interpret {init_times!r} as times ({err})") from None
     if t.size == 0:
-        raise ValueError("init_times: empty; give at least one initialisation time")
+        raise InputError("init_times: empty; give at least one initialisation time")
     if len(np.unique(t)) != t.size:
-        raise ValueError(f"init_times: duplicated times in {[str(x) for x in t[:10]]}")
+        raise InputError(f"init_times: duplicated times in {[str(x) for x in t[:10]]}")
     return t
 
 
 def _resolve_step(times: pd.DatetimeIndex, step: Any) -> np.timedelta64:
     if step is None:
         if len(times) < 2:
-            raise ValueError(
+            raise InputError(
                 "step: cannot infer the time step from a dataset with fewer than 2 times; pass step="
             )
         vals, counts = np.unique(np.diff(times.values), return_counts=True)
         out = vals[np.argmax(counts)]
     else:
         if isinstance(step, int | float | np.integer | np.floating) and not isinstance(step, np.timedelta64):
-            raise TypeError(
+            raise InputTypeError(
                 f"step={step!r}: give a time interval ('24h', np.timedelta64(1, 'D')), not a number"
             )
         try:
             out = pd.Timedelta(step).to_timedelta64()
         except (TypeError, ValueError):
-            raise ValueError(f"step={step!r}: not a time interval") from None
+            raise InputError(f"step={step!r}: not a time interval") from None
     out = np.timedelta64(out, "ns")
     if out <= np.timedelta64(0, "ns"):
-        raise ValueError(f"step={step!r}: must be positive")
+        raise InputError(f"step={step!r}: must be positive")
     return out
 
 
@@ -124,7 +126,7 @@ def _normalised_constants(
     if constants is None:
         return [], None
     if data.sizes["time"] < 2:
-        raise ValueError("data: needs at least 2 time steps to prepare the constant fields")
+        raise InputError("data: needs at least 2 time steps to prepare the constant fields")
     ds = WindowDataset(
         data,
         variables=variables,
@@ -158,7 +160,7 @@ def _read_states(data: xr.Dataset, layout: list, positions: np.ndarray) -> np.nd
         else:
             extra = [d for d in da.dims if d not in ("time", "latitude", "longitude")]
             if extra:
-                raise ValueError(f"variable {ch.variable!r}: unexpected dimension(s) {extra}")
+                raise InputError(f"variable {ch.variable!r}: unexpected dimension(s) {extra}")
             da = da.transpose("time", "latitude", "longitude")
         parts.append(np.asarray(da.values, dtype=np.float64).reshape(len(positions), -1, n_lat, n_lon))
     return np.concatenate(parts, axis=1)
@@ -251,28 +253,28 @@ def rollout_gridded(
             or NaN/inf (named by init time, lead and channel); non-finite initial states.
     """
     if not isinstance(data, xr.Dataset):
-        raise TypeError(f"data: expected an xarray.Dataset, got {type(data).__name__}")
+        raise InputTypeError(f"data: expected an xarray.Dataset, got {type(data).__name__}")
     models = _lead_models(model)
     leads = sorted(models, reverse=True)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
+        raise InputError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
     n_steps = int(n_steps)
     if isinstance(members, bool) or int(members) != members or members < 1:
-        raise ValueError(f"members={members!r}: must be an integer ≥ 1")
+        raise InputError(f"members={members!r}: must be an integer ≥ 1")
     members = int(members)
     sigma = float(perturbation_std)
     if not np.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"perturbation_std={perturbation_std!r}: must be finite and ≥ 0")
+        raise InputError(f"perturbation_std={perturbation_std!r}: must be finite and ≥ 0")
     if members == 1 and sigma > 0:
-        raise ValueError("perturbation_std: > 0 needs members > 1 (a single member is the deterministic run)")
+        raise InputError("perturbation_std: > 0 needs members > 1 (a single member is the deterministic run)")
     if members > 1 and sigma == 0:
         logger.warning("rollout_gridded: %d members with perturbation_std=0 are identical", members)
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r}: must be an integer ≥ 1")
+        raise InputError(f"batch_size={batch_size!r}: must be an integer ≥ 1")
     variables = list(variables) if not isinstance(variables, str) else [variables]
     for d in ("time", "latitude", "longitude"):
         if d not in data.dims:
-            raise ValueError(f"data: no {d!r} dimension (dims: {dict(data.sizes)})")
+            raise InputError(f"data: no {d!r} dimension (dims: {dict(data.sizes)})")
 
     layout = channel_layout(data, variables, levels)
     names = [ch.name for ch in layout]
@@ -281,11 +283,11 @@ def rollout_gridded(
     const_names, const = _normalised_constants(data, variables, levels, statistics, constants, n_dyn)
     times = data.indexes["time"]
     if not isinstance(times, pd.DatetimeIndex):
-        raise TypeError(f"data: time coordinate must be datetime64, got {times.dtype}")
+        raise InputTypeError(f"data: time coordinate must be datetime64, got {times.dtype}")
     inits = _as_init_times(init_times)
     pos = times.get_indexer(inits)
     if np.any(pos < 0):
-        raise KeyError(f"init_times: {[str(t) for t in inits[pos < 0][:5]]} not in the data's time axis")
+        raise UnknownNameError(f"init_times: {[str(t) for t in inits[pos < 0][:5]]} not in the data's time axis")
     lead_step = _resolve_step(times, step)
     lead_times = lead_step * np.arange(1, n_steps + 1)
     used_levels = list(dict.fromkeys(ch.level for ch in layout if ch.level is not None))
@@ -315,7 +317,7 @@ def rollout_gridded(
     if store is not None:
         surface_with_level = [v for v in variables if v in SURFACE_VARIABLES and "level" in data[v].dims]
         if surface_with_level:
-            raise ValueError(
+            raise InputError(
                 f"variables: surface variable(s) {surface_with_level} have a 'level' dim in data"
             )
         writer = ForecastWriter(
@@ -359,7 +361,7 @@ def rollout_gridded(
             bad = ~np.isfinite(raw).all(axis=(2, 3))
             if bad.any():
                 k, c = (int(a[0]) for a in np.nonzero(bad))
-                raise ValueError(f"data: channel {names[c]!r} has NaN/inf at init time {inits[batch[k]]}")
+                raise InputError(f"data: channel {names[c]!r} has NaN/inf at init time {inits[batch[k]]}")
             x0 = torch.as_tensor((raw - mean_r) / std_r, dtype=dtype, device=device)
             x0 = x0.repeat_interleave(members, dim=0)  # (b·M, C, H, W), init-major
             if sigma > 0:
@@ -382,18 +384,18 @@ def rollout_gridded(
                 out = gridded_step(models[lead], inp, n_dynamic=len(names))
                 if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[1] != n_dyn:
                     shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
-                    raise ValueError(
+                    raise InputError(
                         f"model: returned shape {shape} at lead step {k}; expected ({state.shape[0]}, {n_dyn}, "
                         f"{state.shape[2]}, {state.shape[3]}): one output channel per dynamic channel {names}"
                     )
                 if out.shape[2:] != state.shape[2:]:
-                    raise ValueError(
+                    raise InputError(
                         f"model: returned grid {tuple(out.shape[2:])}, expected {tuple(state.shape[2:])}"
                     )
                 finite = torch.isfinite(out).all(dim=(2, 3))
                 if not bool(finite.all()):
                     r, c = (int(a[0]) for a in torch.nonzero(~finite, as_tuple=True))
-                    raise ValueError(
+                    raise InputError(
                         f"model: non-finite output (NaN/inf) in channel {names[c]!r} at lead step {k} "
                         f"(lead {pd.Timedelta(lead_times[k - 1])}) from init time {inits[batch[r // members]]}"
                     )
@@ -450,7 +452,7 @@ def _as_tensor(x0: Any, name: str = "x0") -> torch.Tensor:
     if not torch.is_floating_point(t):
         t = t.double()
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name}: contains NaN or inf")
+        raise InputError(f"{name}: contains NaN or inf")
     return t
 
 
@@ -473,16 +475,16 @@ def rollout_sequence(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
     Raises ``TypeError`` for any other model.
     """
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
+        raise InputError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
     n_steps = int(n_steps)
     x = _as_tensor(x0)
     from emulators import NVAR, EchoStateNetwork, NeuralODE, PhyxMamba
 
     context_models = (EchoStateNetwork, NVAR, PhyxMamba)
     if x.dim() == 3 and not isinstance(model, context_models):
-        raise ValueError(f"x0: shape {tuple(x.shape)}: a context (B, T, N) only for ESN, NVAR and PhyxMamba")
+        raise InputError(f"x0: shape {tuple(x.shape)}: a context (B, T, N) only for ESN, NVAR and PhyxMamba")
     if x.dim() not in (2, 3):
-        raise ValueError(
+        raise InputError(
             f"x0: expected shape (B, N) (or (B, T_ctx, N) for context models), got {tuple(x.shape)}"
         )
     if all(callable(getattr(model, a, None)) for a in ("init_state", "step", "observe")):
@@ -505,7 +507,7 @@ def rollout_sequence(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
             fc = model.predict(ctx.to(device=dev, dtype=p.dtype if p is not None else ctx.dtype), n_steps)
         start = ctx[:, -1:].to(device=fc.device, dtype=fc.dtype)
         return torch.cat([start, fc], dim=1).cpu().double().numpy()
-    raise TypeError(
+    raise InputTypeError(
         f"model: {type(model).__name__} is not supported by rollout_sequence; need a latent model with "
         "init_state/step/observe (ShPLRNN), NeuralODE, EchoStateNetwork, NVAR or PhyxMamba"
     )

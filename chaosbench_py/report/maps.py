@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
+from ..errors import InputError, InputTypeError
 from .plots import (
     _check_variable,
     _fmt_lead,
@@ -105,11 +106,11 @@ def _field_2d(da: xr.DataArray, what: str) -> xr.DataArray:
     extra = [d for d in da.dims if d not in ("latitude", "longitude")]
     for d in extra:
         if da.sizes[d] != 1:
-            raise ValueError(f"{what}: expected a 2-D (latitude, longitude) field, has dim {d!r}")
+            raise InputError(f"{what}: expected a 2-D (latitude, longitude) field, has dim {d!r}")
     da = da.squeeze(extra, drop=True) if extra else da
     for d in ("latitude", "longitude"):
         if d not in da.dims:
-            raise ValueError(f"{what}: missing dimension {d!r} (dims: {da.dims})")
+            raise InputError(f"{what}: missing dimension {d!r} (dims: {da.dims})")
     return da.transpose("latitude", "longitude")
 
 
@@ -126,9 +127,9 @@ def _select_forecast_map(
     t = _check_variable(truth, variable, "truth")
     for d in ("init_time", "lead_time", "latitude", "longitude"):
         if d not in f.dims:
-            raise ValueError(f"forecast: missing dimension {d!r} (dims: {f.dims})")
+            raise InputError(f"forecast: missing dimension {d!r} (dims: {f.dims})")
     if "time" not in t.dims:
-        raise ValueError(f"truth: missing dimension 'time' (dims: {t.dims})")
+        raise InputError(f"truth: missing dimension 'time' (dims: {t.dims})")
     il = _lead_index(f["lead_time"].values, lead_time)
     lead = f["lead_time"].values[il]
     f = f.isel(lead_time=il)
@@ -137,7 +138,7 @@ def _select_forecast_map(
     if init_time is None:
         ok = [i for i, it in enumerate(inits) if (it + pd.Timedelta(lead)) in times]
         if not ok:
-            raise ValueError(
+            raise InputError(
                 f"truth: has none of the valid times of lead_time {pd.Timedelta(lead)} "
                 f"(first {inits[0] + pd.Timedelta(lead)})"
             )
@@ -145,12 +146,12 @@ def _select_forecast_map(
     else:
         hit = np.flatnonzero(inits == pd.Timestamp(init_time))
         if hit.size == 0:
-            raise ValueError(f"init_time: {init_time!r} is not in the forecast")
+            raise InputError(f"init_time: {init_time!r} is not in the forecast")
         ii = int(hit[0])
     init = inits[ii]
     valid = init + pd.Timedelta(lead)
     if valid not in times:
-        raise ValueError(
+        raise InputError(
             f"truth: valid time {valid} (init {init} + lead {pd.Timedelta(lead)}) is not in truth"
         )
     f = f.isel(init_time=ii)
@@ -159,7 +160,7 @@ def _select_forecast_map(
             f = f.mean("member")
         elif "member" in f.coords:
             if member not in f["member"].values:
-                raise ValueError(
+                raise InputError(
                     f"member: {member!r} is not in the forecast (has {list(f['member'].values)})"
                 )
             f = f.sel(member=member)
@@ -176,7 +177,7 @@ def _select_forecast_map(
             latitude=f["latitude"].values, longitude=f["longitude"].values, method="nearest", tolerance=1e-6
         )
     except KeyError:
-        raise ValueError("truth: its latitude/longitude grid does not contain the forecast's grid") from None
+        raise InputError("truth: its latitude/longitude grid does not contain the forecast's grid") from None
     t = t.assign_coords(latitude=f["latitude"].values, longitude=f["longitude"].values)
     info = {"init_time": init, "lead_time": pd.Timedelta(lead), "valid_time": valid, "level": lev}
     if "member" in forecast[variable].dims:
@@ -223,9 +224,9 @@ def plot_forecast_maps(
     a caption for the report and ``fig.map_info`` holds the selected init/lead/valid time and level.
     """
     if projection not in ("robinson", "platecarree"):
-        raise ValueError(f"projection: expected 'robinson' or 'platecarree', got {projection!r}")
+        raise InputError(f"projection: expected 'robinson' or 'platecarree', got {projection!r}")
     if land_sea_mask is not None and not isinstance(land_sea_mask, xr.DataArray):
-        raise TypeError(f"land_sea_mask: expected an xarray.DataArray, got {type(land_sea_mask).__name__}")
+        raise InputTypeError(f"land_sea_mask: expected an xarray.DataArray, got {type(land_sea_mask).__name__}")
     f, t, info = _select_forecast_map(forecast, truth, variable, lead_time, init_time, level, member)
     err = f - t
     lat_e = _edges(f["latitude"].values, -90.0, 90.0)

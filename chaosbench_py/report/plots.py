@@ -27,6 +27,8 @@ from matplotlib.figure import Figure
 
 from physics_metrics.weather.spectra import zonal_energy_spectrum
 
+from ..errors import InputError, InputTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -45,10 +47,10 @@ def _parse_variable(spec: VariableSpec, level: Any) -> tuple[str, Any]:
     """``"z"`` → ``("z", level)``; ``("z", 500)`` → ``("z", 500)``."""
     if isinstance(spec, tuple):
         if len(spec) != 2 or not isinstance(spec[0], str):
-            raise ValueError(f"variables: expected a name or a (name, level) pair, got {spec!r}")
+            raise InputError(f"variables: expected a name or a (name, level) pair, got {spec!r}")
         return spec[0], spec[1]
     if not isinstance(spec, str):
-        raise TypeError(f"variables: expected a name or a (name, level) pair, got {type(spec).__name__}")
+        raise InputTypeError(f"variables: expected a name or a (name, level) pair, got {type(spec).__name__}")
     return spec, level
 
 
@@ -70,13 +72,13 @@ def _select_level(da: xr.DataArray, level: Any, variable: str, what: str) -> tup
     if level is None:
         if da.sizes["level"] == 1:
             return da.isel(level=0), levels[0]
-        raise ValueError(
+        raise InputError(
             f"level: variable {variable!r} in {what} has levels {list(levels)}; pass level= "
             "(or a (name, level) pair)"
         )
     hit = np.flatnonzero(np.isclose(levels.astype(float), float(level)))
     if hit.size == 0:
-        raise ValueError(f"level: {level!r} is not a level of {variable!r} in {what} (has {list(levels)})")
+        raise InputError(f"level: {level!r} is not a level of {variable!r} in {what} (has {list(levels)})")
     return da.isel(level=int(hit[0])), levels[hit[0]]
 
 
@@ -90,7 +92,7 @@ def _as_timedelta(value: Any, name: str) -> np.timedelta64:
             return pd.to_timedelta(float(value), unit="D").to_timedelta64()
         return pd.to_timedelta(value).to_timedelta64()
     except (ValueError, TypeError) as err:
-        raise ValueError(f"{name}: cannot read {value!r} as a lead time ({err})") from None
+        raise InputError(f"{name}: cannot read {value!r} as a lead time ({err})") from None
 
 
 def _lead_index(forecast_leads: np.ndarray, value: Any, name: str = "lead_time") -> int:
@@ -98,7 +100,7 @@ def _lead_index(forecast_leads: np.ndarray, value: Any, name: str = "lead_time")
     leads = np.asarray(forecast_leads).astype("timedelta64[ns]")
     hit = np.flatnonzero(leads == td.astype("timedelta64[ns]"))
     if hit.size == 0:
-        raise ValueError(
+        raise InputError(
             f"{name}: {pd.Timedelta(td)} is not a lead time of the forecast "
             f"(has {[str(pd.Timedelta(x)) for x in leads]})"
         )
@@ -124,9 +126,9 @@ def _lead_axis(leads: np.ndarray) -> tuple[np.ndarray, str]:
 
 def _check_variable(ds: xr.Dataset, variable: str, what: str) -> xr.DataArray:
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
+        raise InputTypeError(f"{what}: expected an xarray.Dataset, got {type(ds).__name__}")
     if variable not in ds.data_vars:
-        raise ValueError(f"variable: {variable!r} is not in {what} (has {list(ds.data_vars)})")
+        raise InputError(f"variable: {variable!r} is not in {what} (has {list(ds.data_vars)})")
     return ds[variable]
 
 
@@ -145,20 +147,20 @@ def score_curves(
     / level if a scorecard lacks it, and if no scorecard has the variable.
     """
     if not scorecards:
-        raise ValueError("scorecards: empty mapping")
+        raise InputError("scorecards: empty mapping")
     out: dict[str, xr.DataArray] = {}
     refs: dict[str, xr.DataArray] = {}
     found = False
     for name, card in scorecards.items():
         if not isinstance(card, xr.Dataset):
-            raise TypeError(f"scorecards[{name!r}]: expected an xarray.Dataset, got {type(card).__name__}")
+            raise InputTypeError(f"scorecards[{name!r}]: expected an xarray.Dataset, got {type(card).__name__}")
         if variable not in card.data_vars:
             logger.warning("scorecard %r has no variable %r; left out of the plot", name, variable)
             continue
         found = True
         metrics = _metric_names(card)
         if metric not in metrics:
-            raise ValueError(f"metric: {metric!r} is not in scorecard {name!r} (has {metrics})")
+            raise InputError(f"metric: {metric!r} is not in scorecard {name!r} (has {metrics})")
         da, _ = _select_level(card[variable], level, variable, f"scorecard {name!r}")
         out[str(name)] = da.sel(metric=metric).drop_vars("metric", errors="ignore")
         ref_key = f"{metric}_reference"
@@ -166,7 +168,7 @@ def score_curves(
         if ref_key in metrics and ref_name not in scorecards and ref_name not in refs:
             refs[ref_name] = da.sel(metric=ref_key).drop_vars("metric", errors="ignore")
     if not found:
-        raise ValueError(f"variable: {variable!r} is in none of the scorecards {list(scorecards)}")
+        raise InputError(f"variable: {variable!r} is in none of the scorecards {list(scorecards)}")
     out.update(refs)
     return out
 
@@ -194,7 +196,7 @@ def plot_scores_vs_lead(
         variables = [variables]
     specs = [_parse_variable(v, level) for v in variables]
     if not specs:
-        raise ValueError("variables: empty")
+        raise InputError("variables: empty")
     n = len(specs)
     ncols = min(n, 3)
     nrows = -(-n // ncols)
@@ -245,14 +247,14 @@ def plot_zonal_power_spectra(
     if isinstance(lead_times, (str, int, float, np.timedelta64, pd.Timedelta)):
         lead_times = [lead_times]
     if len(lead_times) == 0:
-        raise ValueError("lead_times: empty")
+        raise InputError("lead_times: empty")
     f, lev = _select_level(f, level, variable, "forecast")
     if lev is not None:
         t, _ = _select_level(t, lev, variable, "truth")
     lat = f["latitude"].values
     band = (lat >= min(lat_band)) & (lat <= max(lat_band))
     if not band.any():
-        raise ValueError(f"lat_band: {lat_band} contains no latitude of the forecast")
+        raise InputError(f"lat_band: {lat_band} contains no latitude of the forecast")
     lat_sel = lat[band]
     times = pd.DatetimeIndex(t["time"].values)
 
@@ -272,12 +274,12 @@ def plot_zonal_power_spectra(
         valid_all += [pd.Timestamp(v) + lead for v in f["init_time"].values]
     valid = sorted({v for v in valid_all if v in times})
     if not valid:
-        raise ValueError("truth: contains none of the valid times of the plotted lead times")
+        raise InputError("truth: contains none of the valid times of the plotted lead times")
     tv = t.isel(time=[times.get_loc(v) for v in valid])
     try:
         tv = tv.sel(latitude=lat_sel, method="nearest", tolerance=1e-6)
     except KeyError:
-        raise ValueError("truth: its latitudes do not contain the forecast's") from None
+        raise InputError("truth: its latitudes do not contain the forecast's") from None
     truth_spec = mean_spectrum(tv)
     k = truth_spec["zonal_wavenumber"].values
     pos = k > 0
@@ -301,17 +303,17 @@ def plot_attractors(series: Mapping[str, Any], dims: Sequence[int] = (0, 2)) -> 
     Returns the Figure; ``fig.axes`` are the panels in the mapping's order, each with one line.
     """
     if not series:
-        raise ValueError("series: empty mapping")
+        raise InputError("series: empty mapping")
     dims = tuple(int(d) for d in dims)
     if len(dims) != 2 or dims[0] == dims[1]:
-        raise ValueError(f"dims: expected two different state indices, got {dims}")
+        raise InputError(f"dims: expected two different state indices, got {dims}")
     arrays = {}
     for name, x in series.items():
         arr = np.asarray(x, dtype=np.float64)
         if arr.ndim != 2:
-            raise ValueError(f"series[{name!r}]: expected shape (time, dim), got {arr.shape}")
+            raise InputError(f"series[{name!r}]: expected shape (time, dim), got {arr.shape}")
         if max(dims) >= arr.shape[1] or min(dims) < -arr.shape[1]:
-            raise ValueError(f"dims: {dims} out of range for series[{name!r}] with {arr.shape[1]} dims")
+            raise InputError(f"dims: {dims} out of range for series[{name!r}] with {arr.shape[1]} dims")
         arrays[str(name)] = arr[:, list(dims)]
     n = len(arrays)
     fig = Figure(figsize=(3.8 * n, 3.6), layout="constrained")
@@ -344,14 +346,14 @@ def plot_lyapunov_spectra(spectra: Mapping[str, Sequence[float]]) -> Figure:
     Returns the Figure; its one axis has one labelled line per source.
     """
     if not spectra:
-        raise ValueError("spectra: empty mapping")
+        raise InputError("spectra: empty mapping")
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     markers = "osD^vP*X"
     for i, (name, vals) in enumerate(spectra.items()):
         v = np.asarray(vals, dtype=np.float64).ravel()
         if v.size == 0:
-            raise ValueError(f"spectra[{name!r}]: empty")
+            raise InputError(f"spectra[{name!r}]: empty")
         v = np.sort(v)[::-1]
         ax.plot(
             np.arange(1, v.size + 1),

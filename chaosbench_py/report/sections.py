@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputError, InputTypeError
 from .document import Report
 from .maps import plot_forecast_maps
 from .plots import (
@@ -79,19 +80,19 @@ def add_weather_section(
     lead time or metric that is missing.
     """
     if not isinstance(report, Report):
-        raise TypeError(f"report: expected a Report, got {type(report).__name__}")
+        raise InputTypeError(f"report: expected a Report, got {type(report).__name__}")
     if not scorecards:
-        raise ValueError("scorecards: empty mapping")
+        raise InputError("scorecards: empty mapping")
     if isinstance(variables, str):
         variables = [variables]
     specs = [_parse_variable(v, None) for v in variables]
     if not specs:
-        raise ValueError("variables: empty")
+        raise InputError("variables: empty")
     if isinstance(map_lead_times, (str, int, float, np.timedelta64, pd.Timedelta)):
         map_lead_times = [map_lead_times]
     for v, _ in specs:
         if v not in forecast.data_vars:
-            raise ValueError(f"variables: {v!r} is not in the forecast (has {list(forecast.data_vars)})")
+            raise InputError(f"variables: {v!r} is not in the forecast (has {list(forecast.data_vars)})")
     slug = _slug(name)
     report.heading(name)
     n_init = forecast.sizes.get("init_time", 0)
@@ -125,7 +126,7 @@ def add_weather_section(
                         lead_ns = c["lead_time"].values.astype("timedelta64[ns]")
                         hit = np.flatnonzero(lead_ns == np.asarray(lt).astype("timedelta64[ns]"))
                         if hit.size == 0:
-                            raise ValueError(
+                            raise InputError(
                                 f"table_lead_times: {pd.Timedelta(lt)} is not in scorecard {model!r}"
                             )
                         val = float(c.values[hit[0]])
@@ -200,12 +201,12 @@ def add_dynamics_section(
     whose key contains ``vpt`` (e.g. a valid prediction time), diverged.
     """
     if not isinstance(report, Report):
-        raise TypeError(f"report: expected a Report, got {type(report).__name__}")
+        raise InputTypeError(f"report: expected a Report, got {type(report).__name__}")
     if not evaluations:
-        raise ValueError("evaluations: empty mapping")
+        raise InputError("evaluations: empty mapping")
     data = np.asarray(data_series, dtype=np.float64)
     if data.ndim != 2:
-        raise ValueError(f"data_series: expected shape (time, dim), got {data.shape}")
+        raise InputError(f"data_series: expected shape (time, dim), got {data.shape}")
     if not isinstance(model_series, Mapping):
         key = next(iter(evaluations)) if len(evaluations) == 1 else "model"
         model_series = {key: model_series}
@@ -213,7 +214,7 @@ def add_dynamics_section(
     if data_spectrum is not None:
         spec = np.asarray(data_spectrum, dtype=np.float64).ravel()
         if spec.size == 0:
-            raise ValueError("data_spectrum: empty")
+            raise InputError("data_spectrum: empty")
         lam_data = float(spec.max())
     slug = _slug(name)
     report.heading(name)
@@ -225,7 +226,7 @@ def add_dynamics_section(
     for model, ev in evaluations.items():
         for attr in ("d_stsp", "d_h", "pe", "pe_steps", "lyapunov_spectrum"):
             if not hasattr(ev, attr):
-                raise TypeError(f"evaluations[{model!r}]: expected a DSREvaluation, missing {attr!r}")
+                raise InputTypeError(f"evaluations[{model!r}]: expected a DSREvaluation, missing {attr!r}")
         lam_model = float(ev.lyapunov_spectrum[0]) if len(ev.lyapunov_spectrum) else math.nan
         lam_true = float(ev.lambda_max_true)
         rel = float(ev.lambda_max_rel_error)

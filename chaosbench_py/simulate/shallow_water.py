@@ -54,6 +54,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..errors import InputError, NonFiniteError
 from .spherical_harmonics import GRIDS, SphericalHarmonicTransform
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _positive(name: str, value: Any) -> float:
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+        raise InputError(f"{name}: expected a positive finite number, got {value!r}")
     return float(value)
 
 
@@ -148,7 +149,7 @@ class ShallowWaterSolver:
     ) -> None:
         self.radius = _positive("radius", radius)
         if isinstance(omega, bool) or not isinstance(omega, int | float) or not math.isfinite(omega):
-            raise ValueError(f"omega: expected a finite number, got {omega!r}")
+            raise InputError(f"omega: expected a finite number, got {omega!r}")
         self.omega = float(omega)
         self.gravity = _positive("gravity", gravity)
         self.mean_depth = _positive("mean_depth", mean_depth)
@@ -157,7 +158,7 @@ class ShallowWaterSolver:
             or not isinstance(hyperdiffusion_order, int)
             or hyperdiffusion_order < 0
         ):
-            raise ValueError(f"hyperdiffusion_order: expected an integer ≥ 0, got {hyperdiffusion_order!r}")
+            raise InputError(f"hyperdiffusion_order: expected an integer ≥ 0, got {hyperdiffusion_order!r}")
         self.hyperdiffusion_order = hyperdiffusion_order
         self.hyperdiffusion_time = _positive("hyperdiffusion_time", hyperdiffusion_time)
         self.sht = SphericalHarmonicTransform(nlat, nlon, lmax, mmax, grid, radius=self.radius, device=device)
@@ -322,7 +323,7 @@ class ShallowWaterSolver:
 
 def _as_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}: expected an integer ≥ {minimum}, got {value!r}")
+        raise InputError(f"{name}: expected an integer ≥ {minimum}, got {value!r}")
     return int(value)
 
 
@@ -371,11 +372,11 @@ def generate_shallow_water(
     output_every = _as_int("output_every", output_every, 1)
     seed = _as_int("seed", seed, 0)
     if initial_condition not in INITIAL_CONDITIONS:
-        raise ValueError(
+        raise InputError(
             f"initial_condition: expected one of {INITIAL_CONDITIONS}, got {initial_condition!r}"
         )
     if grid not in GRIDS:
-        raise ValueError(f"grid: expected one of {GRIDS}, got {grid!r}")
+        raise InputError(f"grid: expected one of {GRIDS}, got {grid!r}")
     members = 1 if n_members is None else _as_int("n_members", n_members, 1)
     rms_wind = _positive("rms_wind", rms_wind)
     peak_wavenumber = _as_int("peak_wavenumber", peak_wavenumber, 1)
@@ -432,7 +433,7 @@ def _integrate(solver, state, dt, n_steps, output_every, progress, desc) -> list
         if k % output_every == 0:
             if not bool(torch.isfinite(torch.view_as_real(state)).all()):
                 bar.close()
-                raise FloatingPointError(
+                raise NonFiniteError(
                     f"dt: the integration became non-finite at step {k} (t = {k * dt:.0f} s); reduce dt={dt}"
                 )
             frames.append(solver.to_grid(state))

@@ -26,6 +26,8 @@ import torch
 
 from physics_metrics._threads import single_threaded_if_small
 
+from ..errors import InputError, NonFiniteError
+
 logger = logging.getLogger(__name__)
 
 VectorField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -87,22 +89,22 @@ def integrate(
     Tensor of shape ``(B, T, D)`` (``(T, D)`` when ``x0`` was 1-D).
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        raise InputError(f"method must be one of {METHODS}; got {method!r}")
     squeeze = x0.ndim == 1
     x = x0[None] if squeeze else x0
     if x.ndim != 2:
-        raise ValueError(f"x0 must have shape (B, D) or (D,); got {tuple(x0.shape)}")
+        raise InputError(f"x0 must have shape (B, D) or (D,); got {tuple(x0.shape)}")
     times = torch.as_tensor(times, dtype=x.dtype, device=x.device)
     if times.ndim != 1 or times.numel() < 1:
-        raise ValueError("times must be a non-empty 1-D tensor")
+        raise InputError("times must be a non-empty 1-D tensor")
     if times.numel() > 1 and not bool((times[1:] > times[:-1]).all()):
-        raise ValueError("times must be strictly increasing")
+        raise InputError("times must be strictly increasing")
     if not torch.isfinite(x).all():
-        raise ValueError("x0 contains NaN/inf")
+        raise InputError("x0 contains NaN/inf")
 
     if method == "rk4":
         if dt is None or not dt > 0:
-            raise ValueError("method='rk4' needs a positive step dt")
+            raise InputError("method='rk4' needs a positive step dt")
         with single_threaded_if_small(x):
             out = _integrate_rk4(f, x, times, dt)
     elif method == "dop853":
@@ -121,7 +123,7 @@ def integrate(
         out = sol.transpose(0, 1)  # (T, B, D) -> (B, T, D)
     if not torch.isfinite(out).all():
         bad_t = int((~torch.isfinite(out)).any(dim=(0, 2)).nonzero()[0])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"integration produced NaN/inf at output time index {bad_t} (t={float(times[bad_t]):.6g}); "
             "the system may be unbounded from this initial condition or the step too large"
         )
@@ -278,7 +280,7 @@ def _integrate_dop853(
                             factor = min(1.0, factor)
                         break
                     if h < 1e-14 * max(1.0, abs(t)):
-                        raise FloatingPointError(
+                        raise NonFiniteError(
                             f"dop853: step size underflow at t={t:.6g} (the solution may blow up here)"
                         )
                     h *= max(min_factor, safety * err**exponent) if err != float("inf") else min_factor

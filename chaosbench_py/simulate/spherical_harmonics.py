@@ -58,6 +58,8 @@ import numpy as np
 import torch
 from scipy.special import roots_legendre
 
+from ..errors import InputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["GRIDS", "SphericalHarmonicTransform", "clenshaw_curtis_weights", "legendre_tables"]
@@ -74,7 +76,7 @@ def clenshaw_curtis_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
     Exact for polynomials of degree ``≤ n − 1``. Returns ``(x, w)``, each of shape ``(n,)``.
     """
     if n < 2:
-        raise ValueError(f"n: Clenshaw–Curtis needs at least 2 points, got {n}")
+        raise InputError(f"n: Clenshaw–Curtis needs at least 2 points, got {n}")
     big_n = n - 1
     theta = np.pi * np.arange(n) / big_n
     w = np.zeros(n)
@@ -96,7 +98,7 @@ def legendre_tables(lmax: int, mmax: int, theta: np.ndarray) -> tuple[np.ndarray
     module docstring.
     """
     if lmax < 0 or mmax < 0 or mmax > lmax:
-        raise ValueError(f"lmax, mmax: need 0 ≤ mmax ≤ lmax, got lmax={lmax}, mmax={mmax}")
+        raise InputError(f"lmax, mmax: need 0 ≤ mmax ≤ lmax, got lmax={lmax}, mmax={mmax}")
     theta = np.asarray(theta, dtype=np.float64)
     x, s = np.cos(theta), np.sin(theta)
     big_l, big_m = lmax + 2, max(mmax, 1) + 1  # one extra degree for dP/dθ, order 1 for m = 0
@@ -131,7 +133,7 @@ def legendre_tables(lmax: int, mmax: int, theta: np.ndarray) -> tuple[np.ndarray
 
 def _check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}: expected an integer ≥ {minimum}, got {value!r}")
+        raise InputError(f"{name}: expected an integer ≥ {minimum}, got {value!r}")
     return int(value)
 
 
@@ -165,13 +167,13 @@ class SphericalHarmonicTransform:
         nlat = _check_int("nlat", nlat, 2)
         nlon = _check_int("nlon", nlon, 2)
         if grid not in GRIDS:
-            raise ValueError(f"grid: expected one of {GRIDS}, got {grid!r}")
+            raise InputError(f"grid: expected one of {GRIDS}, got {grid!r}")
         if grid == "equiangular" and nlat < 3:
-            raise ValueError(f"nlat: the equiangular grid needs at least 3 latitudes, got {nlat}")
+            raise InputError(f"nlat: the equiangular grid needs at least 3 latitudes, got {nlat}")
         if not (isinstance(radius, int | float) and math.isfinite(radius) and radius > 0):
-            raise ValueError(f"radius: expected a positive finite number, got {radius!r}")
+            raise InputError(f"radius: expected a positive finite number, got {radius!r}")
         if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
+            raise InputError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
         if grid == "legendre-gauss":
             lmax_default = (2 * nlat - 1) // 3
         else:
@@ -180,12 +182,12 @@ class SphericalHarmonicTransform:
         lmax = min(lmax_default, mmax_default) if lmax is None else _check_int("lmax", lmax, 0)
         mmax = min(lmax, mmax_default) if mmax is None else _check_int("mmax", mmax, 0)
         if mmax > lmax:
-            raise ValueError(f"mmax: must not exceed lmax={lmax}, got {mmax}")
+            raise InputError(f"mmax: must not exceed lmax={lmax}, got {mmax}")
         if 2 * mmax >= nlon:
-            raise ValueError(f"mmax: must be < nlon/2 = {nlon / 2} to be resolved in longitude, got {mmax}")
+            raise InputError(f"mmax: must be < nlon/2 = {nlon / 2} to be resolved in longitude, got {mmax}")
         exact = nlat - 1 if grid == "legendre-gauss" else (nlat - 1) // 2
         if lmax > exact:
-            raise ValueError(
+            raise InputError(
                 f"lmax: {lmax} exceeds {exact}, the largest degree the {grid} quadrature with nlat={nlat} "
                 "transforms exactly"
             )
@@ -247,15 +249,15 @@ class SphericalHarmonicTransform:
     def _grid_in(self, f, name: str) -> torch.Tensor:
         f = torch.as_tensor(f)
         if f.ndim < 2 or tuple(f.shape[-2:]) != (self.nlat, self.nlon):
-            raise ValueError(f"{name}: expected shape (..., {self.nlat}, {self.nlon}), got {tuple(f.shape)}")
+            raise InputError(f"{name}: expected shape (..., {self.nlat}, {self.nlon}), got {tuple(f.shape)}")
         if f.is_complex():
-            raise ValueError(f"{name}: expected a real grid, got dtype {f.dtype}")
+            raise InputError(f"{name}: expected a real grid, got dtype {f.dtype}")
         return f.to(dtype=self.dtype, device=self.device)
 
     def _coeff_in(self, c, name: str) -> torch.Tensor:
         c = torch.as_tensor(c)
         if c.ndim < 2 or tuple(c.shape[-2:]) != self.coeff_shape:
-            raise ValueError(
+            raise InputError(
                 f"{name}: expected shape (..., {self.lmax + 1}, {self.mmax + 1}), got {tuple(c.shape)}"
             )
         return c.to(dtype=self.cdtype, device=self.device)

@@ -24,6 +24,7 @@ import torch
 import xarray as xr
 import zarr
 
+from ..errors import InputError, InputTypeError, MissingInputError, OutputExistsError
 from ..files import atomic_store
 from ..systems import get_system
 from ..systems.base import System
@@ -49,7 +50,7 @@ def _format_of(path: Path) -> str:
         return "zarr"
     if suffix in NETCDF_SUFFIXES:
         return "netcdf"
-    raise ValueError(f"{path}: unknown format; use a .zarr directory or a .nc file")
+    raise InputError(f"{path}: unknown format; use a .zarr directory or a .nc file")
 
 
 def _encoding(ds: xr.Dataset, chunks: dict[str, int]) -> dict[str, Any]:
@@ -92,19 +93,19 @@ def open_trajectories(path: str | os.PathLike, *, chunks: dict[str, int] | str |
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no trajectory store at {path}")
+        raise MissingInputError(f"no trajectory store at {path}")
     fmt = _format_of(path)
     if fmt == "zarr":
         ds = xr.open_zarr(path, chunks={} if chunks == "auto" else chunks, consolidated=False)
     else:
         ds = xr.open_dataset(path, engine="netcdf4", chunks={} if chunks == "auto" else chunks)
     if "x" not in ds or ds["x"].dims != ("trajectory", "time", "dim"):
-        raise ValueError(
+        raise InputError(
             f"{path}: not a trajectory dataset (need variable 'x' with dims (trajectory, time, dim))"
         )
     n_written = ds.attrs.get("samples_written")
     if n_written is not None and int(n_written) < ds.attrs.get("samples_requested", 0):
-        raise ValueError(
+        raise InputError(
             f"{path}: unfinished run ({n_written} of {ds.attrs['samples_requested']} samples); "
             "resume it with generate_to_store(..., resume=True) or `chaosbench generate --resume`"
         )
@@ -145,7 +146,7 @@ def generate_to_store(
 
     path = Path(path)
     if _format_of(path) != "zarr":
-        raise ValueError(
+        raise InputError(
             f"{path}: chunked generation writes zarr; use a .zarr path (or save_trajectories for .nc)"
         )
     system = get_system(system) if isinstance(system, str) else system
@@ -163,7 +164,7 @@ def generate_to_store(
     atol = kwargs.pop("atol", 1e-9)
     dt = kwargs.pop("dt", None)
     if kwargs:
-        raise TypeError(f"unexpected argument(s): {sorted(kwargs)}")
+        raise InputTypeError(f"unexpected argument(s): {sorted(kwargs)}")
     sampling = resolve_sampling(system, **opts)
     attrs = trajectory_attrs(system, sampling, method, rtol, atol, dt, transient, noise, seed, ic_spread)
     attrs.pop("created")
@@ -171,10 +172,10 @@ def generate_to_store(
 
     if path.exists():
         if not resume:
-            raise FileExistsError(f"{path} exists; pass resume=True to continue it, or choose another path")
+            raise OutputExistsError(f"{path} exists; pass resume=True to continue it, or choose another path")
         meta = dict(xr.open_zarr(path, consolidated=False).attrs)
         if meta.get("run_identity") != identity:
-            raise ValueError(f"{path} was made with different arguments; cannot resume it with these")
+            raise InputError(f"{path} was made with different arguments; cannot resume it with these")
         start = int(meta["samples_written"])
         if start >= length:
             logger.info("%s is complete; nothing to do", path)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..errors import InputError, NonFiniteError
 from ..systems.base import Flow, Map, System
 from .solvers import ADAPTIVE_METHODS, METHODS, integrate
 
@@ -62,38 +63,38 @@ def resolve_sampling(
     """
     given = [a is not None for a in (pts_per_period, pts_per_lyapunov, sample_dt)]
     if sum(given) > 1:
-        raise ValueError("give at most one of pts_per_period, pts_per_lyapunov, sample_dt")
+        raise InputError("give at most one of pts_per_period, pts_per_lyapunov, sample_dt")
     info = system.info
     if isinstance(system, Map):
         step_dt = info.dt if info.kind == "pde" and info.dt else 1.0
         if pts_per_period is not None:
-            raise ValueError(f"{info.name} is a map / PDE stepper: it has no period; use sample_dt")
+            raise InputError(f"{info.name} is a map / PDE stepper: it has no period; use sample_dt")
         if pts_per_lyapunov is not None:
             lt = info.invariants.lyapunov_time
             if lt is None:
-                raise ValueError(f"{info.name}: no reference Lyapunov exponent to sample per Lyapunov time")
+                raise InputError(f"{info.name}: no reference Lyapunov exponent to sample per Lyapunov time")
             every = max(1, round(lt / step_dt / pts_per_lyapunov))
             return Sampling(every * step_dt, "lyapunov", pts_per_lyapunov, lt)
         every = 1 if sample_dt is None else round(sample_dt / step_dt)
         if every < 1 or not math.isclose(every * step_dt, sample_dt or step_dt, rel_tol=1e-9):
-            raise ValueError(f"{info.name}: sample_dt must be a positive multiple of the step {step_dt}")
+            raise InputError(f"{info.name}: sample_dt must be a positive multiple of the step {step_dt}")
         return Sampling(every * step_dt, "step", 1.0 / every, step_dt)
     if sample_dt is not None:
         if not sample_dt > 0:
-            raise ValueError(f"sample_dt must be positive; got {sample_dt}")
+            raise InputError(f"sample_dt must be positive; got {sample_dt}")
         return Sampling(float(sample_dt), "time", 1.0 / sample_dt, 1.0)
     if pts_per_lyapunov is not None:
         lt = info.invariants.lyapunov_time
         if lt is None:
-            raise ValueError(f"{info.name}: no reference Lyapunov exponent; use pts_per_period or sample_dt")
+            raise InputError(f"{info.name}: no reference Lyapunov exponent; use pts_per_period or sample_dt")
         if not pts_per_lyapunov > 0:
-            raise ValueError("pts_per_lyapunov must be positive")
+            raise InputError("pts_per_lyapunov must be positive")
         return Sampling(lt / pts_per_lyapunov, "lyapunov", pts_per_lyapunov, lt)
     ppp = 100.0 if pts_per_period is None else float(pts_per_period)
     if not ppp > 0:
-        raise ValueError("pts_per_period must be positive")
+        raise InputError("pts_per_period must be positive")
     if info.period is None:
-        raise ValueError(f"{info.name}: no dominant period known; use sample_dt")
+        raise InputError(f"{info.name}: no dominant period known; use sample_dt")
     return Sampling(info.period / ppp, "period", ppp, info.period)
 
 
@@ -117,10 +118,10 @@ def initial_conditions(
     starts a trajectory outside the basin of attraction (e.g. Hénon, HyperRossler).
     """
     if n < 1:
-        raise ValueError(f"number of trajectories must be >= 1; got {n}")
+        raise InputError(f"number of trajectories must be >= 1; got {n}")
     orbit = _pilot_orbit(system, n, dtype)
     if not torch.isfinite(orbit).all():
-        raise FloatingPointError(f"{system.name}: the orbit of the default initial condition diverges")
+        raise NonFiniteError(f"{system.name}: the orbit of the default initial condition diverges")
     n_pilot = orbit.shape[0]
     if n <= n_pilot:
         pick = torch.randperm(n_pilot, generator=generator)[:n]
@@ -178,7 +179,7 @@ def _advance(
                 outs.append(x)
         out = torch.stack(outs, dim=1)
         if not torch.isfinite(out).all():
-            raise FloatingPointError(f"{system.name}: iteration produced NaN/inf")
+            raise NonFiniteError(f"{system.name}: iteration produced NaN/inf")
         return out
     assert isinstance(system, Flow)
     times = t0 + sampling.sample_dt * torch.arange(n_samples + 1, dtype=x.dtype, device=x.device)
@@ -275,11 +276,11 @@ def generate_trajectories(
     if isinstance(system, str):
         system = get_system(system)
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        raise InputError(f"method must be one of {METHODS}; got {method!r}")
     if length < 1:
-        raise ValueError(f"length must be >= 1; got {length}")
+        raise InputError(f"length must be >= 1; got {length}")
     if noise < 0:
-        raise ValueError(f"noise must be >= 0; got {noise}")
+        raise InputError(f"noise must be >= 0; got {noise}")
     sampling = resolve_sampling(
         system, pts_per_period=pts_per_period, pts_per_lyapunov=pts_per_lyapunov, sample_dt=sample_dt
     )
@@ -288,7 +289,7 @@ def generate_trajectories(
         x0 = initial_conditions(system, n_trajectories, ic_spread=ic_spread, generator=gen, dtype=dtype)
     elif isinstance(initial_condition, str):
         if initial_condition != "default":
-            raise ValueError(
+            raise InputError(
                 f"initial_condition must be None, 'default' or an array; got {initial_condition!r}"
             )
         x0 = system.default_initial_condition(dtype=dtype).expand(n_trajectories, -1).clone()
@@ -296,7 +297,7 @@ def generate_trajectories(
         x0 = system.check_state(torch.as_tensor(initial_condition, dtype=dtype), "initial_condition")
         x0 = x0.expand(n_trajectories, -1).clone() if x0.ndim == 1 else x0
         if x0.ndim != 2 or x0.shape[0] != n_trajectories:
-            raise ValueError(
+            raise InputError(
                 f"initial_condition must have shape ({system.dim},) or ({n_trajectories}, {system.dim}); "
                 f"got {tuple(x0.shape)}"
             )

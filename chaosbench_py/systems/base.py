@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from ..errors import InputError, UnknownNameError
+
 RHSFunction = Callable[[torch.Tensor | float, torch.Tensor, Mapping[str, Any]], torch.Tensor]
 MapFunction = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
 
@@ -113,7 +115,7 @@ class System:
         if params:
             unknown = sorted(set(params) - set(info.parameters))
             if unknown:
-                raise KeyError(
+                raise UnknownNameError(
                     f"{info.name}: unknown parameter(s) {unknown}; "
                     f"valid parameters are {sorted(info.parameters)}"
                 )
@@ -153,7 +155,7 @@ class System:
         if not isinstance(x, torch.Tensor):
             x = torch.as_tensor(x, dtype=torch.float64)
         if x.ndim == 0 or x.shape[-1] != self.dim:
-            raise ValueError(f"{self.name}: {what} must have shape (..., {self.dim}); got {tuple(x.shape)}")
+            raise InputError(f"{self.name}: {what} must have shape (..., {self.dim}); got {tuple(x.shape)}")
         if not x.is_floating_point():
             x = x.to(torch.float64)
         return x

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InputError, InputTypeError
 from .base import Invariants, Map, SystemInfo
 from .registry import register_system
 
@@ -93,16 +94,16 @@ def ks_linear_growth_rate(k: torch.Tensor | float) -> torch.Tensor | float:
 def _check_positive(name: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise TypeError(
+            raise InputTypeError(
                 f"KuramotoSivashinsky: {name} must be a single number; got a tensor of shape {tuple(value.shape)}"
             )
         value = float(value)
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"KuramotoSivashinsky: {name} must be a number; got {value!r}") from None
+        raise InputTypeError(f"KuramotoSivashinsky: {name} must be a number; got {value!r}") from None
     if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"KuramotoSivashinsky: {name} must be positive and finite; got {value!r}")
+        raise InputError(f"KuramotoSivashinsky: {name} must be positive and finite; got {value!r}")
     return v
 
 
@@ -130,9 +131,9 @@ def etdrk4_coefficients(
     evaluated in complex128 and cast to ``dtype`` (real) / its complex counterpart (``g``).
     """
     if n_grid < 4 or n_grid % 2:
-        raise ValueError(f"KuramotoSivashinsky: n_grid must be an even integer >= 4; got {n_grid!r}")
+        raise InputError(f"KuramotoSivashinsky: n_grid must be an even integer >= 4; got {n_grid!r}")
     if n_contour < 4:
-        raise ValueError(f"KuramotoSivashinsky: n_contour must be >= 4; got {n_contour!r}")
+        raise InputError(f"KuramotoSivashinsky: n_contour must be >= 4; got {n_contour!r}")
     k = ks_wavenumbers(domain_length, n_grid)
     lin = k**2 - k**4
     ell = dt * lin
@@ -180,7 +181,7 @@ def ks_etdrk4_step(
     with v = rfft(u); returns irfft(v') (same shape and dtype as ``u``).
     """
     if not isinstance(u, torch.Tensor) or not u.is_floating_point():
-        raise TypeError(f"KuramotoSivashinsky: u must be a real floating tensor; got {type(u).__name__}")
+        raise InputTypeError(f"KuramotoSivashinsky: u must be a real floating tensor; got {type(u).__name__}")
     n = u.shape[-1]
     c = etdrk4_coefficients(
         float(domain_length), int(n), float(dt), bool(dealias), int(n_contour), u.dtype, u.device
@@ -237,7 +238,7 @@ def kuramoto_sivashinsky(
     length = _check_positive("L", L)
     step = _check_positive("dt", dt)
     if isinstance(n_grid, bool) or not isinstance(n_grid, int) or n_grid < 4 or n_grid % 2:
-        raise ValueError(f"KuramotoSivashinsky: n_grid must be an even integer >= 4; got {n_grid!r}")
+        raise InputError(f"KuramotoSivashinsky: n_grid must be an even integer >= 4; got {n_grid!r}")
     inv = (
         _L22_INVARIANTS
         if abs(length - 22.0) < 1e-12 and n_grid >= 32

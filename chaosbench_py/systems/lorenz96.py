@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InputError, UnknownNameError
 from .base import Flow, Invariants, SystemInfo
 from .registry import _info_from_dysts, register_system
 
@@ -66,7 +67,7 @@ def lorenz96_jacobian(x: torch.Tensor) -> torch.Tensor:
     """
     n = x.shape[-1]
     if n < 4:
-        raise ValueError(
+        raise InputError(
             f"lorenz96_jacobian: x must have at least 4 sites on its last axis; got shape {tuple(x.shape)}"
         )
     idx = torch.arange(n, device=x.device)
@@ -102,10 +103,10 @@ def lorenz96(dim: int | None = None, **params: Any) -> Flow:
     if dim is None:
         dim = base.dim
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 4:
-        raise ValueError(f"Lorenz96: dim must be an integer >= 4; got {dim!r}")
+        raise InputError(f"Lorenz96: dim must be an integer >= 4; got {dim!r}")
     unknown = sorted(set(params) - set(base.parameters))
     if unknown:
-        raise KeyError(
+        raise UnknownNameError(
             f"Lorenz96: unknown parameter(s) {unknown}; valid parameters are {sorted(base.parameters)}"
         )
     f = params.get("f", base.parameters["f"])
@@ -190,10 +191,10 @@ def lorenz96_two_scale(n_slow: int = 36, n_fast: int = 10, **params: Any) -> Flo
     """
     for name, val, low in (("n_slow", n_slow, 4), ("n_fast", n_fast, 1)):
         if isinstance(val, bool) or not isinstance(val, int) or val < low:
-            raise ValueError(f"Lorenz96TwoScale: {name} must be an integer >= {low}; got {val!r}")
+            raise InputError(f"Lorenz96TwoScale: {name} must be an integer >= {low}; got {val!r}")
     unknown = sorted(set(params) - set(_TWO_SCALE_DEFAULTS))
     if unknown:
-        raise KeyError(
+        raise UnknownNameError(
             f"Lorenz96TwoScale: unknown parameter(s) {unknown}; valid parameters are {sorted(_TWO_SCALE_DEFAULTS)}"
         )
     f = params.get("F", _TWO_SCALE_DEFAULTS["F"])

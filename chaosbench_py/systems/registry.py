@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
+from ..errors import InputError, UnknownNameError
 from .base import Flow, Invariants, Map, MapFunction, RHSFunction, System, SystemInfo, finite_or_none
 
 _FLOW_RHS: dict[str, RHSFunction] = {}
@@ -45,7 +46,7 @@ def register_flow(name: str) -> Callable[[RHSFunction], RHSFunction]:
 
     def deco(fn: RHSFunction) -> RHSFunction:
         if name in _FLOW_RHS or name in _FACTORIES or name in _MAP_FNS:
-            raise ValueError(f"flow {name!r} registered twice")
+            raise InputError(f"flow {name!r} registered twice")
         _FLOW_RHS[name] = fn
         return fn
 
@@ -57,7 +58,7 @@ def register_map(name: str) -> Callable[[MapFunction], MapFunction]:
 
     def deco(fn: MapFunction) -> MapFunction:
         if name in _MAP_FNS or name in _FACTORIES or name in _FLOW_RHS:
-            raise ValueError(f"map {name!r} registered twice")
+            raise InputError(f"map {name!r} registered twice")
         _MAP_FNS[name] = fn
         return fn
 
@@ -69,7 +70,7 @@ def register_system(name: str, kind: str, description: str) -> Callable:
 
     def deco(factory: Callable[..., System]) -> Callable[..., System]:
         if name in _FACTORIES or name in _FLOW_RHS or name in _MAP_FNS:
-            raise ValueError(f"system {name!r} registered twice")
+            raise InputError(f"system {name!r} registered twice")
         _FACTORIES[name] = (factory, kind, description)
         return factory
 
@@ -151,7 +152,7 @@ def list_systems(kind: str | None = None) -> list[str]:
     names.update({n: "map" for n in _MAP_FNS})
     names.update({n: k for n, (_, k, _) in _FACTORIES.items()})
     if kind is not None and kind not in {"flow", "map", "pde"}:
-        raise ValueError(f"kind must be 'flow', 'map' or 'pde'; got {kind!r}")
+        raise InputError(f"kind must be 'flow', 'map' or 'pde'; got {kind!r}")
     return sorted(n for n, k in names.items() if kind is None or k == kind)
 
 
@@ -178,7 +179,7 @@ def get_system(name: str, **kwargs: Any) -> System:
     lower = {n.lower(): n for n in all_names}
     close = difflib.get_close_matches(name.lower(), list(lower), n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(lower[c] for c in close)}?" if close else ""
-    raise KeyError(f"unknown system {name!r}.{hint} ({len(all_names)} systems: see list_systems())")
+    raise UnknownNameError(f"unknown system {name!r}.{hint} ({len(all_names)} systems: see list_systems())")
 
 
 def system_info(name: str, **kwargs: Any) -> SystemInfo:

@@ -29,6 +29,8 @@ from tqdm.auto import tqdm
 from emulators.neural_ode import NeuralODE
 from emulators.reservoir import NVAR, EchoStateNetwork
 
+from ..errors import InputError, InputTypeError, NonFiniteError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["NeuralODETrainingResult", "as_trajectory_tensor", "fit_reservoir", "train_neural_ode"]
@@ -42,7 +44,7 @@ def as_trajectory_tensor(x: Any, name: str = "x_train", dtype: torch.dtype = tor
     """
     if isinstance(x, xr.Dataset):
         if "x" not in x:
-            raise ValueError(f"{name}: Dataset has no variable 'x' (variables: {list(x.data_vars)})")
+            raise InputError(f"{name}: Dataset has no variable 'x' (variables: {list(x.data_vars)})")
         x = x["x"]
     if isinstance(x, xr.DataArray):
         dims = [d for d in ("trajectory", "time", "dim") if d in x.dims]
@@ -52,14 +54,14 @@ def as_trajectory_tensor(x: Any, name: str = "x_train", dtype: torch.dtype = tor
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(np.ascontiguousarray(x))
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected an array, tensor or trajectory Dataset, got {type(x).__name__}")
+        raise InputTypeError(f"{name}: expected an array, tensor or trajectory Dataset, got {type(x).__name__}")
     if x.ndim == 2:
         x = x.unsqueeze(0)
     if x.ndim != 3:
-        raise ValueError(f"{name}: expected shape (T, D) or (B, T, D), got {tuple(x.shape)}")
+        raise InputError(f"{name}: expected shape (T, D) or (B, T, D), got {tuple(x.shape)}")
     x = x.to(dtype)
     if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
+        raise InputError(f"{name}: contains NaN or infinite values")
     return x
 
 
@@ -78,7 +80,7 @@ def fit_reservoir(
     if isinstance(model, NVAR):
         kwargs = {} if ridge is None else {"ridge": ridge}
         return model.fit(x, **kwargs)
-    raise TypeError(f"model: expected an EchoStateNetwork or NVAR, got {type(model).__name__}")
+    raise InputTypeError(f"model: expected an EchoStateNetwork or NVAR, got {type(model).__name__}")
 
 
 @dataclasses.dataclass
@@ -129,22 +131,22 @@ def train_neural_ode(
     :class:`NeuralODETrainingResult` with the loss (mean squared error) of every iteration.
     """
     if not isinstance(model, NeuralODE):
-        raise TypeError(f"model: expected a NeuralODE, got {type(model).__name__}")
+        raise InputTypeError(f"model: expected a NeuralODE, got {type(model).__name__}")
     for key, val in (("window", window), ("batch_size", batch_size), ("n_iters", n_iters)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{key} must be a positive int, got {val!r}")
+            raise InputError(f"{key} must be a positive int, got {val!r}")
     if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+        raise InputError(f"lr must be > 0, got {lr!r}")
     device = torch.device(device)
     param = next(model.parameters())
     x = as_trajectory_tensor(x_train).to(device=device, dtype=param.dtype)
     b, t_len, d = x.shape
     if d != model.config.state_dim:
-        raise ValueError(
+        raise InputError(
             f"x_train: last dimension {d} does not match the model's state_dim {model.config.state_dim}"
         )
     if t_len <= window:
-        raise ValueError(f"x_train: needs more than window={window} time steps, got {t_len}")
+        raise InputError(f"x_train: needs more than window={window} time steps, got {t_len}")
     model.to(device)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -160,7 +162,7 @@ def train_neural_ode(
         pred = model(seg[:, 0], window)
         loss = (pred - seg[:, 1:]).pow(2).mean()
         if not math.isfinite(loss.item()):
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"train_neural_ode: loss became {loss.item()} at iteration {len(losses)}"
             )
         opt.zero_grad(set_to_none=True)

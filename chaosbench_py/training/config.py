@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from ..errors import ConfigError, MissingInputError
+
 __all__ = [
     "ConfigError",
     "DataSection",
@@ -42,10 +44,6 @@ __all__ = [
     "config_to_dict",
     "load_run_config",
 ]
-
-
-class ConfigError(ValueError):
-    """A run configuration is invalid; the message starts with the dotted key at fault."""
 
 
 def _choices(*values: str) -> dict[str, Any]:
@@ -351,7 +349,7 @@ def load_run_config(path: str | Path, overrides: Mapping[str, Any] | None = None
     (e.g. ``{"train.steps": 10}``; the CLI's ``--set train.steps=10``)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no run configuration at {path}")
+        raise MissingInputError(f"no run configuration at {path}")
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

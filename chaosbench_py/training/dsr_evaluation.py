@@ -28,6 +28,8 @@ import torch.nn as nn
 
 import physics_metrics as pm
 
+from ..errors import InputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["DSREvaluation", "evaluate_dsr", "free_run", "n_step_predictions"]
@@ -72,9 +74,9 @@ def _as_series(x: Any, name: str) -> np.ndarray:
         x.values if hasattr(x, "values") and not isinstance(x, np.ndarray) else x, dtype=np.float64
     )
     if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (time, dim), got {arr.shape}")
+        raise InputError(f"{name} must have shape (time, dim), got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf")
+        raise InputError(f"{name} contains NaN or inf")
     return arr
 
 
@@ -85,7 +87,7 @@ def free_run(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
     ``model`` provides ``init_state``, ``step``, ``observe`` (e.g. :class:`emulators.plrnn.ShPLRNN`).
     """
     if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps!r}")
+        raise InputError(f"n_steps must be >= 1, got {n_steps!r}")
     p = next(model.parameters())
     z = model.init_state(torch.as_tensor(np.asarray(x0), dtype=p.dtype, device=p.device).reshape(1, -1))
     out = torch.empty(n_steps, model.observe(z).shape[-1], dtype=p.dtype, device=p.device)
@@ -104,7 +106,7 @@ def n_step_predictions(model: nn.Module, x: Any, n: int, batch_size: int = 65536
     """
     arr = _as_series(x, "x")
     if not 1 <= n < arr.shape[0]:
-        raise ValueError(f"n must be in [1, T), got {n!r} for T={arr.shape[0]}")
+        raise InputError(f"n must be in [1, T), got {n!r} for T={arr.shape[0]}")
     p = next(model.parameters())
     starts = torch.as_tensor(arr[:-n], dtype=p.dtype, device=p.device)
     out = []
@@ -146,7 +148,7 @@ def _true_lambda(lyapunov_true: float | str | None) -> float:
 
         lam = get_system(lyapunov_true).info.invariants.max_lyapunov
         if lam is None:
-            raise ValueError(f"lyapunov_true: catalog system {lyapunov_true!r} has no max_lyapunov")
+            raise InputError(f"lyapunov_true: catalog system {lyapunov_true!r} has no max_lyapunov")
         return float(lam)
     return float(lyapunov_true)
 
@@ -193,16 +195,16 @@ def evaluate_dsr(
     x = _as_series(x_test, "x_test")
     t_len, _ = x.shape
     if length_factor < 1.0:
-        raise ValueError(f"length_factor must be >= 1, got {length_factor!r}")
+        raise InputError(f"length_factor must be >= 1, got {length_factor!r}")
     if model is None and (trajectory is None or predictions is None):
-        raise ValueError("model: required unless both trajectory and predictions are given")
+        raise InputError("model: required unless both trajectory and predictions are given")
     n_total = int(round(length_factor * t_len))
     if trajectory is None:
         gen = free_run(model, x[0], n_total)
     else:
         gen = np.asarray(trajectory, dtype=np.float64)
         if gen.ndim != 2 or gen.shape[0] < n_total or gen.shape[1] != x.shape[1]:
-            raise ValueError(f"trajectory must have shape (>= {n_total}, {x.shape[1]}), got {gen.shape}")
+            raise InputError(f"trajectory must have shape (>= {n_total}, {x.shape[1]}), got {gen.shape}")
     gen = gen[n_total - t_len : n_total]
     if not np.isfinite(gen).all() or np.abs(gen).max() > 1e6:
         logger.warning("free run diverged; metrics set to inf")

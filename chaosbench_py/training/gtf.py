@@ -49,6 +49,8 @@ import torch.nn as nn
 
 from emulators.checkpoint import load_model
 
+from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -122,30 +124,30 @@ class GTFConfig:
             value, hint = getattr(self, f.name), hints[f.name]
             ok = isinstance(value, (int, float)) if hint is float else isinstance(value, hint)
             if not ok or (hint in (int, float) and isinstance(value, bool)):
-                raise TypeError(f"GTFConfig.{f.name} must be {hint.__name__}, got {value!r}")
+                raise InputTypeError(f"GTFConfig.{f.name} must be {hint.__name__}, got {value!r}")
             if hint is float:
                 setattr(self, f.name, float(value))
         for key in ("sequence_length", "batch_size", "epochs", "batches_per_epoch", "alpha_update_interval",
                     "stf_interval"):  # fmt: skip
             if getattr(self, key) < 1:
-                raise ValueError(f"GTFConfig.{key} must be >= 1, got {getattr(self, key)!r}")
+                raise InputError(f"GTFConfig.{key} must be >= 1, got {getattr(self, key)!r}")
         if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"GTFConfig.alpha must lie in [0, 1], got {self.alpha!r}")
+            raise InputError(f"GTFConfig.alpha must lie in [0, 1], got {self.alpha!r}")
         if not 0.0 <= self.alpha_decay <= 1.0:
-            raise ValueError(f"GTFConfig.alpha_decay must lie in [0, 1], got {self.alpha_decay!r}")
+            raise InputError(f"GTFConfig.alpha_decay must lie in [0, 1], got {self.alpha_decay!r}")
         if self.alpha_method not in ALPHA_METHODS:
-            raise ValueError(
+            raise InputError(
                 f"GTFConfig.alpha_method must be one of {ALPHA_METHODS}, got {self.alpha_method!r}"
             )
         if self.forcing not in _FORCING:
-            raise ValueError(f"GTFConfig.forcing must be one of {_FORCING}, got {self.forcing!r}")
+            raise InputError(f"GTFConfig.forcing must be one of {_FORCING}, got {self.forcing!r}")
         if self.optimizer not in ("radam", "adam"):
-            raise ValueError(f"GTFConfig.optimizer must be 'radam' or 'adam', got {self.optimizer!r}")
+            raise InputError(f"GTFConfig.optimizer must be 'radam' or 'adam', got {self.optimizer!r}")
         if not 0.0 < self.lr_end <= self.lr_start:
-            raise ValueError(f"GTFConfig.lr_end must satisfy 0 < lr_end <= lr_start, got {self.lr_end!r}")
+            raise InputError(f"GTFConfig.lr_end must satisfy 0 < lr_end <= lr_start, got {self.lr_end!r}")
         for key in ("lambda_latent", "lambda_observation", "gradient_clip_norm", "checkpoint_every"):
             if getattr(self, key) < 0:
-                raise ValueError(f"GTFConfig.{key} must be >= 0, got {getattr(self, key)!r}")
+                raise InputError(f"GTFConfig.{key} must be >= 0, got {getattr(self, key)!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> GTFConfig:
@@ -154,7 +156,7 @@ class GTFConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise KeyError(f"GTFConfig: unknown key(s) {unknown}; valid keys: {sorted(names)}")
+            raise UnknownNameError(f"GTFConfig: unknown key(s) {unknown}; valid keys: {sorted(names)}")
         return cls(**values)
 
     @property
@@ -178,19 +180,19 @@ def load_sequences(data: Any, name: str = "data", variable: str = "x") -> list[t
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
         if not path.exists():
-            raise FileNotFoundError(f"{name}: no file at {path}")
+            raise MissingInputError(f"{name}: no file at {path}")
         data = np.load(path)
     try:
         import xarray as xr
 
         if isinstance(data, xr.Dataset):
             if variable not in data:
-                raise KeyError(f"{name}: dataset has no variable {variable!r} (has {list(data.data_vars)})")
+                raise UnknownNameError(f"{name}: dataset has no variable {variable!r} (has {list(data.data_vars)})")
             data = data[variable]
         if isinstance(data, xr.DataArray):
             dims = ("trajectory", "time", "dim") if "trajectory" in data.dims else ("time", "dim")
             if set(data.dims) != set(dims):
-                raise ValueError(f"{name}: expected dims {dims}, got {data.dims}")
+                raise InputError(f"{name}: expected dims {dims}, got {data.dims}")
             data = data.transpose(*dims).values
     except ImportError:  # pragma: no cover
         pass
@@ -198,11 +200,11 @@ def load_sequences(data: Any, name: str = "data", variable: str = "x") -> list[t
     if arr.ndim == 2:
         arr = arr.unsqueeze(0)
     if arr.ndim != 3:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected (time, dim) or (trajectory, time, dim), got shape {tuple(arr.shape)}"
         )
     if not torch.isfinite(arr).all():
-        raise ValueError(f"{name}: contains NaN or inf")
+        raise InputError(f"{name}: contains NaN or inf")
     return [a for a in arr]
 
 
@@ -233,7 +235,7 @@ def gtf_forward(
     ``α = 0``: free run from ``init_state(x_0)`` (plain BPTT); ``α = 1``: classic teacher forcing.
     """
     if x.ndim != 3 or x.shape[1] < 2:
-        raise ValueError(f"x must have shape (S, T+1, N) with T >= 1, got {tuple(x.shape)}")
+        raise InputError(f"x must have shape (S, T+1, N) with T >= 1, got {tuple(x.shape)}")
     z = model.init_state(x[:, 0])
     if alpha != 0.0:
         targets, partial = _forcing_targets(model, x[:, 1:], partial_forcing)
@@ -249,9 +251,9 @@ def gtf_forward(
 def sparse_forcing_forward(model: nn.Module, x: torch.Tensor, interval: int) -> torch.Tensor:
     """Sparse teacher forcing: like :func:`gtf_forward` with ``α = 1`` at ``t ≡ 0 (mod interval)``, else 0."""
     if x.ndim != 3 or x.shape[1] < 2:
-        raise ValueError(f"x must have shape (S, T+1, N) with T >= 1, got {tuple(x.shape)}")
+        raise InputError(f"x must have shape (S, T+1, N) with T >= 1, got {tuple(x.shape)}")
     if interval < 1:
-        raise ValueError(f"interval must be >= 1, got {interval!r}")
+        raise InputError(f"interval must be >= 1, got {interval!r}")
     z = model.init_state(x[:, 0])
     targets, partial = _forcing_targets(model, x[:, 1:], True)
     outs = []
@@ -291,7 +293,7 @@ def estimate_alpha(model: nn.Module, x: torch.Tensor, method: str = "product_upp
     ``jacobian_upper_bound``: the model bound ``max|A| + ||W1||₂ ||W2||₂``.
     """
     if method not in ALPHA_METHODS or method == "constant":
-        raise ValueError(f"method must be one of {ALPHA_METHODS[1:]}, got {method!r}")
+        raise InputError(f"method must be one of {ALPHA_METHODS[1:]}, got {method!r}")
     if method == "jacobian_upper_bound":
         norm = float(model.norm_upper_bound())
     else:
@@ -364,7 +366,7 @@ class GTFTrainer:
         task = GTFTask(run, resolve_device(self.config.device), series=data)
         n = getattr(getattr(model, "config", None), "obs_dim", None)
         if n is not None and task.dim != n:
-            raise ValueError(f"data: the series have {task.dim} dims, model obs_dim is {n}")
+            raise InputError(f"data: the series have {task.dim} dims, model obs_dim is {n}")
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.trainer = Trainer(run, None, task=task, model=model, checkpoint_path=self.checkpoint_path,
                                extra_metadata={"gtf_config": dataclasses.asdict(self.config)})  # fmt: skip
@@ -393,7 +395,7 @@ class GTFTrainer:
         if path is not None:
             self.trainer.ckpt_path = Path(path)
         if self.trainer.ckpt_path is None:
-            raise ValueError("save_checkpoint: no path (pass one, or checkpoint_path= to the constructor)")
+            raise InputError("save_checkpoint: no path (pass one, or checkpoint_path= to the constructor)")
         return self.trainer.save_checkpoint()
 
     @classmethod
@@ -411,7 +413,7 @@ class GTFTrainer:
         """
         model, extra = load_model(path)
         if "training" not in extra or "gtf_config" not in extra:
-            raise ValueError(f"{path}: not a GTF training checkpoint; cannot resume")
+            raise InputError(f"{path}: not a GTF training checkpoint; cannot resume")
         values = dict(extra["gtf_config"])
         values.update(overrides or {})
         trainer = cls(model, data, GTFConfig.from_dict(values), checkpoint_path or path)

@@ -31,6 +31,8 @@ from emulators import save_model
 from emulators.phyxmamba import PhyxMamba
 from physics_metrics import maximum_mean_discrepancy
 
+from ..errors import InputError, InputTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["PhyxMambaTrainConfig", "phyxmamba_losses_stage2", "train_phyxmamba"]
@@ -61,19 +63,19 @@ class PhyxMambaTrainConfig:
     def __post_init__(self):
         for name in ("stage1_steps", "stage2_steps", "stage2_linear_steps"):
             if getattr(self, name) < 0:
-                raise ValueError(f"PhyxMambaTrainConfig.{name}: must be >= 0")
+                raise InputError(f"PhyxMambaTrainConfig.{name}: must be >= 0")
         for name in ("stage1_tokens", "horizon", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"PhyxMambaTrainConfig.{name}: must be >= 1")
+                raise InputError(f"PhyxMambaTrainConfig.{name}: must be >= 1")
         if self.stage1_tokens < 2:
-            raise ValueError("PhyxMambaTrainConfig.stage1_tokens: must be >= 2 (input and target patch)")
+            raise InputError("PhyxMambaTrainConfig.stage1_tokens: must be >= 2 (input and target patch)")
 
 
 def _windows(data: torch.Tensor, length: int, batch: int, gen: torch.Generator) -> torch.Tensor:
     """Random windows ``(batch, length, V)`` from ``data (N, T, V)``."""
     n, T, _ = data.shape
     if T < length:
-        raise ValueError(f"data: trajectories of length {T} are shorter than a training window ({length})")
+        raise InputError(f"data: trajectories of length {T} are shorter than a training window ({length})")
     i = torch.randint(0, n, (batch,), generator=gen)
     t = torch.randint(0, T - length + 1, (batch,), generator=gen)
     idx = t[:, None] + torch.arange(length)[None]
@@ -122,14 +124,14 @@ def train_phyxmamba(
     """
     cfg = config or PhyxMambaTrainConfig()
     if not isinstance(model, PhyxMamba):
-        raise TypeError(f"model: expected a PhyxMamba, got {type(model).__name__}")
+        raise InputTypeError(f"model: expected a PhyxMamba, got {type(model).__name__}")
     data = torch.as_tensor(np.asarray(train_data), dtype=torch.float32)
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or data.shape[-1] != model.config.n_vars:
-        raise ValueError(f"train_data: expected (N, T, {model.config.n_vars}), got shape {tuple(data.shape)}")
+        raise InputError(f"train_data: expected (N, T, {model.config.n_vars}), got shape {tuple(data.shape)}")
     if not bool(torch.isfinite(data).all()):
-        raise ValueError("train_data: contains NaN/inf")
+        raise InputError("train_data: contains NaN/inf")
     flat = data.reshape(-1, data.shape[-1])
     model.set_normalization(flat.mean(0), flat.std(0))
     device = torch.device(device)

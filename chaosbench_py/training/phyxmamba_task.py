@@ -56,6 +56,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import InputTypeError
 from .config import ConfigError, RunConfig
 from .phyxmamba import PhyxMambaTrainConfig, _windows, phyxmamba_losses_stage2
 from .tasks import _SequenceTask
@@ -211,7 +212,7 @@ class PhyxMambaTask(_SequenceTask):
         from emulators.phyxmamba import PhyxMamba
 
         if not isinstance(model, PhyxMamba):
-            raise TypeError(f"model: task.kind phyxmamba trains a PhyxMamba, got {type(model).__name__}")
+            raise InputTypeError(f"model: task.kind phyxmamba trains a PhyxMamba, got {type(model).__name__}")
         c = model.config
         if (c.token_size, c.lookback, c.n_vars) != (self.token_size, self.lookback, self.dim):
             raise ConfigError(

@@ -42,6 +42,7 @@ import xarray as xr
 from emulators.stepping import gridded_step
 from physics_metrics.weather.losses import area_weighted_mae, area_weighted_mse, channel_weight_vector
 
+from ..errors import InputError, MissingInputError
 from .config import ConfigError, RunConfig
 from .gtf import GTFConfig, estimate_alpha, gtf_loss, load_sequences, update_alpha
 
@@ -58,7 +59,7 @@ def open_gridded(path: str | Path) -> xr.Dataset:
         return open_era5(str(path))
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"data.path: no gridded store at {p}")
+        raise MissingInputError(f"data.path: no gridded store at {p}")
     return open_era5(str(p))
 
 
@@ -252,7 +253,7 @@ class NextStepTask:
         for k in range(self.rollout_steps):
             pred = gridded_step(model, state, self.n_dynamic)
             if pred.shape[1] != self.n_dynamic:
-                raise ValueError(
+                raise InputError(
                     f"model returned {pred.shape[1]} channels, the data has {self.n_dynamic} dynamic channels "
                     f"({self.channel_names}); set model.config out_channels"
                 )
@@ -396,7 +397,7 @@ class _SequenceTask:
 def _load_trajectory_source(path: str) -> Any:
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"data.path: no trajectory file at {p}")
+        raise MissingInputError(f"data.path: no trajectory file at {p}")
     if p.suffix == ".npy":
         return p
     from chaosbench_py.simulate import open_trajectories

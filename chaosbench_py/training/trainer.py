@@ -60,6 +60,7 @@ import yaml
 import emulators
 from emulators.checkpoint import load_model, save_model
 
+from ..errors import InputError, MissingInputError, NonFiniteError
 from .config import RunConfig, config_from_dict, config_to_dict
 from .run_log import MetricsLog
 from .tasks import build_task
@@ -228,11 +229,11 @@ class Trainer:
         self.device = resolve_device(t.device, self.dist.local_rank)
         self.dist.init(self.device)
         if t.batch_size % self.dist.world:
-            raise ValueError(
+            raise InputError(
                 f"train.batch_size: {t.batch_size} is not divisible by the {self.dist.world} processes"
             )
         if resume and (self.ckpt_path is None or not self.ckpt_path.exists()):
-            raise FileNotFoundError(f"--resume: no checkpoint at {self.ckpt_path}")
+            raise MissingInputError(f"--resume: no checkpoint at {self.ckpt_path}")
         torch.manual_seed(t.seed)
         np.random.seed(t.seed % 2**32)  # noqa: NPY002 - seed the global RNG for user code
         random.seed(t.seed)
@@ -331,7 +332,7 @@ class Trainer:
     def _load_training_state(self, path: Path, check_config: bool) -> None:
         model, extra = load_model(path, map_location=self.device)
         if "training" not in extra:
-            raise ValueError(f"{path}: a model file without training state; cannot resume from it")
+            raise InputError(f"{path}: a model file without training state; cannot resume from it")
         if check_config:
             changed = [
                 k
@@ -357,7 +358,7 @@ class Trainer:
     def export_model(self, path: str | os.PathLike | None = None) -> Path:
         """Write the model to use (EMA weights if kept) with its metadata: ``out/model.pt`` by default."""
         if path is None and self.out_dir is None:
-            raise ValueError("export_model: no out_dir; pass a path")
+            raise InputError("export_model: no out_dir; pass a path")
         path = Path(path) if path is not None else self.out_dir / "model.pt"
         model = self.model
         if self.ema is not None:
@@ -429,17 +430,17 @@ class Trainer:
     def _handle_nonfinite(self, message: str) -> None:
         t = self.cfg.train
         if t.nan_policy == "stop":
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"{message}; training stopped (train.nan_policy: stop). The last checkpoint "
                 f"({self.ckpt_path if self.ckpt_path and self.ckpt_path.exists() else 'none written yet'}) is intact; "
                 "lower optimizer.lr, set train.grad_clip, or use train.nan_policy: rollback"
             )
         if self.rollbacks >= t.max_rollbacks:
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"{message}; already rolled back {self.rollbacks} times (train.max_rollbacks)"
             )
         if self.ckpt_path is None or not self.ckpt_path.exists():
-            raise FloatingPointError(f"{message}; no checkpoint to roll back to")
+            raise NonFiniteError(f"{message}; no checkpoint to roll back to")
         rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
         self._load_training_state(self.ckpt_path, check_config=False)
         self.rollbacks, self.lr_scale = rollbacks, scale

@@ -35,6 +35,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from ..errors import EmulatorInputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -61,7 +63,7 @@ def earth_position_index(window_size: tuple[int, int, int]) -> torch.Tensor:
     """
     wz, wh, ww = (int(v) for v in window_size)
     if min(wz, wh, ww) < 1:
-        raise ValueError(f"window_size must be positive, got {window_size!r}")
+        raise EmulatorInputError(f"window_size must be positive, got {window_size!r}")
     z, h, w = torch.meshgrid(torch.arange(wz), torch.arange(wh), torch.arange(ww), indexing="ij")
     z, h, w = z.reshape(-1), h.reshape(-1), w.reshape(-1)
     n_lon = 2 * ww - 1
@@ -89,7 +91,7 @@ def shifted_window_mask(padded_size: tuple[int, int, int], window_size: tuple[in
     zp, hp, _ = padded_size
     wz, wh, ww = window_size
     if zp % wz or hp % wh:
-        raise ValueError(f"padded_size {padded_size!r} is not a multiple of window_size {window_size!r}")
+        raise EmulatorInputError(f"padded_size {padded_size!r} is not a multiple of window_size {window_size!r}")
     z_region = (torch.arange(zp) < wz // 2).long()
     h_region = (torch.arange(hp) < wh // 2).long()
     region = 2 * z_region[:, None] + h_region[None, :]  # (Z, H)
@@ -119,7 +121,7 @@ class EarthAttention3D(nn.Module):
     def __init__(self, dim: int, num_heads: int, window_size: tuple[int, int, int], n_window_types: int):
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f"num_heads={num_heads} does not divide dim={dim}")
+            raise EmulatorInputError(f"num_heads={num_heads} does not divide dim={dim}")
         self.dim, self.num_heads, self.window_size = dim, num_heads, tuple(window_size)
         self.n_window_types = n_window_types
         wz, wh, ww = self.window_size
@@ -141,7 +143,7 @@ class EarthAttention3D(nn.Module):
         """Attention of windows ``x`` ``(B, T, nW, N, C)``; ``mask`` ``(T, N, N)`` additive or None."""
         b, t, nw, n, c = x.shape
         if t != self.n_window_types:
-            raise ValueError(f"x has {t} window types, the bias table was built for {self.n_window_types}")
+            raise EmulatorInputError(f"x has {t} window types, the bias table was built for {self.n_window_types}")
         heads = self.num_heads
         qkv = self.qkv(x).view(b, t, nw, n, 3, heads, c // heads).permute(4, 0, 1, 2, 5, 3, 6)
         q, k, v = qkv.unbind(0)  # (B, T, nW, heads, N, d)
@@ -215,7 +217,7 @@ class EarthSpecificBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, Z, H, W, C)`` → same shape."""
         if tuple(x.shape[1:4]) != self.grid:
-            raise ValueError(f"block expects a token grid {self.grid}, got x of shape {tuple(x.shape)}")
+            raise EmulatorInputError(f"block expects a token grid {self.grid}, got x of shape {tuple(x.shape)}")
         if self.norm_placement == "post":
             x = x + _drop_path(self.norm1(self._window_attention(x)), self.drop_path, self.training)
             return x + _drop_path(self.norm2(self.mlp(x)), self.drop_path, self.training)
@@ -240,7 +242,7 @@ class EarthSpecificLayer(nn.Module):
     ):
         super().__init__()
         if len(drop_path) != depth:
-            raise ValueError(f"drop_path has {len(drop_path)} rates for {depth} blocks")
+            raise EmulatorInputError(f"drop_path has {len(drop_path)} rates for {depth} blocks")
         self.use_checkpoint = use_checkpoint
         self.blocks = nn.ModuleList(
             EarthSpecificBlock(

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import EmulatorInputError, EmulatorKeyError
+
 __all__ = ["PANGU_PRESETS", "PanguConfig", "pangu_preset", "pangu_token_grids"]
 
 _NORM_PLACEMENTS = ("post", "pre")
@@ -68,30 +70,30 @@ class PanguConfig:
         ):
             value = tuple(getattr(self, key))
             if len(value) != length or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                raise ValueError(f"PanguConfig.{key} must be {length} integers, got {getattr(self, key)!r}")
+                raise EmulatorInputError(f"PanguConfig.{key} must be {length} integers, got {getattr(self, key)!r}")
             object.__setattr__(self, key, value)
         for key in ("grid", "patch_size", "num_heads", "window_size"):
             if min(getattr(self, key)) < 1:
-                raise ValueError(f"PanguConfig.{key} must be positive, got {getattr(self, key)!r}")
+                raise EmulatorInputError(f"PanguConfig.{key} must be positive, got {getattr(self, key)!r}")
         if min(self.depths) < 0:
-            raise ValueError(f"PanguConfig.depths must be non-negative, got {self.depths!r}")
+            raise EmulatorInputError(f"PanguConfig.depths must be non-negative, got {self.depths!r}")
         for key in ("n_levels", "n_upper_vars", "n_surface_vars", "embed_dim"):
             if getattr(self, key) < 1:
-                raise ValueError(f"PanguConfig.{key} must be >= 1, got {getattr(self, key)!r}")
+                raise EmulatorInputError(f"PanguConfig.{key} must be >= 1, got {getattr(self, key)!r}")
         if self.n_masks < 0:
-            raise ValueError(f"PanguConfig.n_masks must be >= 0, got {self.n_masks!r}")
+            raise EmulatorInputError(f"PanguConfig.n_masks must be >= 0, got {self.n_masks!r}")
         dims = (self.embed_dim, 2 * self.embed_dim, 2 * self.embed_dim, self.embed_dim)
         for stage, (dim, heads) in enumerate(zip(dims, self.num_heads), start=1):
             if dim % heads:
-                raise ValueError(
+                raise EmulatorInputError(
                     f"PanguConfig.num_heads[{stage - 1}]={heads} does not divide the stage-{stage} width {dim}"
                 )
         if self.mlp_ratio <= 0:
-            raise ValueError(f"PanguConfig.mlp_ratio must be > 0, got {self.mlp_ratio!r}")
+            raise EmulatorInputError(f"PanguConfig.mlp_ratio must be > 0, got {self.mlp_ratio!r}")
         if not 0.0 <= self.drop_path_rate < 1.0:
-            raise ValueError(f"PanguConfig.drop_path_rate must be in [0, 1), got {self.drop_path_rate!r}")
+            raise EmulatorInputError(f"PanguConfig.drop_path_rate must be in [0, 1), got {self.drop_path_rate!r}")
         if self.norm_placement not in _NORM_PLACEMENTS:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"PanguConfig.norm_placement must be one of {_NORM_PLACEMENTS}, got {self.norm_placement!r}"
             )
 
@@ -117,11 +119,11 @@ PANGU_PRESETS: dict[str, dict[str, Any]] = {
 def pangu_preset(name: str, **overrides: Any) -> PanguConfig:
     """The :class:`PanguConfig` of preset ``name`` (``paper``, ``lite``, ``cpu``) with ``overrides`` applied."""
     if name not in PANGU_PRESETS:
-        raise KeyError(f"unknown Pangu preset {name!r}; known: {sorted(PANGU_PRESETS)}")
+        raise EmulatorKeyError(f"unknown Pangu preset {name!r}; known: {sorted(PANGU_PRESETS)}")
     valid = {f.name for f in dataclasses.fields(PanguConfig)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise KeyError(
+        raise EmulatorKeyError(
             f"pangu_preset({name!r}): unknown config key(s) {unknown}; valid keys: {sorted(valid)}"
         )
     values = {**PANGU_PRESETS[name], **overrides}

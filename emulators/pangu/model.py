@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import EmulatorInputError
 from ..registry import register_model
 from .attention import EarthSpecificLayer
 from .config import PanguConfig, pangu_token_grids
@@ -180,7 +181,7 @@ class PanguModel(nn.Module):
         """Store the constant masks ``(n_masks, H, W)`` (already normalised) used when ``forward`` gets none."""
         masks = torch.as_tensor(masks)
         if tuple(masks.shape) != tuple(self.constant_masks.shape):
-            raise ValueError(
+            raise EmulatorInputError(
                 f"masks must have shape {tuple(self.constant_masks.shape)}, got {tuple(masks.shape)}"
             )
         self.constant_masks.copy_(masks)
@@ -189,16 +190,16 @@ class PanguModel(nn.Module):
         cfg = self.config
         want_up = (cfg.n_upper_vars, cfg.n_levels, *cfg.grid)
         if upper.ndim != 5 or tuple(upper.shape[1:]) != want_up:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"upper must have shape (B, {', '.join(map(str, want_up))}), got {tuple(upper.shape)}"
             )
         want_sfc = (cfg.n_surface_vars, *cfg.grid)
         if surface.ndim != 4 or tuple(surface.shape[1:]) != want_sfc:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"surface must have shape (B, {', '.join(map(str, want_sfc))}), got {tuple(surface.shape)}"
             )
         if surface.shape[0] != upper.shape[0]:
-            raise ValueError(f"surface batch {surface.shape[0]} differs from upper batch {upper.shape[0]}")
+            raise EmulatorInputError(f"surface batch {surface.shape[0]} differs from upper batch {upper.shape[0]}")
 
     def forward(
         self, upper: torch.Tensor, surface: torch.Tensor, masks: torch.Tensor | None = None
@@ -211,13 +212,13 @@ class PanguModel(nn.Module):
             if masks.ndim == 3:
                 masks = masks.expand(b, -1, -1, -1)
             if tuple(masks.shape) != (b, self.config.n_masks, *self.config.grid):
-                raise ValueError(
+                raise EmulatorInputError(
                     f"masks must have shape ({self.config.n_masks}, {self.config.grid[0]}, {self.config.grid[1]}) "
                     f"or with a leading batch {b}, got {tuple(masks.shape)}"
                 )
             surface_in = torch.cat([surface, masks.to(surface.dtype)], dim=1)
         elif masks is not None:
-            raise ValueError("masks given but config.n_masks is 0")
+            raise EmulatorInputError("masks given but config.n_masks is 0")
         else:
             surface_in = surface
         x = self.embedding(upper, surface_in)
@@ -232,7 +233,7 @@ class PanguModel(nn.Module):
         cfg = self.config
         want = cfg.n_surface_vars + cfg.n_upper_vars * cfg.n_levels
         if x.ndim != 4 or x.shape[1] != want:
-            raise ValueError(
+            raise EmulatorInputError(
                 f"x must have shape (B, {want}, H, W) (surface + upper channels), got {tuple(x.shape)}"
             )
         surface = x[:, : cfg.n_surface_vars]

@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from ..errors import MetricInputError, MetricTypeError
+
 try:  # optional: physics_metrics must import without torch
     import torch
 except ImportError:  # pragma: no cover
@@ -92,7 +94,7 @@ def _np(x: Any, name: str) -> np.ndarray:
     if torch is not None and isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     if hasattr(x, "dims") and hasattr(x, "values"):
-        raise TypeError(
+        raise MetricTypeError(
             f"{name}: pass a numpy array or torch tensor shaped (n, ..., lat, lon); for xarray use "
             "physics_metrics.weather.scorecard.scorecard(..., convention='chaosbench')"
         )
@@ -101,9 +103,9 @@ def _np(x: Any, name: str) -> np.ndarray:
 
 def _check_pair(pred: np.ndarray, targ: np.ndarray, names: tuple[str, str] = ("pred", "targ")) -> None:
     if pred.shape != targ.shape:
-        raise ValueError(f"{names[0]} shape {pred.shape} differs from {names[1]} shape {targ.shape}")
+        raise MetricInputError(f"{names[0]} shape {pred.shape} differs from {names[1]} shape {targ.shape}")
     if pred.ndim < 3:
-        raise ValueError(f"{names[0]}: expected (n, ..., lat, lon) with at least 3 axes, got {pred.shape}")
+        raise MetricInputError(f"{names[0]}: expected (n, ..., lat, lon) with at least 3 axes, got {pred.shape}")
 
 
 def chaosbench_latitude_weights(latitude: Any) -> np.ndarray:
@@ -116,9 +118,9 @@ def chaosbench_latitude_weights(latitude: Any) -> np.ndarray:
     """
     lat = _np(latitude, "latitude")
     if lat.ndim != 1 or lat.size == 0:
-        raise ValueError(f"latitude: expected a non-empty 1-D array, got shape {lat.shape}")
+        raise MetricInputError(f"latitude: expected a non-empty 1-D array, got shape {lat.shape}")
     if np.any(np.abs(lat) > 90.0 + 1e-9) or not np.all(np.isfinite(lat)):
-        raise ValueError("latitude: values must be finite degrees in [-90, 90]")
+        raise MetricInputError("latitude: values must be finite degrees in [-90, 90]")
     c = np.cos(np.deg2rad(lat))
     return lat.size * c / c.sum()
 
@@ -137,13 +139,13 @@ def chaosbench_blocks(
     block is shorter when ``len(init_times)`` is not a multiple of ``block``.
     """
     if not isinstance(block, int | np.integer) or block < 1:
-        raise ValueError(f"block: expected a positive integer, got {block!r}")
+        raise MetricInputError(f"block: expected a positive integer, got {block!r}")
     t = np.asarray(init_times)
     if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"init_times: expected a non-empty 1-D sequence, got shape {t.shape}")
+        raise MetricInputError(f"init_times: expected a non-empty 1-D sequence, got shape {t.shape}")
     order = np.argsort(t, kind="stable")
     if np.unique(t).size != t.size:
-        raise ValueError("init_times: contains duplicates")
+        raise MetricInputError("init_times: contains duplicates")
     return [order[i : i + block] for i in range(0, t.size, block)]
 
 
@@ -159,10 +161,10 @@ def chaosbench_block_reduce(
     n = np.shape(arrays[0])[0]
     for k, a in enumerate(arrays):
         if np.shape(a)[0] != n:
-            raise ValueError(f"arrays[{k}]: {np.shape(a)[0]} samples on axis 0, expected {n}")
+            raise MetricInputError(f"arrays[{k}]: {np.shape(a)[0]} samples on axis 0, expected {n}")
     size = n if block is None else int(block)
     if size < 1:
-        raise ValueError(f"block: expected a positive integer or None, got {block!r}")
+        raise MetricInputError(f"block: expected a positive integer or None, got {block!r}")
     vals = [per_block(*(a[i : i + size] for a in arrays), **kwargs) for i in range(0, n, size)]
     return np.mean(np.stack([np.asarray(v, dtype=np.float64) for v in vals]), axis=0)
 
@@ -175,7 +177,7 @@ def _wshape(w: np.ndarray, ndim: int) -> np.ndarray:
 def _weights_for(latitude: Any, arr: np.ndarray) -> np.ndarray:
     w = chaosbench_latitude_weights(latitude)
     if w.size != arr.shape[-2]:
-        raise ValueError(f"latitude: {w.size} values but the fields have {arr.shape[-2]} latitude rows")
+        raise MetricInputError(f"latitude: {w.size} values but the fields have {arr.shape[-2]} latitude rows")
     return _wshape(w, arr.ndim)
 
 
@@ -270,7 +272,7 @@ def acc_chaosbench_as_coded(
     c = np.broadcast_to(_np(climatology, "climatology"), p.shape)
     w = chaosbench_latitude_weights(latitude)
     if w.size != p.shape[-2]:
-        raise ValueError(f"latitude: {w.size} values but the fields have {p.shape[-2]} latitude rows")
+        raise MetricInputError(f"latitude: {w.size} values but the fields have {p.shape[-2]} latitude rows")
     w2sum = float(np.sum(w**2))
     return chaosbench_block_reduce(lambda a, b, cc: _acc_block(a, b, cc, w2sum), p, t, c, block=block)
 
@@ -293,7 +295,7 @@ def chaosbench_radial_spectrum(field: Any) -> tuple[np.ndarray, np.ndarray]:
     k_max = float(k.max())
     n_bins = len(np.arange(0.5, k_max, 1.0))
     if n_bins < 1:
-        raise ValueError(f"field: grid {nlat}×{nlon} too small for a radial spectrum")
+        raise MetricInputError(f"field: grid {nlat}×{nlon} too small for a radial spectrum")
     width = (k_max - 0.5) / n_bins
     inside = (k >= 0.5) & (k <= k_max)
     idx = np.clip(np.floor((k - 0.5) / width).astype(np.int64), 0, n_bins - 1)
@@ -340,7 +342,7 @@ class _quiet_nanmean:
 
 def _check_percentile(percentile: float) -> None:
     if not 0.0 <= percentile < 1.0:
-        raise ValueError(f"percentile: expected a value in [0, 1), got {percentile!r}")
+        raise MetricInputError(f"percentile: expected a value in [0, 1), got {percentile!r}")
 
 
 def spectral_divergence_chaosbench(
@@ -400,7 +402,7 @@ def ms_ssim_chaosbench(
     _check_pair(p, t)
     lat = _np(latitude, "latitude")
     if lat.shape != (p.shape[-2],):
-        raise ValueError(f"latitude: {lat.size} values but the fields have {p.shape[-2]} latitude rows")
+        raise MetricInputError(f"latitude: {lat.size} values but the fields have {p.shape[-2]} latitude rows")
     if lat.size > 1 and lat[0] < lat[-1]:
         p, t = p[..., ::-1, :], t[..., ::-1, :]
 
@@ -418,11 +420,11 @@ def ms_ssim_chaosbench(
 
 def _check_members(pred: np.ndarray, targ: np.ndarray) -> None:
     if pred.ndim != targ.ndim + 1 or pred.shape[:1] + pred.shape[2:] != targ.shape:
-        raise ValueError(
+        raise MetricInputError(
             f"pred: expected (n, member, ...) matching targ {targ.shape} with a member axis 1, got {pred.shape}"
         )
     if pred.shape[1] < 2:
-        raise ValueError(f"pred: need at least 2 members on axis 1, got {pred.shape[1]}")
+        raise MetricInputError(f"pred: need at least 2 members on axis 1, got {pred.shape[1]}")
 
 
 def _crps_empirical(members: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -484,7 +486,7 @@ def crpss_chaosbench(
     mu = np.broadcast_to(_np(clim_mean, "clim_mean"), t.shape)
     sd = np.broadcast_to(_np(clim_std, "clim_std"), t.shape)
     if np.any(sd[~np.isnan(sd)] <= 0):
-        raise ValueError("clim_std: must be positive")
+        raise MetricInputError("clim_std: must be positive")
     w = _weights_for(latitude, t)
 
     def one(a: np.ndarray, b: np.ndarray, m_: np.ndarray, s_: np.ndarray) -> np.ndarray:
@@ -504,7 +506,7 @@ def spread_chaosbench(pred: Any, latitude: Any, *, block: int | None = CHAOSBENC
     """
     p = _np(pred, "pred")
     if p.ndim < 4 or p.shape[1] < 2:
-        raise ValueError(f"pred: expected (n, member>=2, ..., lat, lon), got {p.shape}")
+        raise MetricInputError(f"pred: expected (n, member>=2, ..., lat, lon), got {p.shape}")
     w = _weights_for(latitude, p[:, 0])
 
     def one(a: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import MetricInputError, MetricTypeError
 from .weights import latitude_weights
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,12 @@ _COORD_RTOL = 1e-6
 # ----------------------------------------------------------------------------------------- validation
 def _as_dataarray(x: Any, name: str) -> xr.DataArray:
     if isinstance(x, xr.Dataset):
-        raise TypeError(f"{name}: pass a DataArray (select one variable of the Dataset), got a Dataset")
+        raise MetricTypeError(f"{name}: pass a DataArray (select one variable of the Dataset), got a Dataset")
     if not isinstance(x, xr.DataArray):
-        raise TypeError(f"{name}: expected an xarray.DataArray, got {type(x).__name__}")
+        raise MetricTypeError(f"{name}: expected an xarray.DataArray, got {type(x).__name__}")
     for d in SPATIAL:
         if d not in x.dims:
-            raise ValueError(f"{name}: missing dimension {d!r} (dims: {x.dims})")
+            raise MetricInputError(f"{name}: missing dimension {d!r} (dims: {x.dims})")
     return x
 
 
@@ -74,7 +75,7 @@ def _is_dask(x: xr.DataArray) -> bool:
 
 def _raise_on_nan_block(block: np.ndarray, name: str) -> np.ndarray:
     if np.isnan(block).any():
-        raise ValueError(
+        raise MetricInputError(
             f"{name}: contains {int(np.isnan(block).sum())} NaN value(s) in a chunk; pass skipna=True to "
             "ignore them"
         )
@@ -89,7 +90,7 @@ def _check_nan(x: xr.DataArray, name: str, skipna: bool) -> xr.DataArray:
         return x.copy(data=x.data.map_blocks(_raise_on_nan_block, name, dtype=x.dtype))
     n_nan = int(np.isnan(x.values).sum())
     if n_nan:
-        raise ValueError(f"{name}: contains {n_nan} NaN value(s); pass skipna=True to ignore them")
+        raise MetricInputError(f"{name}: contains {n_nan} NaN value(s); pass skipna=True to ignore them")
     return x
 
 
@@ -97,7 +98,7 @@ def _match_coord(ref: xr.DataArray, other: xr.DataArray, dim: str, ref_name: str
     """Reorder ``other`` along ``dim`` to the coordinate order of ``ref``; raise if the sets differ."""
     if dim not in ref.coords or dim not in other.coords:
         if ref.sizes[dim] != other.sizes[dim]:
-            raise ValueError(
+            raise MetricInputError(
                 f"{other_name} and {ref_name} have different sizes along {dim!r}: "
                 f"{other.sizes[dim]} vs {ref.sizes[dim]}"
             )
@@ -105,7 +106,7 @@ def _match_coord(ref: xr.DataArray, other: xr.DataArray, dim: str, ref_name: str
     a = np.asarray(ref[dim].values)
     b = np.asarray(other[dim].values)
     if a.shape != b.shape:
-        raise ValueError(
+        raise MetricInputError(
             f"{other_name} and {ref_name} have different {dim!r} coordinates: {b.size} vs {a.size} values "
             f"({other_name}: {b[:4]}..., {ref_name}: {a[:4]}...)"
         )
@@ -114,7 +115,7 @@ def _match_coord(ref: xr.DataArray, other: xr.DataArray, dim: str, ref_name: str
         ib = np.argsort(b)
         scale = max(1.0, float(np.nanmax(np.abs(a))))
         if not np.allclose(a[ia], b[ib], rtol=0, atol=_COORD_RTOL * scale):
-            raise ValueError(
+            raise MetricInputError(
                 f"{other_name} and {ref_name} are on different {dim!r} grids "
                 f"(max difference {np.max(np.abs(a[ia] - b[ib])):.3g})"
             )
@@ -127,7 +128,7 @@ def _match_coord(ref: xr.DataArray, other: xr.DataArray, dim: str, ref_name: str
     if sa != sb:
         missing = sorted(sa - sb, key=str)[:5]
         extra = sorted(sb - sa, key=str)[:5]
-        raise ValueError(
+        raise MetricInputError(
             f"{other_name} and {ref_name} have different {dim!r} coordinates: missing in {other_name}: "
             f"{missing}, not in {ref_name}: {extra}"
         )
@@ -149,12 +150,12 @@ def _prepare_pair(
         truth = align_truth(forecast, truth, time_dim=time_dim_truth, truth_name=truth_name)
     extra = [d for d in truth.dims if d not in forecast.dims]
     if extra:
-        raise ValueError(
+        raise MetricInputError(
             f"{truth_name}: dimension(s) {extra} not in forecast (forecast dims: {forecast.dims})"
         )
     missing = [d for d in forecast.dims if d not in truth.dims and d not in allow_extra_in_forecast]
     if missing:
-        raise ValueError(
+        raise MetricInputError(
             f"{truth_name}: lacks forecast dimension(s) {missing} (dims: {truth.dims}); "
             "a mismatch here would broadcast silently"
         )
@@ -175,13 +176,13 @@ def align_truth(
     """
     truth = _as_dataarray(truth, truth_name)
     if time_dim not in truth.dims:
-        raise ValueError(f"{truth_name}: has no {time_dim!r} dimension (dims: {truth.dims})")
+        raise MetricInputError(f"{truth_name}: has no {time_dim!r} dimension (dims: {truth.dims})")
     valid = _valid_time(forecast)
     times = truth.indexes[time_dim]
     needed = np.unique(np.asarray(valid.values).ravel())
     absent = needed[~np.isin(needed, np.asarray(times.values))]
     if absent.size:
-        raise ValueError(
+        raise MetricInputError(
             f"{truth_name}: {absent.size} forecast valid time(s) missing along {time_dim!r}, "
             f"e.g. {[str(t) for t in absent[:5]]}"
         )
@@ -192,11 +193,11 @@ def align_truth(
 def _valid_time(forecast: xr.DataArray) -> xr.DataArray:
     for d in ("init_time", "lead_time"):
         if d not in forecast.dims:
-            raise ValueError(f"forecast: missing dimension {d!r} (dims: {forecast.dims})")
+            raise MetricInputError(f"forecast: missing dimension {d!r} (dims: {forecast.dims})")
     if "valid_time" in forecast.coords:
         return forecast["valid_time"].reset_coords(drop=True)
     if not np.issubdtype(forecast["lead_time"].dtype, np.timedelta64):
-        raise ValueError("forecast: no 'valid_time' coordinate and 'lead_time' is not timedelta64")
+        raise MetricInputError("forecast: no 'valid_time' coordinate and 'lead_time' is not timedelta64")
     return (forecast["init_time"] + forecast["lead_time"]).rename("valid_time")
 
 
@@ -210,26 +211,26 @@ def climatology_at(climatology: xr.DataArray, valid_time: xr.DataArray | Any) ->
     *not* checked — that is data) raises ``ValueError`` naming the missing days.
     """
     if not isinstance(climatology, xr.DataArray):
-        raise TypeError(f"climatology: expected an xarray.DataArray, got {type(climatology).__name__}")
+        raise MetricTypeError(f"climatology: expected an xarray.DataArray, got {type(climatology).__name__}")
     if "dayofyear" not in climatology.dims:
-        raise ValueError(f"climatology: missing dimension 'dayofyear' (dims: {climatology.dims})")
+        raise MetricInputError(f"climatology: missing dimension 'dayofyear' (dims: {climatology.dims})")
     if not isinstance(valid_time, xr.DataArray):
         valid_time = xr.DataArray(np.asarray(valid_time, dtype="datetime64[ns]"), dims=("time",))
     if not np.issubdtype(valid_time.dtype, np.datetime64):
-        raise TypeError(f"valid_time: expected datetime64 values, got {valid_time.dtype}")
+        raise MetricTypeError(f"valid_time: expected datetime64 values, got {valid_time.dtype}")
     valid_time = valid_time.reset_coords(drop=True)
     doy = valid_time.dt.dayofyear
     available = np.asarray(climatology["dayofyear"].values)
     needed = np.unique(np.asarray(doy.values).ravel())
     absent = needed[~np.isin(needed, available)]
     if absent.size:
-        raise ValueError(f"climatology: day(s) of year {absent.tolist()[:10]} missing (needed by valid_time)")
+        raise MetricInputError(f"climatology: day(s) of year {absent.tolist()[:10]} missing (needed by valid_time)")
     index: dict[str, xr.DataArray] = {"dayofyear": doy}
     if "hour" in climatology.dims:
         hour = valid_time.dt.hour
         absent_h = np.setdiff1d(np.unique(hour.values), climatology["hour"].values)
         if absent_h.size:
-            raise ValueError(f"climatology: hour(s) {absent_h.tolist()} missing (needed by valid_time)")
+            raise MetricInputError(f"climatology: hour(s) {absent_h.tolist()} missing (needed by valid_time)")
         index["hour"] = hour
     out = climatology.sel(index)
     return out.drop_vars(["dayofyear", "hour"], errors="ignore")
@@ -239,12 +240,12 @@ def _prepare_climatology(
     forecast: xr.DataArray, climatology: xr.DataArray, name: str, member_dim: str = "member"
 ) -> xr.DataArray:
     if not isinstance(climatology, xr.DataArray):
-        raise TypeError(f"{name}: expected an xarray.DataArray, got {type(climatology).__name__}")
+        raise MetricTypeError(f"{name}: expected an xarray.DataArray, got {type(climatology).__name__}")
     if "dayofyear" in climatology.dims:
         try:
             climatology = climatology_at(climatology, _valid_time(forecast))
         except ValueError as err:
-            raise ValueError(str(err).replace("climatology:", f"{name}:", 1)) from None
+            raise MetricInputError(str(err).replace("climatology:", f"{name}:", 1)) from None
     return _prepare_pair(forecast, climatology, allow_extra_in_forecast=(member_dim,), truth_name=name)
 
 
@@ -257,15 +258,15 @@ def _weights_for(x: xr.DataArray, weights: Any) -> xr.DataArray:
         return latitude_weights(x[LAT], kind=weights)
     if isinstance(weights, xr.DataArray):
         if weights.dims != (LAT,):
-            raise ValueError(f"weights: expected dims ('latitude',), got {weights.dims}")
+            raise MetricInputError(f"weights: expected dims ('latitude',), got {weights.dims}")
         w = _match_coord(x, weights, LAT, "forecast", "weights")
     else:
         arr = np.asarray(weights, dtype=np.float64)
         if arr.shape != (x.sizes[LAT],):
-            raise ValueError(f"weights: expected shape ({x.sizes[LAT]},) in the forecast's latitude order")
+            raise MetricInputError(f"weights: expected shape ({x.sizes[LAT]},) in the forecast's latitude order")
         w = xr.DataArray(arr, dims=(LAT,), coords={LAT: x[LAT].values})
     if not np.all(np.isfinite(w.values)) or np.any(w.values < 0):
-        raise ValueError("weights: must be finite and non-negative")
+        raise MetricInputError("weights: must be finite and non-negative")
     return w
 
 
@@ -284,7 +285,7 @@ def _time_mean(x: xr.DataArray, time_dim: str | None, skipna: bool) -> xr.DataAr
     if time_dim is None:
         return x
     if time_dim not in x.dims:
-        raise ValueError(f"time_dim: {time_dim!r} is not a dimension of the score (dims: {x.dims})")
+        raise MetricInputError(f"time_dim: {time_dim!r} is not a dimension of the score (dims: {x.dims})")
     return x.mean(time_dim, skipna=skipna)
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from ..errors import MetricInputError, MetricKeyError, MetricTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["area_weighted_mae", "area_weighted_mse", "channel_weight_vector", "spectral_loss"]
@@ -28,24 +30,24 @@ __all__ = ["area_weighted_mae", "area_weighted_mse", "channel_weight_vector", "s
 
 def _check(pred: torch.Tensor, target: torch.Tensor, lat_weights: Any, channel_weights: Any):
     if not isinstance(pred, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise TypeError("pred/target: expected torch tensors")
+        raise MetricTypeError("pred/target: expected torch tensors")
     if pred.ndim != 4:
-        raise ValueError(f"pred: expected shape (B, C, H, W), got {tuple(pred.shape)}")
+        raise MetricInputError(f"pred: expected shape (B, C, H, W), got {tuple(pred.shape)}")
     if pred.shape != target.shape:
-        raise ValueError(f"target: shape {tuple(target.shape)} differs from pred {tuple(pred.shape)}")
+        raise MetricInputError(f"target: shape {tuple(target.shape)} differs from pred {tuple(pred.shape)}")
     _, c, h, _ = pred.shape
     w = torch.as_tensor(lat_weights, dtype=pred.dtype, device=pred.device)
     if w.shape != (h,):
-        raise ValueError(f"lat_weights: expected shape ({h},), got {tuple(w.shape)}")
+        raise MetricInputError(f"lat_weights: expected shape ({h},), got {tuple(w.shape)}")
     if not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError("lat_weights: must be finite, non-negative and not all zero")
+        raise MetricInputError("lat_weights: must be finite, non-negative and not all zero")
     w = (w / w.mean()).view(1, 1, h, 1)
     if channel_weights is None:
         g = torch.ones(c, dtype=pred.dtype, device=pred.device)
     else:
         g = torch.as_tensor(channel_weights, dtype=pred.dtype, device=pred.device)
         if g.shape != (c,):
-            raise ValueError(f"channel_weights: expected shape ({c},), got {tuple(g.shape)}")
+            raise MetricInputError(f"channel_weights: expected shape ({c},), got {tuple(g.shape)}")
     return w, g.view(1, c, 1, 1)
 
 
@@ -84,7 +86,7 @@ def spectral_loss(
     w, g = _check(pred, target, lat_weights, channel_weights)
     n_k = pred.shape[-1] // 2 + 1
     if not 0 <= k_min < n_k:
-        raise ValueError(f"k_min: must be in [0, {n_k - 1}], got {k_min}")
+        raise MetricInputError(f"k_min: must be in [0, {n_k - 1}], got {k_min}")
     p = torch.fft.rfft(pred, dim=-1, norm="forward").abs().pow(2)[..., k_min:]
     t = torch.fft.rfft(target, dim=-1, norm="forward").abs().pow(2)[..., k_min:]
     eps = eps_rel * t.detach().mean(dim=(-2, -1), keepdim=True) + torch.finfo(pred.dtype).tiny
@@ -111,14 +113,14 @@ def channel_weight_vector(
         gv = 1.0
         if variable_weights is not None:
             if var not in variable_weights:
-                raise KeyError(f"variable_weights: no weight for variable {var!r} (channel {name!r})")
+                raise MetricKeyError(f"variable_weights: no weight for variable {var!r} (channel {name!r})")
             gv = float(variable_weights[var])
         gl = 1.0
         if level and level_weights is not None:
             key = float(level)
             lw = {float(k): float(v) for k, v in level_weights.items()}
             if key not in lw:
-                raise KeyError(f"level_weights: no weight for level {level!r} (channel {name!r})")
+                raise MetricKeyError(f"level_weights: no weight for level {level!r} (channel {name!r})")
             gl = lw[key]
         out.append(gv * gl)
     return torch.tensor(out, dtype=torch.float64)

@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
+from ..errors import MetricInputError, MetricTypeError
 from .deterministic import (
     _check_nan,
     _prepare_climatology,
@@ -60,12 +61,12 @@ _ESTIMATORS = ("fair", "classic")
 
 def _check_members(forecast: xr.DataArray, member_dim: str, minimum: int) -> int:
     if not isinstance(forecast, xr.DataArray):
-        raise TypeError(f"forecast: expected an xarray.DataArray, got {type(forecast).__name__}")
+        raise MetricTypeError(f"forecast: expected an xarray.DataArray, got {type(forecast).__name__}")
     if member_dim not in forecast.dims:
-        raise ValueError(f"member_dim: {member_dim!r} is not a dimension of forecast (dims: {forecast.dims})")
+        raise MetricInputError(f"member_dim: {member_dim!r} is not a dimension of forecast (dims: {forecast.dims})")
     m = int(forecast.sizes[member_dim])
     if m < minimum:
-        raise ValueError(f"forecast: needs at least {minimum} members along {member_dim!r}, got {m}")
+        raise MetricInputError(f"forecast: needs at least {minimum} members along {member_dim!r}, got {m}")
     return m
 
 
@@ -114,7 +115,7 @@ def crps_ensemble(
     points are left out of the means; otherwise a NaN raises ``ValueError``.
     """
     if estimator not in _ESTIMATORS:
-        raise ValueError(f"estimator: must be one of {_ESTIMATORS}, got {estimator!r}")
+        raise MetricInputError(f"estimator: must be one of {_ESTIMATORS}, got {estimator!r}")
     _check_members(forecast, member_dim, 2 if estimator == "fair" else 1)
     truth = _prepare_pair(forecast, truth, allow_extra_in_forecast=(member_dim,))
     forecast = _check_nan(forecast, "forecast", skipna)
@@ -199,7 +200,7 @@ def crps_gaussian(truth: Any, mean: Any, std: Any) -> Any:
     element-wise on numpy arrays and (lazily) on DataArrays. ``std`` must be ≥ 0.
     """
     if not isinstance(std, xr.DataArray) and np.any(np.asarray(std) < 0):
-        raise ValueError("std: must be non-negative")
+        raise MetricInputError("std: must be non-negative")
 
     def _core(y, mu, sigma):
         y, mu, sigma = np.broadcast_arrays(

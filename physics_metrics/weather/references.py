@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import MetricInputError, MetricTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["climatology_forecast", "climatology_indexers", "persistence_forecast"]
@@ -33,22 +35,22 @@ def _as_times(values: Any, name: str) -> np.ndarray:
     try:
         t = pd.to_datetime(np.atleast_1d(np.asarray(values))).values
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot interpret as datetimes ({exc})") from exc
+        raise MetricInputError(f"{name}: cannot interpret as datetimes ({exc})") from exc
     if t.size == 0:
-        raise ValueError(f"{name}: empty")
+        raise MetricInputError(f"{name}: empty")
     return t.astype("datetime64[ns]")
 
 
 def _as_leads(values: Any, name: str = "lead_times") -> np.ndarray:
     arr = np.atleast_1d(np.asarray(values))
     if arr.size == 0:
-        raise ValueError(f"{name}: empty")
+        raise MetricInputError(f"{name}: empty")
     if arr.dtype.kind in "iufb":
-        raise ValueError(f"{name}: give time deltas (e.g. np.timedelta64(1, 'D')), not bare numbers")
+        raise MetricInputError(f"{name}: give time deltas (e.g. np.timedelta64(1, 'D')), not bare numbers")
     try:
         return pd.to_timedelta(arr).values.astype("timedelta64[ns]")
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot interpret as time deltas ({exc})") from exc
+        raise MetricInputError(f"{name}: cannot interpret as time deltas ({exc})") from exc
 
 
 def _valid_time(init_times: np.ndarray, lead_times: np.ndarray) -> xr.DataArray:
@@ -71,15 +73,15 @@ def persistence_forecast(
     longitude)`` with ``valid_time``, lazy if ``truth`` is; units and attrs of ``truth`` are kept.
     """
     if not isinstance(truth, xr.Dataset):
-        raise TypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
+        raise MetricTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
     if time_dim not in truth.dims:
-        raise ValueError(f"truth: no {time_dim!r} dimension (dims: {tuple(truth.dims)})")
+        raise MetricInputError(f"truth: no {time_dim!r} dimension (dims: {tuple(truth.dims)})")
     inits = _as_times(init_times, "init_times")
     leads = _as_leads(lead_times)
     have = pd.DatetimeIndex(truth[time_dim].values)
     missing = pd.DatetimeIndex(inits).difference(have)
     if len(missing):
-        raise ValueError(f"init_times: {len(missing)} not in truth[{time_dim!r}], first {missing[0]}")
+        raise MetricInputError(f"init_times: {len(missing)} not in truth[{time_dim!r}], first {missing[0]}")
     x0 = truth.sel({time_dim: inits}).rename({time_dim: "init_time"})
     x0 = x0.drop_vars([c for c in x0.coords if c not in x0.dims and "init_time" in x0[c].dims])
     fc = x0.expand_dims(lead_time=leads, axis=1)
@@ -92,7 +94,7 @@ def _clim_day_dim(climatology: xr.Dataset) -> str:
     for d in ("dayofyear", "doy"):
         if d in climatology.dims:
             return d
-    raise ValueError(
+    raise MetricInputError(
         f"climatology: needs a 'dayofyear' (or 'doy') dimension, dims are {tuple(climatology.dims)}"
     )
 
@@ -115,7 +117,7 @@ def climatology_indexers(climatology: xr.Dataset, valid_time: xr.DataArray) -> d
         if np.any(pos < 0):
             bad = values[pos < 0][0]
             first_vt = vt[np.flatnonzero(pos < 0)[0]]
-            raise ValueError(
+            raise MetricInputError(
                 f"climatology: no {dim}={bad} (needed for valid_time {first_vt}); missing climatology day"
             )
         out[dim] = xr.DataArray(pos.reshape(valid_time.shape), dims=valid_time.dims)
@@ -132,7 +134,7 @@ def climatology_forecast(climatology: xr.Dataset, init_times: Any, lead_times: A
     lead; here it is an ordinary forecast (its scores vary with lead only through the valid dates).
     """
     if not isinstance(climatology, xr.Dataset):
-        raise TypeError(f"climatology: expected an xarray.Dataset, got {type(climatology).__name__}")
+        raise MetricTypeError(f"climatology: expected an xarray.Dataset, got {type(climatology).__name__}")
     inits = _as_times(init_times, "init_times")
     leads = _as_leads(lead_times)
     vt = _valid_time(inits, leads)

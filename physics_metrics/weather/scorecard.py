@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import MetricInputError, MetricTypeError
 from . import chaosbench_convention as cbc
 from . import deterministic as det
 from . import probabilistic as prob
@@ -63,43 +64,43 @@ _SKILL_OF = ("mse", "rmse", "mae", "crps", "rmse_per_sample")
 # -------------------------------------------------------------------------------------------- checks
 def _validate(forecast: xr.Dataset, metrics: Sequence[str], convention: str, has_members: bool) -> list[str]:
     if convention not in SCORECARD_METRICS:
-        raise ValueError(f"convention: must be one of {tuple(SCORECARD_METRICS)}, got {convention!r}")
+        raise MetricInputError(f"convention: must be one of {tuple(SCORECARD_METRICS)}, got {convention!r}")
     if isinstance(metrics, str):
         metrics = (metrics,)
     out = []
     for m in metrics:
         if m not in SCORECARD_METRICS[convention]:
-            raise ValueError(
+            raise MetricInputError(
                 f"metrics: {m!r} is not available in convention {convention!r} "
                 f"(available: {SCORECARD_METRICS[convention]})"
             )
         if m in _ENS and not has_members:
-            raise ValueError(f"metrics: {m!r} needs an ensemble forecast with a 'member' dimension")
+            raise MetricInputError(f"metrics: {m!r} needs an ensemble forecast with a 'member' dimension")
         if m not in out:
             out.append(m)
     if not out:
-        raise ValueError("metrics: empty")
+        raise MetricInputError("metrics: empty")
     return out
 
 
 def _check_forecast(forecast: Any) -> xr.Dataset:
     if isinstance(forecast, xr.DataArray):
         if forecast.name is None:
-            raise ValueError("forecast: a DataArray needs a name (the variable name), or pass a Dataset")
+            raise MetricInputError("forecast: a DataArray needs a name (the variable name), or pass a Dataset")
         forecast = forecast.to_dataset()
     if not isinstance(forecast, xr.Dataset):
-        raise TypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
+        raise MetricTypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
     for d in _HEAD + _SPACE:
         if d not in forecast.dims:
-            raise ValueError(f"forecast: missing dimension {d!r} (dims: {tuple(forecast.dims)})")
+            raise MetricInputError(f"forecast: missing dimension {d!r} (dims: {tuple(forecast.dims)})")
     if not np.issubdtype(forecast["init_time"].dtype, np.datetime64):
-        raise ValueError("forecast: 'init_time' must be datetime64")
+        raise MetricInputError("forecast: 'init_time' must be datetime64")
     if not np.issubdtype(forecast["lead_time"].dtype, np.timedelta64):
-        raise ValueError("forecast: 'lead_time' must be timedelta64")
+        raise MetricInputError("forecast: 'lead_time' must be timedelta64")
     if forecast.indexes["init_time"].has_duplicates:
-        raise ValueError("forecast: duplicate 'init_time' values")
+        raise MetricInputError("forecast: duplicate 'init_time' values")
     if not forecast.data_vars:
-        raise ValueError("forecast: has no data variables")
+        raise MetricInputError("forecast: has no data variables")
     return forecast
 
 
@@ -286,7 +287,7 @@ def _score_variable(var, forecast, truth_src, clim_src, std_src, metrics, conven
                         if arr is not None and np.isnan(arr).any():
                             _nan_error(arr, var, what, inits[idx], leads[lead_sl])
                 if s is not None and np.any(s[~np.isnan(s)] < 0):
-                    raise ValueError(f"climatology_std: variable {var!r} has negative values")
+                    raise MetricInputError(f"climatology_std: variable {var!r} has negative values")
                 coords = {
                     "init_time": inits[idx],
                     "lead_time": leads[lead_sl],
@@ -376,24 +377,24 @@ def scorecard(
     """
     forecast = _check_forecast(forecast)
     if not isinstance(truth, xr.Dataset):
-        raise TypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
+        raise MetricTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
     has_members = "member" in forecast.dims
     metric_list = _validate(forecast, metrics, convention, has_members)
     if convention == "chaosbench" and (crps_estimator not in (None, "classic") or ssr_correction):
-        raise ValueError("crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)")
+        raise MetricInputError("crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)")
     opts = {
         "crps_estimator": crps_estimator or "fair",
         "ssr_correction": True if ssr_correction is None else bool(ssr_correction),
         "max_chunk_bytes": int(max_chunk_mb * 2**20),
     }
     if any(m in _NEEDS_CLIM for m in metric_list) and climatology is None:
-        raise ValueError(f"climatology: required by metric(s) {[m for m in metric_list if m in _NEEDS_CLIM]}")
+        raise MetricInputError(f"climatology: required by metric(s) {[m for m in metric_list if m in _NEEDS_CLIM]}")
     if "crpss" in metric_list and climatology_std is None:
-        raise ValueError("climatology_std: required by metric 'crpss'")
+        raise MetricInputError("climatology_std: required by metric 'crpss'")
     names = list(forecast.data_vars) if variables is None else list(variables)
     for v in names:
         if v not in forecast.data_vars:
-            raise ValueError(f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})")
+            raise MetricInputError(f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})")
     spatial = _same_grid(forecast, truth, "truth")
     inits = forecast["init_time"].values
     if convention == "chaosbench":
@@ -474,11 +475,11 @@ def _add_reference(
             ref = persistence_forecast(truth[names], inits, leads)
         elif reference == "climatology":
             if climatology is None:
-                raise ValueError("reference: 'climatology' needs the climatology argument")
+                raise MetricInputError("reference: 'climatology' needs the climatology argument")
             clim = climatology.rename(doy="dayofyear") if "doy" in climatology.dims else climatology
             ref = climatology_forecast(clim[names], inits, leads)
         else:
-            raise ValueError(
+            raise MetricInputError(
                 f"reference: expected 'persistence', 'climatology' or a Dataset, got {reference!r}"
             )
         ref_name = reference
@@ -486,7 +487,7 @@ def _add_reference(
         ref = reference
         ref_name = str(reference.attrs.get("name", "dataset"))
     else:
-        raise TypeError(f"reference: expected a str or xarray.Dataset, got {type(reference).__name__}")
+        raise MetricTypeError(f"reference: expected a str or xarray.Dataset, got {type(reference).__name__}")
     ref_metrics = [m for m in metric_list if m not in _ENS or "member" in ref.dims]
     ref_card = scorecard(
         ref,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import MetricInputError
 from .references import climatology_indexers
 
 _HEAD = ("init_time", "lead_time")
@@ -33,7 +34,7 @@ def _positions(ref: np.ndarray, have: np.ndarray, dim: str, what: str) -> np.nda
         pos = pd.Index(have).get_indexer(ref)
         bad = pos < 0
     if np.any(bad):
-        raise ValueError(
+        raise MetricInputError(
             f"{what}: {dim!r} lacks {int(bad.sum())} forecast value(s), e.g. {ref[bad][:3].tolist()}"
         )
     return pos
@@ -43,9 +44,9 @@ def _same_grid(forecast: xr.Dataset, other: xr.Dataset, what: str) -> dict[str, 
     idx = {}
     for d in _SPACE:
         if d not in other.dims:
-            raise ValueError(f"{what}: missing dimension {d!r} (dims: {tuple(other.dims)})")
+            raise MetricInputError(f"{what}: missing dimension {d!r} (dims: {tuple(other.dims)})")
         if other.sizes[d] != forecast.sizes[d]:
-            raise ValueError(
+            raise MetricInputError(
                 f"{what}: {d!r} has {other.sizes[d]} points, forecast has {forecast.sizes[d]}: different grids"
             )
         idx[d] = _positions(forecast[d].values, other[d].values, d, what)
@@ -62,12 +63,12 @@ class _Source:
         sel: dict[str, Any] = dict(spatial)
         if levels is not None:
             if "level" not in da.dims:
-                raise ValueError(
+                raise MetricInputError(
                     f"{what}: variable {da.name!r} has no 'level' dimension but the forecast has"
                 )
             sel["level"] = _positions(levels, da["level"].values, "level", f"{what} {da.name!r}")
         elif "level" in da.dims:
-            raise ValueError(
+            raise MetricInputError(
                 f"{what}: variable {da.name!r} has a 'level' dimension but the forecast has none"
             )
         self.da = da.isel(sel)
@@ -79,7 +80,7 @@ def _load(da: xr.DataArray, order: Sequence[str]) -> np.ndarray:
 
 def _nan_error(arr: np.ndarray, var: str, what: str, inits: np.ndarray, leads: np.ndarray) -> None:
     bad = np.argwhere(np.isnan(arr))[0]
-    raise ValueError(
+    raise MetricInputError(
         f"{what}: variable {var!r} contains NaN (init_time {inits[bad[0]]}, lead_time {leads[bad[1]]}); "
         "pass skipna=True to leave NaN points out"
     )
@@ -92,24 +93,24 @@ class _Truth:
         self, truth: xr.Dataset, forecast: xr.Dataset, var: str, spatial, levels, what: str = "truth"
     ):
         if var not in truth.data_vars:
-            raise ValueError(f"{what}: has no variable {var!r} (has {list(truth.data_vars)})")
+            raise MetricInputError(f"{what}: has no variable {var!r} (has {list(truth.data_vars)})")
         self.what = what
         self.src = _Source(truth[var], spatial, levels, what)
         self.schema = "forecast" if "init_time" in truth.dims else "state"
         if self.schema == "forecast":
             if "lead_time" not in truth.dims:
-                raise ValueError(f"{what}: has 'init_time' but no 'lead_time' dimension")
+                raise MetricInputError(f"{what}: has 'init_time' but no 'lead_time' dimension")
             self.ipos = _positions(forecast["init_time"].values, truth["init_time"].values, "init_time", what)
             tl, fl = truth["lead_time"].values, forecast["lead_time"].values
             if tl.shape != fl.shape or not np.array_equal(np.sort(tl), np.sort(fl)):
-                raise ValueError(
+                raise MetricInputError(
                     f"{what}: lead times differ from the forecast's ({tl.size} vs {fl.size} values, "
                     f"e.g. {tl[:3]} vs {fl[:3]})"
                 )
             self.lpos = _positions(fl, tl, "lead_time", what)
         else:
             if "time" not in truth.dims:
-                raise ValueError(
+                raise MetricInputError(
                     f"{what}: needs a 'time' dimension or the forecast schema (init_time, lead_time)"
                 )
             self.times = pd.Index(truth["time"].values)
@@ -125,7 +126,7 @@ class _Truth:
         pos = self.times.get_indexer(valid.ravel())
         if np.any(pos < 0):
             miss = valid.ravel()[pos < 0]
-            raise ValueError(
+            raise MetricInputError(
                 f"{self.what}: {np.unique(miss).size} forecast valid time(s) missing along 'time', e.g. {miss[0]}"
             )
         arr = _load(da.isel(time=pos), ["time"] + spatial_dims)
@@ -139,9 +140,9 @@ class _Clim:
         if "doy" in clim.dims and "dayofyear" not in clim.dims:
             clim = clim.rename(doy="dayofyear")
         if "dayofyear" not in clim.dims:
-            raise ValueError(f"{what}: needs a 'dayofyear' dimension (dims: {tuple(clim.dims)})")
+            raise MetricInputError(f"{what}: needs a 'dayofyear' dimension (dims: {tuple(clim.dims)})")
         if var not in clim.data_vars:
-            raise ValueError(f"{what}: has no variable {var!r} (has {list(clim.data_vars)})")
+            raise MetricInputError(f"{what}: has no variable {var!r} (has {list(clim.data_vars)})")
         self.clim = clim
         self.what = what
         self.src = _Source(clim[var], spatial, levels, what)
@@ -151,7 +152,7 @@ class _Clim:
         try:
             ind = climatology_indexers(self.clim, vt)
         except ValueError as err:
-            raise ValueError(str(err).replace("climatology:", f"{self.what}:", 1)) from None
+            raise MetricInputError(str(err).replace("climatology:", f"{self.what}:", 1)) from None
         da = self.src.da
         if lev_sl is not None:
             da = da.isel(level=lev_sl)

@@ -12,13 +12,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import MetricInputError
+
 logger = logging.getLogger(__name__)
 
 
 def write_scorecard_netcdf(card: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``card`` to a netCDF file atomically (temporary file in the same folder, then rename)."""
     if not isinstance(card, xr.Dataset) or "metric" not in card.dims:
-        raise ValueError("card: expected a scorecard Dataset with a 'metric' dimension")
+        raise MetricInputError("card: expected a scorecard Dataset with a 'metric' dimension")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,7 +52,7 @@ def write_scorecard_csv(
     (``repr``). Files are written atomically. Returns the paths.
     """
     if not isinstance(card, xr.Dataset) or "metric" not in card.dims or "lead_time" not in card.dims:
-        raise ValueError("card: expected a scorecard Dataset with 'metric' and 'lead_time' dimensions")
+        raise MetricInputError("card: expected a scorecard Dataset with 'metric' and 'lead_time' dimensions")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lead_days = card["lead_time"].values / np.timedelta64(1, "D")

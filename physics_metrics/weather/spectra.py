@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import MetricInputError, MetricTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -42,16 +44,16 @@ EARTH_RADIUS_M = 1000.0 * (6357.0 + 6378.0) / 2.0  # WeatherBench2 schema.EARTH_
 
 def _check_field(field: Any, lat_dim: str, lon_dim: str) -> xr.DataArray:
     if not isinstance(field, xr.DataArray):
-        raise TypeError(f"field: expected an xarray.DataArray, got {type(field).__name__}")
+        raise MetricTypeError(f"field: expected an xarray.DataArray, got {type(field).__name__}")
     for d in (lat_dim, lon_dim):
         if d not in field.dims:
-            raise ValueError(f"field: missing dimension {d!r} (dims: {field.dims})")
+            raise MetricInputError(f"field: missing dimension {d!r} (dims: {field.dims})")
     lon = np.asarray(field[lon_dim].values, dtype=np.float64)
     if lon.size < 2:
-        raise ValueError("field: needs at least 2 longitudes")
+        raise MetricInputError("field: needs at least 2 longitudes")
     step = np.diff(np.sort(lon))
     if not np.allclose(step, 360.0 / lon.size, atol=1e-6 * 360):
-        raise ValueError(f"{lon_dim}: must be a regular grid covering the full circle (spacing 360/n_lon)")
+        raise MetricInputError(f"{lon_dim}: must be a regular grid covering the full circle (spacing 360/n_lon)")
     return field
 
 
@@ -112,9 +114,9 @@ def latitude_quadrature_weights(latitude: Any) -> np.ndarray:
     """
     lat = np.asarray(latitude, dtype=np.float64)
     if lat.ndim != 1 or lat.size < 2:
-        raise ValueError("latitude: need a 1-D array of at least 2 latitudes")
+        raise MetricInputError("latitude: need a 1-D array of at least 2 latitudes")
     if np.unique(lat).size != lat.size or np.any(np.abs(lat) > 90.0):
-        raise ValueError("latitude: values must be distinct and within [-90, 90]")
+        raise MetricInputError("latitude: values must be distinct and within [-90, 90]")
     mu = np.sin(np.deg2rad(lat))
     n = lat.size
     k = np.arange(n)
@@ -124,7 +126,7 @@ def latitude_quadrature_weights(latitude: Any) -> np.ndarray:
     moments[::2] = 2.0 / (1.0 - kf[::2] ** 2)
     q = np.linalg.solve(vander, moments)
     if np.any(q < -1e-12):
-        raise ValueError("latitude: quadrature weights are negative; use a regular (equiangular) grid")
+        raise MetricInputError("latitude: quadrature weights are negative; use a regular (equiangular) grid")
     return q
 
 
@@ -167,7 +169,7 @@ def spherical_harmonic_power_spectrum(
         lmax = l_exact
     lmax = int(lmax)
     if lmax < 0 or lmax > min(n_lat - 1, (n_lon + 1) // 2 - 1):
-        raise ValueError(
+        raise MetricInputError(
             f"lmax: must be in [0, {min(n_lat - 1, (n_lon + 1) // 2 - 1)}] for this grid, got {lmax}"
         )
     if lmax > l_exact:

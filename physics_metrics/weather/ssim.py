@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
+from ..errors import MetricInputError, MetricTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_torch"]
@@ -88,11 +90,11 @@ def ms_ssim_torch(
     the number of scales.
     """
     if forecast.shape != truth.shape or forecast.ndim != 3:
-        raise ValueError(
+        raise MetricInputError(
             f"forecast/truth: expected equal shapes (N, H, W), got {forecast.shape} and {truth.shape}"
         )
     if torch.isnan(truth).any():
-        raise ValueError("truth: contains NaN (only forecast NaNs are filled, as in ChaosBench)")
+        raise MetricInputError("truth: contains NaN (only forecast NaNs are filled, as in ChaosBench)")
     if torch.isnan(forecast).any():
         fill = torch.nanmean(forecast.flatten(1), dim=1).view(-1, 1, 1)
         forecast = torch.where(torch.isnan(forecast), fill, forecast)
@@ -103,7 +105,7 @@ def ms_ssim_torch(
     c1, c2 = (k[0] * data_range) ** 2, (k[1] * data_range) ** 2
     n_scales = len(weights)
     if min(x.shape[-2:]) < 2 ** (n_scales - 1):
-        raise ValueError(f"forecast: grid {tuple(x.shape[-2:])} too small for {n_scales} scales")
+        raise MetricInputError(f"forecast: grid {tuple(x.shape[-2:])} too small for {n_scales} scales")
     cs_list = []
     for s in range(n_scales):
         ssim_val, cs = _ssim_cs(x, y, win, c1, c2)
@@ -135,13 +137,13 @@ def ms_ssim(
     """
     if isinstance(forecast, xr.DataArray) or isinstance(truth, xr.DataArray):
         if not (isinstance(forecast, xr.DataArray) and isinstance(truth, xr.DataArray)):
-            raise TypeError("forecast/truth: pass both as DataArrays or both as arrays")
+            raise MetricTypeError("forecast/truth: pass both as DataArrays or both as arrays")
         for name, a in (("forecast", forecast), ("truth", truth)):
             for d in (lat_dim, lon_dim):
                 if d not in a.dims:
-                    raise ValueError(f"{name}: missing dimension {d!r} (dims: {a.dims})")
+                    raise MetricInputError(f"{name}: missing dimension {d!r} (dims: {a.dims})")
         if set(forecast.dims) != set(truth.dims):
-            raise ValueError(f"truth: dims {truth.dims} differ from forecast dims {forecast.dims}")
+            raise MetricInputError(f"truth: dims {truth.dims} differ from forecast dims {forecast.dims}")
         others = [d for d in forecast.dims if d not in (lat_dim, lon_dim)]
         f = forecast.sortby(lat_dim, ascending=False).sortby(lon_dim).transpose(*others, lat_dim, lon_dim)
         t = truth.sortby(lat_dim, ascending=False).sortby(lon_dim).transpose(*others, lat_dim, lon_dim)
@@ -151,7 +153,7 @@ def ms_ssim(
                     np.asarray(f[d].values), np.asarray(t[d].values)
                 ):
                     if set(np.asarray(f[d].values).tolist()) != set(np.asarray(t[d].values).tolist()):
-                        raise ValueError(f"truth: {d!r} coordinates differ from the forecast's")
+                        raise MetricInputError(f"truth: {d!r} coordinates differ from the forecast's")
                     t = t.sel({d: f[d].values})
         shape = [f.sizes[d] for d in others]
         ft = torch.as_tensor(np.asarray(f.values, dtype=np.float64)).reshape(

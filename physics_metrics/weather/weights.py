@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import MetricInputError, MetricTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["latitude_weights"]
@@ -31,14 +33,14 @@ _KINDS = ("cell_area", "cos")
 
 def _latitude_values(latitude: Any) -> tuple[np.ndarray, str]:
     if isinstance(latitude, xr.Dataset):
-        raise TypeError("latitude: pass the latitude coordinate (a DataArray or array), not a Dataset")
+        raise MetricTypeError("latitude: pass the latitude coordinate (a DataArray or array), not a Dataset")
     if isinstance(latitude, xr.DataArray):
         if latitude.ndim != 1:
-            raise ValueError(f"latitude: expected a 1-D coordinate, got dims {latitude.dims}")
+            raise MetricInputError(f"latitude: expected a 1-D coordinate, got dims {latitude.dims}")
         return np.asarray(latitude.values, dtype=np.float64), str(latitude.dims[0])
     values = np.asarray(latitude, dtype=np.float64)
     if values.ndim != 1:
-        raise ValueError(f"latitude: expected a 1-D array, got shape {values.shape}")
+        raise MetricInputError(f"latitude: expected a 1-D array, got shape {values.shape}")
     return values, "latitude"
 
 
@@ -61,18 +63,18 @@ def latitude_weights(latitude: Any, kind: str = "cell_area") -> xr.DataArray:
         in the input order; ``weights.mean() == 1``. Dimensionless.
     """
     if kind not in _KINDS:
-        raise ValueError(f"kind: must be one of {_KINDS}, got {kind!r}")
+        raise MetricInputError(f"kind: must be one of {_KINDS}, got {kind!r}")
     lat, dim = _latitude_values(latitude)
     if lat.size == 0:
-        raise ValueError("latitude: empty")
+        raise MetricInputError("latitude: empty")
     if not np.all(np.isfinite(lat)):
-        raise ValueError("latitude: contains NaN/inf")
+        raise MetricInputError("latitude: contains NaN/inf")
     if np.any(np.abs(lat) > 90.0 + 1e-9):
-        raise ValueError(f"latitude: values outside [-90, 90] (min {lat.min()}, max {lat.max()})")
+        raise MetricInputError(f"latitude: values outside [-90, 90] (min {lat.min()}, max {lat.max()})")
     order = np.argsort(lat, kind="stable")
     lat_sorted = np.clip(lat[order], -90.0, 90.0)
     if np.any(np.diff(lat_sorted) <= 0):
-        raise ValueError("latitude: values must be distinct")
+        raise MetricInputError("latitude: values must be distinct")
     if kind == "cos":
         w_sorted = np.clip(np.cos(np.deg2rad(lat_sorted)), 0.0, None)
         w_sorted[np.abs(lat_sorted) == 90.0] = 0.0
@@ -81,7 +83,7 @@ def latitude_weights(latitude: Any, kind: str = "cell_area") -> xr.DataArray:
         edges = np.concatenate([[-np.pi / 2], 0.5 * (rad[:-1] + rad[1:]), [np.pi / 2]])
         w_sorted = np.sin(edges[1:]) - np.sin(edges[:-1])
     if not np.any(w_sorted > 0):
-        raise ValueError(f"latitude: all {kind} weights are zero (only pole rows given?)")
+        raise MetricInputError(f"latitude: all {kind} weights are zero (only pole rows given?)")
     weights = np.empty_like(w_sorted)
     weights[order] = w_sorted
     weights = weights / weights.mean()
