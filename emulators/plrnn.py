@@ -2,8 +2,7 @@
 
 Hess, Monfared, Brenner, Durstewitz, "Generalized Teacher Forcing for Learning Chaotic Dynamics",
 ICML 2023 (PMLR 202:13017-13049); equations and initialisation follow the authors' Julia code
-(``DurstewitzLab/GTF-shPLRNN``: ``src/models/shallow_plrnn.jl``, ``initialization.jl``, ``affine.jl``;
-see the project's ``reference/dsr.md`` section A.1).
+(``DurstewitzLab/GTF-shPLRNN``: ``src/models/shallow_plrnn.jl``, ``initialization.jl``, ``affine.jl``).
 
 Latent step (``M`` latent units, ``H`` hidden units, ``K`` external inputs)::
 
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .errors import EmulatorInputError
+from .errors import EmulatorInputError, EmulatorTypeError
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -131,9 +130,12 @@ class ShPLRNN(nn.Module):
 
     # ------------------------------------------------------------------ dynamics
     def _check(self, z: torch.Tensor, size: int, name: str) -> None:
-        if not isinstance(z, torch.Tensor) or z.shape[-1:] != (size,):
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise EmulatorInputError(f"{name} must be a tensor of shape (..., {size}), got {shape}")
+        if not isinstance(z, torch.Tensor):
+            raise EmulatorTypeError(f"{name} must be a tensor of shape (..., {size}), got {type(z).__name__}")
+        if z.shape[-1:] != (size,):
+            raise EmulatorInputError(f"{name} must be a tensor of shape (..., {size}), got {tuple(z.shape)}")
+        if not torch.is_floating_point(z):
+            raise EmulatorInputError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
 
     def step(self, z: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         """One latent step ``z_t (..., M) → z_{t+1} (..., M)``; ``s (..., K)`` the input at ``t+1``."""
@@ -159,10 +161,11 @@ class ShPLRNN(nn.Module):
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
             raise EmulatorInputError(f"n_steps must be an int >= 0, got {n_steps!r}")
         self._check(z0, self.config.latent_dim, "z0")
-        if inputs is not None and inputs.shape[-2] != n_steps:
-            raise EmulatorInputError(
-                f"inputs must have n_steps={n_steps} time steps, got shape {tuple(inputs.shape)}"
-            )
+        if inputs is not None:
+            self._check(inputs, self.config.input_dim, "inputs")
+            if inputs.shape[:-1] != (*z0.shape[:-1], n_steps):
+                want = ", ".join(str(v) for v in (*z0.shape[:-1], n_steps, self.config.input_dim))
+                raise EmulatorInputError(f"inputs must have shape ({want}), got {tuple(inputs.shape)}")
         z = z0
         out = []
         for t in range(n_steps):

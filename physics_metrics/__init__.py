@@ -3,7 +3,7 @@
 Depends only on numpy, scipy, xarray and torch — never on :mod:`chaosbench_py` or
 :mod:`emulators`. Where the field has two definitions, both exist under explicit names.
 
-Dynamical-systems half (issue 2/8):
+Dynamical-systems half:
 
 * Lyapunov spectra of flows and maps (any torch one-step map, e.g. a trained emulator):
   :func:`lyapunov_spectrum_flow`, :func:`lyapunov_spectrum_map`; from measured series:
@@ -20,7 +20,7 @@ Dynamical-systems half (issue 2/8):
 * Delay embedding parameters: :func:`choose_delay_mutual_information`, :func:`choose_embedding_dim_fnn`,
   :func:`cao`.
 
-Weather half (issue 4/8): :mod:`physics_metrics.weather` — latitude weights, RMSE/bias/MAE/ACC
+Weather half: :mod:`physics_metrics.weather` — latitude weights, RMSE/bias/MAE/ACC
 (WeatherBench2 conventions), CRPS/spread/SSR/CRPSS, spectra, MS-SSIM, training losses, the
 ChaosBench-as-coded convention, reference forecasts and :func:`physics_metrics.weather.scorecard`.
 """

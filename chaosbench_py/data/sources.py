@@ -1,7 +1,7 @@
 """ERA5 sources → the canonical lazy dataset (:mod:`chaosbench_py.data.schema`).
 
-Three layouts users arrive with (facts: ``../shared/reference/chaosbench.md`` §1, §7 and
-``../shared/reference/weather.md`` §D):
+Three layouts users arrive with (ChaosBench: Nathaniel et al., NeurIPS 2024 Datasets & Benchmarks,
+``leap-stc/ChaosBench``; WeatherBench2: Rasp et al., JAMES 2024; CDS: the ERA5 documentation of ECMWF):
 
 * **CDS netCDF** (:func:`open_cds_netcdf`): one or many files from the Copernicus Climate Data
   Store: the old layout (``time``, ``level``, packed int16), the new 2024 layout (``valid_time``,
@@ -23,6 +23,7 @@ accepts ``variables=``, ``levels=``, ``time=`` (see :func:`~chaosbench_py.data.s
 
 from __future__ import annotations
 
+import datetime
 import functools
 import glob
 import logging
@@ -34,9 +35,10 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
+from ..errors import CorruptFileError, InputError, InputTypeError, MissingInputError, UnknownNameError
 from .schema import DIM_ALIASES, select, to_canonical, validate_canonical
 
 logger = logging.getLogger(__name__)
@@ -86,9 +88,36 @@ def _describe_files(files: Sequence[str]) -> str:
     return f"{files[0]} … {files[-1]} ({len(files)} files)"
 
 
-def _finish(ds: xr.Dataset, variables: Any, levels: Any, time: Any) -> xr.Dataset:
-    ds = select(ds, variables=variables, levels=levels, time=time)
-    return validate_canonical(ds, require_time="time" in ds.dims)
+def _finish(ds: xr.Dataset, variables: Any, levels: Any, time: Any, where: str) -> xr.Dataset:
+    """Select and validate; an error names ``where`` (the file(s)) before what is wrong."""
+    try:
+        ds = select(ds, variables=variables, levels=levels, time=time)
+        return validate_canonical(ds, require_time="time" in ds.dims)
+    except InputError as err:
+        raise _named(err, where) from None
+
+
+def _named(err: InputError, where: str) -> InputError:
+    """The same kind of error with ``where`` (a file) in front of the message."""
+    new = type(err)(f"{where}: {err}")
+    return new
+
+
+def _open_named(path: str, what: str, opener: Any, *args: Any, **kwargs: Any) -> xr.Dataset:
+    """``opener(*args, **kwargs)`` with a failure to read turned into an error naming ``path``.
+
+    A truncated file, random bytes, a folder that is not a zarr store, an unreadable array: all
+    become :class:`~chaosbench_py.errors.CorruptFileError` (the reader's own message kept after the
+    file name); a path that vanished becomes :class:`~chaosbench_py.errors.MissingInputError`.
+    """
+    try:
+        return opener(*args, **kwargs)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError, IndexError) as err:
+        if isinstance(err, InputError):
+            raise _named(err, path) from None
+        if isinstance(err, FileNotFoundError) and not os.path.exists(path):
+            raise MissingInputError(f"no such file: {path}") from None
+        raise CorruptFileError(f"{path}: cannot be read as {what} ({type(err).__name__}: {err})") from None
 
 
 def _check_same_grid(
@@ -169,11 +198,13 @@ def open_cds_netcdf(
     chunks = dict(chunks) if chunks is not None else {"time": 1}
     parts: list[xr.Dataset] = []
     for f in files:
-        raw = _chunk_data_vars(xr.open_dataset(f, engine=engine, chunks=None), chunks)  # nothing read
+        raw = _open_named(f, "netCDF", xr.open_dataset, f, engine=engine, chunks=None)  # nothing read
+        raw = _chunk_data_vars(raw, chunks)
         try:
             can = to_canonical(raw, source="cds")
         except ValueError as err:
-            raise InputError(f"{f}: {err}") from err
+            raise CorruptFileError(f"{f}: not an ERA5 file in a CDS layout: {err}") from None
+        _check_time_axis(can, f)
         if parts:
             _check_same_grid(files[0], parts[0], f, can, ("latitude", "longitude"))
         parts.append(can)
@@ -188,7 +219,19 @@ def open_cds_netcdf(
         ds = ds.transpose("time", "member", ..., "level", "latitude", "longitude", missing_dims="ignore")
         ds.attrs = dict(parts[0].attrs)
     ds.attrs["source_files"] = _describe_files(files)
-    return _with_source_files(_finish(ds, variables, levels, time), files)
+    return _with_source_files(_finish(ds, variables, levels, time, _describe_files(files)), files)
+
+
+def _check_time_axis(ds: xr.Dataset, where: str) -> None:
+    """A zero-length or duplicated ``time`` axis is an error naming ``where`` and the times."""
+    if "time" not in ds.dims:
+        return
+    if ds.sizes["time"] == 0:
+        raise CorruptFileError(f"{where}: dimension 'time' has length 0 (no time step in the file)")
+    t = pd.Index(np.asarray(ds["time"].values))
+    if t.has_duplicates:
+        dup = [str(v) for v in t[t.duplicated()].unique()[:5]]
+        raise InputError(f"{where}: coordinate 'time' has duplicated values {dup}")
 
 
 def _check_time_overlap(files: list[str], parts: list[xr.Dataset]) -> None:
@@ -226,10 +269,12 @@ def open_weatherbench2_zarr(
     if "://" not in p and not os.path.exists(p):
         raise MissingInputError(f"no zarr store at {p}")
     kw: dict[str, Any] = {"storage_options": dict(storage_options)} if storage_options else {}
+    if "://" not in p:
+        _check_zarr_folder(p)
     if chunks is None:
-        raw = xr.open_zarr(p, chunks={}, **kw)
+        raw = _open_named(p, "a zarr store", xr.open_zarr, p, chunks={}, **kw)
     else:
-        raw = _chunk_data_vars(xr.open_zarr(p, chunks=None, **kw), chunks)
+        raw = _chunk_data_vars(_open_named(p, "a zarr store", xr.open_zarr, p, chunks=None, **kw), chunks)
     if variables is not None:  # select before translating: WB2 stores hold ~60 variables
         wanted = {v for v in ([variables] if isinstance(variables, str) else variables)}
         from .schema import canonical_name
@@ -239,9 +284,18 @@ def open_weatherbench2_zarr(
     try:
         ds = to_canonical(raw, source="weatherbench2")
     except ValueError as err:
-        raise InputError(f"{p}: {err}") from err
+        raise CorruptFileError(f"{p}: not an ERA5 store in the WeatherBench2 layout: {err}") from None
+    _check_time_axis(ds, p)
     ds.attrs["source_files"] = p
-    return _with_source_files(_finish(ds, variables, levels, time), [p])
+    return _with_source_files(_finish(ds, variables, levels, time, p), [p])
+
+
+def _check_zarr_folder(p: str) -> None:
+    """A local path that is not a zarr store (a file, or a folder without zarr metadata) → CorruptFileError."""
+    if not os.path.isdir(p):
+        raise CorruptFileError(f"{p}: not a zarr store (a file, not a folder)")
+    if not any(os.path.exists(os.path.join(p, m)) for m in ("zarr.json", ".zgroup", ".zmetadata", ".zarray")):
+        raise CorruptFileError(f"{p}: not a zarr store (no zarr.json, .zgroup or .zmetadata in the folder)")
 
 
 # --------------------------------------------------------------------------------------------- ChaosBench
@@ -270,16 +324,36 @@ def chaosbench_files(
         bad = [str(p) for p in candidates if not CHAOSBENCH_PATTERN.match(p.name)]
         if bad:
             raise InputError(f"not ChaosBench day-store names (era5_full_1.5deg_YYYYMMDD.zarr): {bad[:3]}")
+    for p in candidates:
+        _chaosbench_date(p)
     if years is not None:
         ys = {int(y) for y in ([years] if isinstance(years, int) else years)}
         candidates = [p for p in candidates if int(CHAOSBENCH_PATTERN.match(p.name).group(1)[:4]) in ys]
     files = sorted(candidates, key=lambda p: p.name)
+    names = pd.Index([p.name for p in files])
+    if names.has_duplicates:
+        dup = names[names.duplicated()][0]
+        raise InputError(
+            f"duplicated ChaosBench date: {[str(p) for p in files if p.name == dup]} hold the same day"
+        )
     if not files:
         raise MissingInputError(
             f"no ChaosBench day-stores era5_full_1.5deg_YYYYMMDD.zarr under {root}"
             + (f" for years {sorted(ys)}" if years is not None else "")
         )
     return files
+
+
+def _chaosbench_date(path: Path) -> np.datetime64:
+    """The date in a day-store's name; an impossible one (``20230230``) is an error naming the file."""
+    m = CHAOSBENCH_PATTERN.match(path.name)
+    if m is None:
+        raise InputError(f"{path}: not a ChaosBench day-store name (era5_full_1.5deg_YYYYMMDD.zarr)")
+    try:
+        day = datetime.datetime.strptime(m.group(1), "%Y%m%d")
+    except ValueError:
+        raise InputError(f"{path}: impossible date {m.group(1)!r} in the day-store name (YYYYMMDD)") from None
+    return np.datetime64(day, "ns")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -323,7 +397,9 @@ class _DayReader:
         try:
             arr = _zarr_array(path, self.var)
         except Exception as err:  # noqa: BLE001 - re-raised with the file named
-            raise OSError(f"{path}: cannot open variable {self.var!r}: {err}") from err
+            raise CorruptFileError(
+                f"{path}: cannot open variable {self.var!r} ({type(err).__name__}: {err})"
+            ) from None
         if tuple(arr.shape) != self.shape:
             raise InputError(
                 f"{path}: variable {self.var!r} has shape {tuple(arr.shape)}, the first store has {self.shape}"
@@ -347,12 +423,23 @@ class _DayReader:
 def _raw_coords(path: str) -> dict[str, np.ndarray]:
     import zarr
 
-    g = zarr.open_group(path, mode="r")
-    out = {}
-    for c in ("level", "latitude", "longitude"):
-        if c not in g:
-            raise InputError(f"{path}: ChaosBench day-store has no coordinate {c!r}")
-        out[c] = np.asarray(g[c][...])
+    _check_zarr_folder(path)
+    try:
+        g = zarr.open_group(path, mode="r")
+        out = {}
+        for c in ("level", "latitude", "longitude"):
+            if c not in g:
+                raise CorruptFileError(f"{path}: ChaosBench day-store has no coordinate {c!r}")
+            out[c] = np.asarray(g[c][...])
+    except CorruptFileError:
+        raise
+    except Exception as err:  # noqa: BLE001 - re-raised with the file named
+        raise CorruptFileError(
+            f"{path}: cannot be read as a zarr store ({type(err).__name__}: {err})"
+        ) from None
+    for c, v in out.items():
+        if v.size == 0:
+            raise CorruptFileError(f"{path}: coordinate {c!r} has length 0")
     return out
 
 
@@ -367,7 +454,7 @@ def open_chaosbench(
 ) -> xr.Dataset:
     """Open the ChaosBench per-day ERA5 zarr stores as one canonical lazy dataset.
 
-    Layout (``../shared/reference/chaosbench.md`` §1.2–1.3): ``<root>/era5/era5_full_1.5deg_YYYYMMDD.zarr``,
+    Layout (as in the ChaosBench repository ``leap-stc/ChaosBench``, ``chaosbench/dataset.py``): ``<root>/era5/era5_full_1.5deg_YYYYMMDD.zarr``,
     one store per day (00 UTC snapshot), variables ``z q t u v w`` with dims
     ``(level, latitude, longitude)`` (a length-1 ``time`` dim is accepted too), levels
     10 … 1000 hPa, latitude 90 → −90 (121), longitude 0 … 358.5 (240); z in gpm = ERA5 z / 9.81.
@@ -398,7 +485,10 @@ def open_chaosbench(
         raise InputError(f"verify={verify!r}: expected 'all' or 'first'")
     files = chaosbench_files(root, years)
     paths = [str(p) for p in files]
-    first = xr.open_dataset(paths[0], engine="zarr", chunks=None)
+    _check_zarr_folder(paths[0])
+    first = _open_named(
+        paths[0], "a ChaosBench day-store", xr.open_dataset, paths[0], engine="zarr", chunks=None
+    )
     avail = [v for v in first.data_vars]
     want = list(
         CHAOSBENCH_VARIABLES
@@ -407,7 +497,9 @@ def open_chaosbench(
     )
     missing = [v for v in want if v not in first.data_vars]
     if missing:
-        raise UnknownNameError(f"variable(s) {missing} not in ChaosBench store {paths[0]}; available: {avail}")
+        raise UnknownNameError(
+            f"variable(s) {missing} not in ChaosBench store {paths[0]}; available: {avail}"
+        )
     if variables is None:
         want = [v for v in CHAOSBENCH_VARIABLES if v in first.data_vars] or avail
 
@@ -438,8 +530,7 @@ def open_chaosbench(
         level_index = np.asarray(level_index)
     lev_values = stored_levels if level_index is None else stored_levels[level_index]
 
-    dates = [CHAOSBENCH_PATTERN.match(f.name).group(1) for f in files]
-    times = np.array([f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in dates], dtype="datetime64[ns]")
+    times = np.array([_chaosbench_date(f) for f in files], dtype="datetime64[ns]")
     gaps = np.flatnonzero(np.diff(times) != np.timedelta64(1, "D"))
     if gaps.size:
         logger.warning(

@@ -1,8 +1,7 @@
 """Configuration of the Pangu-style 3D Earth-specific transformer and its presets.
 
 Published dimensions (Bi et al., "Accurate medium-range global weather forecasting with 3D neural
-networks", Nature 619, 2023; official pseudocode ``198808xc/Pangu-Weather/pseudocode.py``; see the
-project's ``reference/weather.md`` section A): embedding C = 192, depths (2, 6, 6, 2), heads
+networks", Nature 619, 2023; official pseudocode ``198808xc/Pangu-Weather/pseudocode.py``): embedding C = 192, depths (2, 6, 6, 2), heads
 (6, 12, 12, 6), window (2, 6, 12) in (pressure level, latitude, longitude), patch (2, 4, 4),
 13 pressure levels, 5 upper-air variables (Z, Q, T, U, V), 4 surface variables (MSLP, U10, V10, T2M)
 and 3 constant masks (land-sea, soil type, topography) on the 0.25° 721 × 1440 grid:

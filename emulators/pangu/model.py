@@ -1,6 +1,6 @@
 """Pangu-style 3D Earth-specific transformer (Bi et al., Nature 619, 2023), registered as ``"pangu"``.
 
-Architecture (pseudocode ``PanguModel``; ``reference/weather.md`` A2–A5), paper sizes in brackets::
+Architecture (pseudocode ``PanguModel`` in ``198808xc/Pangu-Weather/pseudocode.py``), paper sizes in brackets::
 
     upper (B, V_up, L, H, W) ──pad──Conv3d(p_z, p_h, p_w)──┐           [5, 13, 721, 1440] → C × 7 × 181 × 360
     surface ⊕ masks (B, V_sfc + M, H, W) ──pad──Conv2d─────┴─ concat on level (surface = level 0)
@@ -29,8 +29,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import EmulatorInputError
+from ..errors import EmulatorInputError, EmulatorTypeError
 from ..registry import register_model
+from ..validation import check_tensor
 from .attention import EarthSpecificLayer
 from .config import PanguConfig, pangu_token_grids
 
@@ -188,16 +189,11 @@ class PanguModel(nn.Module):
 
     def _check_inputs(self, upper: torch.Tensor, surface: torch.Tensor) -> None:
         cfg = self.config
-        want_up = (cfg.n_upper_vars, cfg.n_levels, *cfg.grid)
-        if upper.ndim != 5 or tuple(upper.shape[1:]) != want_up:
-            raise EmulatorInputError(
-                f"upper must have shape (B, {', '.join(map(str, want_up))}), got {tuple(upper.shape)}"
-            )
-        want_sfc = (cfg.n_surface_vars, *cfg.grid)
-        if surface.ndim != 4 or tuple(surface.shape[1:]) != want_sfc:
-            raise EmulatorInputError(
-                f"surface must have shape (B, {', '.join(map(str, want_sfc))}), got {tuple(surface.shape)}"
-            )
+        like = self.embedding.conv.weight
+        check_tensor("upper", upper, ("B", cfg.n_upper_vars, cfg.n_levels, *cfg.grid), like=like)
+        check_tensor("surface", surface, ("B", cfg.n_surface_vars, *cfg.grid), like=like)
+        if upper.shape[0] < 1:
+            raise EmulatorInputError(f"upper: empty batch, got shape {tuple(upper.shape)}")
         if surface.shape[0] != upper.shape[0]:
             raise EmulatorInputError(f"surface batch {surface.shape[0]} differs from upper batch {upper.shape[0]}")
 
@@ -209,6 +205,12 @@ class PanguModel(nn.Module):
         b = upper.shape[0]
         if self.config.n_masks:
             masks = self.constant_masks if masks is None else masks
+            if not isinstance(masks, torch.Tensor) or not torch.is_floating_point(masks):
+                raise EmulatorTypeError(
+                    f"masks: expected a floating-point torch.Tensor of shape ({self.config.n_masks}, "
+                    f"{self.config.grid[0]}, {self.config.grid[1]}), got {type(masks).__name__} "
+                    f"{getattr(masks, 'dtype', '')}"
+                )
             if masks.ndim == 3:
                 masks = masks.expand(b, -1, -1, -1)
             if tuple(masks.shape) != (b, self.config.n_masks, *self.config.grid):
@@ -232,10 +234,7 @@ class PanguModel(nn.Module):
         """``(B, V_sfc + V_up·L, H, W)`` → ``upper (B, V_up, L, H, W)``, ``surface (B, V_sfc, H, W)``."""
         cfg = self.config
         want = cfg.n_surface_vars + cfg.n_upper_vars * cfg.n_levels
-        if x.ndim != 4 or x.shape[1] != want:
-            raise EmulatorInputError(
-                f"x must have shape (B, {want}, H, W) (surface + upper channels), got {tuple(x.shape)}"
-            )
+        check_tensor("x (surface + upper-air channels)", x, ("B", want, *cfg.grid))
         surface = x[:, : cfg.n_surface_vars]
         upper = x[:, cfg.n_surface_vars :].reshape(x.shape[0], cfg.n_upper_vars, cfg.n_levels, *x.shape[2:])
         return upper, surface

@@ -1,6 +1,6 @@
 """ChaosBench's scores *as its code computes them* (repo leap-stc/ChaosBench, ``chaosbench/criterion.py``
-and ``eval_*.py``, HEAD 4f82f40), re-implemented from the specification in the project notes
-(``shared/reference/chaosbench.md`` §2); no ChaosBench code is copied (it is GPL-3.0).
+and ``eval_*.py``, HEAD 4f82f40), re-implemented from a written specification of those
+files; no ChaosBench code is copied (it is GPL-3.0).
 
 Use these functions to reproduce or compare with numbers published by ChaosBench (its paper, leaderboard
 and the ``logs/*/eval/*.csv`` files). For new work use the default WeatherBench2 (WB2) convention of
@@ -105,7 +105,9 @@ def _check_pair(pred: np.ndarray, targ: np.ndarray, names: tuple[str, str] = ("p
     if pred.shape != targ.shape:
         raise MetricInputError(f"{names[0]} shape {pred.shape} differs from {names[1]} shape {targ.shape}")
     if pred.ndim < 3:
-        raise MetricInputError(f"{names[0]}: expected (n, ..., lat, lon) with at least 3 axes, got {pred.shape}")
+        raise MetricInputError(
+            f"{names[0]}: expected (n, ..., lat, lon) with at least 3 axes, got {pred.shape}"
+        )
 
 
 def chaosbench_latitude_weights(latitude: Any) -> np.ndarray:
