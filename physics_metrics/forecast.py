@@ -21,7 +21,7 @@ import numpy as np
 
 from physics_metrics._arrays import as_time_series, check_same_dim
 
-from .errors import MetricInputError
+from .errors import MetricInputError, NonFiniteInputError
 
 try:
     import torch
@@ -48,16 +48,35 @@ def _check_scale(scale: float) -> float:
     return float(scale)
 
 
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    """:class:`NonFiniteInputError` naming ``name`` and the first NaN/inf as ``(…, time t, dim d)``."""
+    ok = np.isfinite(arr)
+    if not ok.all():
+        pos = tuple(int(i) for i in np.argwhere(~ok)[0])
+        lead = f"series {pos[:-2]}, " if len(pos) > 2 else ""
+        raise NonFiniteInputError(
+            f"{name}: {int(ok.size - ok.sum())} non-finite value(s), the first ({arr[pos]}) at {lead}"
+            f"time step {pos[-2]}, dim {pos[-1]}"
+        )
+
+
 def _pair(y_true: Any, y_pred: Any, time_dim: str, state_dim: str) -> tuple[np.ndarray, np.ndarray]:
-    a = as_time_series(y_true, "y_true", time_dim=time_dim, state_dim=state_dim, min_length=1)
-    b = as_time_series(y_pred, "y_pred", time_dim=time_dim, state_dim=state_dim, min_length=1)
+    """Both series as ``(..., time, dim)`` float64, finite, of the same length and dimension."""
+    a = as_time_series(y_true, "y_true", time_dim=time_dim, state_dim=state_dim, min_length=1, allow_nan=True)
+    b = as_time_series(y_pred, "y_pred", time_dim=time_dim, state_dim=state_dim, min_length=1, allow_nan=True)
+    _check_finite(a, "y_true")
+    _check_finite(b, "y_pred")
     check_same_dim(a, b, ("y_true", "y_pred"))
     if a.shape[-2] != b.shape[-2]:
-        raise MetricInputError(f"y_true and y_pred have different lengths: {a.shape[-2]} vs {b.shape[-2]} steps")
+        raise MetricInputError(
+            f"y_true and y_pred have different lengths: {a.shape[-2]} vs {b.shape[-2]} steps"
+        )
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise MetricInputError(f"y_true and y_pred have incompatible shapes {a.shape} and {b.shape}") from None
+        raise MetricInputError(
+            f"y_true and y_pred have incompatible shapes {a.shape} and {b.shape}"
+        ) from None
     return a, b
 
 
@@ -130,10 +149,12 @@ def smape(
     s = _check_scale(scale)
     if torch is not None and isinstance(y_true, torch.Tensor) and isinstance(y_pred, torch.Tensor):
         if y_true.shape[-2:] != y_pred.shape[-2:] or y_true.ndim < 2:
-            raise MetricInputError(f"y_true and y_pred: shapes {tuple(y_true.shape)} and {tuple(y_pred.shape)}")
+            raise MetricInputError(
+                f"y_true and y_pred: shapes {tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+            )
         for name, t in (("y_true", y_true), ("y_pred", y_pred)):
             if not bool(torch.isfinite(t).all()):
-                raise MetricInputError(f"{name}: contains NaN/inf values")
+                _check_finite(t.detach().cpu().double().numpy(), name)
         if steps is not None:
             y_true, y_pred = y_true[..., :steps, :], y_pred[..., :steps, :]
         return s * _ratio(y_true, y_pred, eps).mean(dim=(-2, -1))
@@ -181,7 +202,9 @@ def _nrmse_per_step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """PhyxMamba ``rmse_at_t``: ``sqrt(mean_d ((ŷ_t - y_t)/std_t(y))^2)``, std over the window."""
     std = a.std(axis=-2, keepdims=True)
     if np.any(std == 0):
-        raise MetricInputError("y_true: a state dimension is constant over the window; cannot normalise (nrmse)")
+        raise MetricInputError(
+            "y_true: a state dimension is constant over the window; cannot normalise (nrmse)"
+        )
     return np.sqrt(np.mean(((b - a) / std) ** 2, axis=-1))
 
 
@@ -287,7 +310,9 @@ def prediction_error_n_step(
     if predictions is not None:
         pred = as_time_series(predictions, "predictions", min_length=1)
         if pred.shape != target.shape:
-            raise MetricInputError(f"predictions: expected shape {target.shape} (T - n, dim), got {pred.shape}")
+            raise MetricInputError(
+                f"predictions: expected shape {target.shape} (T - n, dim), got {pred.shape}"
+            )
     else:
         pred = np.empty_like(target)
         for start in range(0, t_start, batch_size):

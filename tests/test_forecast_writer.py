@@ -110,7 +110,9 @@ def test_members_torch_xarray_inputs_and_netcdf_export(tmp_path):
     np.testing.assert_array_equal(ds["z"].values[1], f1["z"])
     np.testing.assert_array_equal(ds["z"].values[0], f["z"])
     out = w.to_netcdf(tmp_path / "e.nc")
-    w.to_netcdf(out)  # replacing an existing export is atomic too
+    with pytest.raises(FileExistsError, match="e.nc"):
+        w.to_netcdf(out)
+    w.to_netcdf(out, overwrite=True)  # replacing an existing export is atomic too
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.nc", "e.zarr"]  # no temp files left
     nc = open_forecast(out)
     xr.testing.assert_identical(nc.load(), ds.load())
@@ -129,7 +131,9 @@ def test_bad_input_is_named(tmp_path):
     with pytest.raises(ValueError, match="path"):
         _writer(tmp_path / "g.nc")
     w.write(INITS[0], _fields(0))
-    with pytest.raises(ValueError, match="coordinate 'latitude'"):
+    with pytest.raises(
+        FileExistsError, match="latitude: store has 7 values 90.0 … -90.0, this writer 7 values -90.0"
+    ):
         _writer(tmp_path / "f.zarr", latitude=LAT[::-1])
     with pytest.raises(FileNotFoundError):
         open_forecast(tmp_path / "nothing.zarr")

@@ -365,7 +365,7 @@ def _first_bad(values: np.ndarray, ok: np.ndarray) -> int:
 def validate_canonical(ds: xr.Dataset, *, require_time: bool = True, check_nan: bool = False) -> xr.Dataset:
     """Check that ``ds`` follows the canonical schema; return it unchanged.
 
-    Metadata-level checks (nothing is loaded): the dims exist and each variable's dims are in
+    Metadata-level checks (nothing is loaded): the dims exist, none has length 0, and each variable's dims are in
     canonical order; ``time`` is strictly increasing (the first duplicated or decreasing value
     is named); ``latitude`` strictly decreasing within [−90, 90]; ``longitude`` strictly
     increasing within [0, 360); ``level`` strictly increasing; every variable has ``units`` and
@@ -381,6 +381,9 @@ def validate_canonical(ds: xr.Dataset, *, require_time: bool = True, check_nan: 
     for dim in required:
         if dim not in ds.dims:
             raise InputError(f"missing dimension {dim!r} (dims: {sorted(map(str, ds.dims))})")
+    empty_dims = [str(d) for d, n in ds.sizes.items() if n == 0]
+    if empty_dims:
+        raise InputError(f"dimension(s) {empty_dims} have length 0 (no values to use)")
     unknown = [d for d in ds.dims if d not in CANONICAL_DIMS]
     if unknown:
         raise InputError(f"dimension(s) {unknown} are not canonical (allowed: {CANONICAL_DIMS})")

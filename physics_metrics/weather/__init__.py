@@ -44,6 +44,16 @@ from .probabilistic import (
     spread_skill_ratio,
 )
 from .references import climatology_forecast, climatology_indexers, persistence_forecast
+from .registry import (
+    SCORES,
+    ChaosBenchPiece,
+    ScoreSpec,
+    WB2Piece,
+    register_score,
+    score_spec,
+    scores_where,
+    unregister_score,
+)
 from .scorecard import SCORECARD_METRICS, scorecard, write_scorecard_csv, write_scorecard_netcdf
 from .spectra import (
     EARTH_RADIUS_M,
@@ -84,6 +94,14 @@ __all__ = [
     "zonal_energy_spectrum",
     "CHAOSBENCH_BLOCK",
     "SCORECARD_METRICS",
+    "SCORES",
+    "ChaosBenchPiece",
+    "ScoreSpec",
+    "WB2Piece",
+    "register_score",
+    "score_spec",
+    "scores_where",
+    "unregister_score",
     "acc_chaosbench_as_coded",
     "bias_chaosbench",
     "chaosbench_block_reduce",

@@ -18,9 +18,16 @@ Reduction order (all scores)
 4. for RMSE: the square root *after* the time mean (:func:`rmse_wb2`, WeatherBench2/ECMWF) or before it
    (:func:`rmse_per_sample`, WB2's ``RMSESqrtBeforeTimeAvg``).
 
-NaN handling: ``skipna=False`` (default) raises ``ValueError`` naming the input that contains NaN —
-immediately for in-memory data, at compute time for dask data. ``skipna=True`` drops NaN points from the
-weighted means (the weights are renormalised over the valid points) and from the time mean.
+Non-finite values: ``skipna=False`` (default) raises :class:`~physics_metrics.errors.NonFiniteInputError`
+(a ``ValueError``) naming the input, the variable and the first offending position (dim = coordinate value)
+— immediately for in-memory data, at compute time (chunk by chunk, nothing extra is loaded) for dask data.
+``skipna=True`` is the policy for fields that legitimately hold NaN (masked ocean or land points, missing
+observations): NaN points are dropped from the weighted means (the weights are renormalised over the valid
+points) and from the time mean. ``±inf`` is never skipped: it raises with either setting.
+
+Empty inputs (a dim of length 0, e.g. no ``init_time``) and duplicated coordinate values (e.g. an
+``init_time`` given twice) raise :class:`~physics_metrics.errors.MetricInputError` naming the dimension and
+the duplicates.
 
 References: WeatherBench2 (Rasp et al. 2024; ``weatherbench2/metrics.py``), ChaosBench notes §7.
 """
@@ -28,12 +35,13 @@ References: WeatherBench2 (Rasp et al. 2024; ``weatherbench2/metrics.py``), Chao
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ..errors import MetricInputError, MetricTypeError
+from ..errors import MetricInputError, MetricTypeError, NonFiniteInputError
 from .weights import latitude_weights
 
 logger = logging.getLogger(__name__)
@@ -66,31 +74,95 @@ def _as_dataarray(x: Any, name: str) -> xr.DataArray:
     for d in SPATIAL:
         if d not in x.dims:
             raise MetricInputError(f"{name}: missing dimension {d!r} (dims: {x.dims})")
+    check_dims_nonempty_unique(x, name)
     return x
+
+
+def check_dims_nonempty_unique(x: xr.DataArray | xr.Dataset, name: str) -> None:
+    """Raise :class:`MetricInputError` for a dim of length 0 or an index coordinate with duplicated values
+    (both named). Reads coordinates only."""
+    for d, n in x.sizes.items():
+        if n == 0:
+            raise MetricInputError(f"{name}: dimension {d!r} has length 0 (nothing to score)")
+    for d, index in x.indexes.items():
+        if index.has_duplicates:
+            dup = [str(v) for v in index[index.duplicated()].unique()[:5]]
+            raise MetricInputError(f"{name}: coordinate {d!r} has duplicated values {dup}")
 
 
 def _is_dask(x: xr.DataArray) -> bool:
     return getattr(x.data, "dask", None) is not None or type(x.data).__module__.startswith("dask")
 
 
-def _raise_on_nan_block(block: np.ndarray, name: str) -> np.ndarray:
-    if np.isnan(block).any():
-        raise MetricInputError(
-            f"{name}: contains {int(np.isnan(block).sum())} NaN value(s) in a chunk; pass skipna=True to "
-            "ignore them"
+def _label(name: str, x: xr.DataArray) -> str:
+    return f"{name} {x.name!r}" if x.name is not None and str(x.name) != name else name
+
+
+def _position(idx: Sequence[int], dims: Sequence[str], coords: dict[str, np.ndarray]) -> str:
+    parts = []
+    for i, d in zip(idx, dims):
+        value = coords[d][i] if d in coords else i
+        if isinstance(value, np.datetime64):
+            value = str(value.astype("datetime64[s]")).replace("T00:00:00", "")
+        elif isinstance(value, np.timedelta64):
+            value = str(value.astype("timedelta64[h]"))
+        parts.append(f"{d}={value}" if d in coords else f"{d}[{i}]")
+    return ", ".join(parts)
+
+
+def nonfinite_message(
+    arr: np.ndarray,
+    label: str,
+    dims: Sequence[str],
+    coords: dict[str, np.ndarray],
+    skipna: bool,
+    offset: Sequence[int] | None = None,
+) -> str | None:
+    """The error message for the first non-finite value of ``arr`` (``None`` if there is none). With
+    ``skipna`` only ``±inf`` counts."""
+    bad = np.isinf(arr) if skipna else ~np.isfinite(arr)
+    if not bad.any():
+        return None
+    first = np.argwhere(bad)[0]
+    if offset is not None:
+        first = first + np.asarray(offset)
+    value = arr[tuple(np.argwhere(bad)[0])]
+    n = int(bad.sum())
+    return (
+        f"{label}: {n} non-finite value(s) ({'inf' if skipna else 'NaN/inf'}), the first ({value}) at "
+        f"{_position(first, dims, coords)}"
+        + (
+            ""
+            if skipna
+            else "; pass skipna=True to leave NaN points (e.g. masked ones) out — inf is never skipped"
         )
+    )
+
+
+def _raise_on_nonfinite_block(block: np.ndarray, label, dims, coords, skipna, block_info=None) -> np.ndarray:
+    offset = None
+    if block_info and 0 in block_info:
+        offset = [start for start, _ in block_info[0]["array-location"]]
+    msg = nonfinite_message(block, label, dims, coords, skipna, offset)
+    if msg:
+        raise NonFiniteInputError(msg)
     return block
 
 
 def _check_nan(x: xr.DataArray, name: str, skipna: bool) -> xr.DataArray:
-    """Raise on NaN when ``skipna`` is False: eagerly for numpy data, lazily (per chunk) for dask data."""
-    if skipna or not np.issubdtype(x.dtype, np.floating):
+    """Raise :class:`NonFiniteInputError` on NaN (unless ``skipna``) or ±inf (always), naming the input,
+    the variable and the first offending position: eagerly for numpy data, lazily per chunk for dask."""
+    if not np.issubdtype(x.dtype, np.floating):
         return x
+    label = _label(name, x)
+    dims = [str(d) for d in x.dims]
+    coords = {d: np.asarray(x[d].values) for d in dims if d in x.coords}
     if _is_dask(x):
-        return x.copy(data=x.data.map_blocks(_raise_on_nan_block, name, dtype=x.dtype))
-    n_nan = int(np.isnan(x.values).sum())
-    if n_nan:
-        raise MetricInputError(f"{name}: contains {n_nan} NaN value(s); pass skipna=True to ignore them")
+        data = x.data.map_blocks(_raise_on_nonfinite_block, label, dims, coords, skipna, dtype=x.dtype)
+        return x.copy(data=data)
+    msg = nonfinite_message(np.asarray(x.values), label, dims, coords, skipna)
+    if msg:
+        raise NonFiniteInputError(msg)
     return x
 
 
@@ -224,7 +296,9 @@ def climatology_at(climatology: xr.DataArray, valid_time: xr.DataArray | Any) ->
     needed = np.unique(np.asarray(doy.values).ravel())
     absent = needed[~np.isin(needed, available)]
     if absent.size:
-        raise MetricInputError(f"climatology: day(s) of year {absent.tolist()[:10]} missing (needed by valid_time)")
+        raise MetricInputError(
+            f"climatology: day(s) of year {absent.tolist()[:10]} missing (needed by valid_time)"
+        )
     index: dict[str, xr.DataArray] = {"dayofyear": doy}
     if "hour" in climatology.dims:
         hour = valid_time.dt.hour
@@ -263,7 +337,9 @@ def _weights_for(x: xr.DataArray, weights: Any) -> xr.DataArray:
     else:
         arr = np.asarray(weights, dtype=np.float64)
         if arr.shape != (x.sizes[LAT],):
-            raise MetricInputError(f"weights: expected shape ({x.sizes[LAT]},) in the forecast's latitude order")
+            raise MetricInputError(
+                f"weights: expected shape ({x.sizes[LAT]},) in the forecast's latitude order"
+            )
         w = xr.DataArray(arr, dims=(LAT,), coords={LAT: x[LAT].values})
     if not np.all(np.isfinite(w.values)) or np.any(w.values < 0):
         raise MetricInputError("weights: must be finite and non-negative")

@@ -63,7 +63,9 @@ def _check_members(forecast: xr.DataArray, member_dim: str, minimum: int) -> int
     if not isinstance(forecast, xr.DataArray):
         raise MetricTypeError(f"forecast: expected an xarray.DataArray, got {type(forecast).__name__}")
     if member_dim not in forecast.dims:
-        raise MetricInputError(f"member_dim: {member_dim!r} is not a dimension of forecast (dims: {forecast.dims})")
+        raise MetricInputError(
+            f"member_dim: {member_dim!r} is not a dimension of forecast (dims: {forecast.dims})"
+        )
     m = int(forecast.sizes[member_dim])
     if m < minimum:
         raise MetricInputError(f"forecast: needs at least {minimum} members along {member_dim!r}, got {m}")

@@ -25,10 +25,18 @@ Deterministic metrics of an ensemble forecast are scored on the ensemble mean; `
 ``ssr`` and ``crpss`` need a ``member`` dim. ``acc`` needs ``climatology``, ``crpss`` also
 ``climatology_std`` (both ``(dayofyear, [hour], [level], latitude, longitude)``, as the truth's variables).
 
-NaN: ``skipna=False`` (default) raises ``ValueError`` naming the variable, the input and the first init /
-lead time with a NaN; ``skipna=True`` leaves NaN points out of the spatial means (and all-NaN inits out of
-the init means), as documented by the underlying functions. Grids, levels, lead times and valid times are
-matched by value; a mismatch is a ``ValueError`` naming the dimension.
+Which scores exist, in which convention, and what each needs is the table of
+:mod:`~physics_metrics.weather.registry` (:data:`SCORES`, one :class:`ScoreSpec` per score); this module
+iterates it, so a score added with :func:`register_score` is available here at once.
+
+Non-finite values: ``skipna=False`` (default) raises :class:`~physics_metrics.errors.NonFiniteInputError`
+naming the input, the variable and the first init / lead time / level / grid point holding NaN or ±inf;
+``skipna=True`` is the policy for fields with legitimately missing points (masked ocean, missing
+observations): NaN points are left out of the spatial means (and all-NaN inits out of the init means), as
+documented by the underlying functions — ``±inf`` still raises. The check runs on each piece as it is
+loaded for scoring, so nothing extra is read. Grids, levels, lead times and valid times are matched by
+value; a mismatch is a :class:`~physics_metrics.errors.MetricInputError` naming the dimension; a dimension
+of length 0 and duplicated ``init_time``/``lead_time``/``time`` values are errors naming them.
 """
 
 from __future__ import annotations
@@ -42,23 +50,15 @@ import xarray as xr
 
 from ..errors import MetricInputError, MetricTypeError
 from . import chaosbench_convention as cbc
-from . import deterministic as det
-from . import probabilistic as prob
+from .deterministic import check_dims_nonempty_unique
 from .references import climatology_forecast, persistence_forecast
-from .scorecard_inputs import _HEAD, _SPACE, _Clim, _load, _nan_error, _same_grid, _Truth
+from .registry import SCORECARD_METRICS, SCORES, ChaosBenchPiece, WB2Piece
+from .scorecard_inputs import _HEAD, _SPACE, _Clim, _load, _nonfinite_error, _same_grid, _Truth
 from .scorecard_io import write_scorecard_csv, write_scorecard_netcdf
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SCORECARD_METRICS", "scorecard", "write_scorecard_csv", "write_scorecard_netcdf"]
-
-_DET_WB2 = ("mse", "rmse", "rmse_per_sample", "bias", "mae", "acc", "acc_centred", "ms_ssim")
-_DET_CB = ("rmse", "bias", "mae", "acc", "specdiv", "specres", "ms_ssim")
-_ENS = ("crps", "spread", "ssr", "crpss")
-#: metrics available per convention
-SCORECARD_METRICS = {"wb2": _DET_WB2 + _ENS, "chaosbench": _DET_CB + _ENS}
-_NEEDS_CLIM = ("acc", "acc_centred", "crpss")
-_SKILL_OF = ("mse", "rmse", "mae", "crps", "rmse_per_sample")
 
 
 # -------------------------------------------------------------------------------------------- checks
@@ -74,7 +74,7 @@ def _validate(forecast: xr.Dataset, metrics: Sequence[str], convention: str, has
                 f"metrics: {m!r} is not available in convention {convention!r} "
                 f"(available: {SCORECARD_METRICS[convention]})"
             )
-        if m in _ENS and not has_members:
+        if SCORES[m].needs_ensemble and not has_members:
             raise MetricInputError(f"metrics: {m!r} needs an ensemble forecast with a 'member' dimension")
         if m not in out:
             out.append(m)
@@ -86,7 +86,9 @@ def _validate(forecast: xr.Dataset, metrics: Sequence[str], convention: str, has
 def _check_forecast(forecast: Any) -> xr.Dataset:
     if isinstance(forecast, xr.DataArray):
         if forecast.name is None:
-            raise MetricInputError("forecast: a DataArray needs a name (the variable name), or pass a Dataset")
+            raise MetricInputError(
+                "forecast: a DataArray needs a name (the variable name), or pass a Dataset"
+            )
         forecast = forecast.to_dataset()
     if not isinstance(forecast, xr.Dataset):
         raise MetricTypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
@@ -97,10 +99,9 @@ def _check_forecast(forecast: Any) -> xr.Dataset:
         raise MetricInputError("forecast: 'init_time' must be datetime64")
     if not np.issubdtype(forecast["lead_time"].dtype, np.timedelta64):
         raise MetricInputError("forecast: 'lead_time' must be timedelta64")
-    if forecast.indexes["init_time"].has_duplicates:
-        raise MetricInputError("forecast: duplicate 'init_time' values")
     if not forecast.data_vars:
         raise MetricInputError("forecast: has no data variables")
+    check_dims_nonempty_unique(forecast, "forecast")
     return forecast
 
 
@@ -138,48 +139,27 @@ def _da(arr: np.ndarray, dims: Sequence[str], coords: dict[str, Any]) -> xr.Data
 
 
 def _wb2_piece(acc, metrics, f, o, c, s, dims, coords, lead_sl, lev_sl, shape, skipna, opts) -> None:
-    """Per-init WB2 scores of one piece via the public functions (``time_dim=None``)."""
+    """Per-init WB2 values of one piece from each score's ``wb2`` (keys shared between scores added once)."""
     has_m = "member" in dims
     odims = [d for d in dims if d != "member"]
     fd = _da(f, dims, coords)
-    od = _da(o, odims, coords)
-    fmean = fd.mean("member", skipna=skipna) if has_m else fd
-    kw = {"time_dim": None, "skipna": skipna}
-
-    def put(key, da):
-        acc.add_per_init(
-            key,
-            np.asarray(da.transpose(*[d for d in odims if d not in _SPACE]).values),
-            lead_sl,
-            lev_sl,
-            shape,
-        )
-
-    if {"mse", "rmse", "ssr"} & set(metrics):
-        put("mse", det.mse(fmean, od, **kw))
-    if "rmse_per_sample" in metrics:
-        put("rmse_per_sample", det.rmse_per_sample(fmean, od, **kw))
-    if "bias" in metrics:
-        put("bias", det.bias(fmean, od, **kw))
-    if "mae" in metrics:
-        put("mae", det.mae(fmean, od, **kw))
-    if "acc" in metrics or "acc_centred" in metrics:
-        cd = _da(c, odims, coords)
-        if "acc" in metrics:
-            put("acc", det.acc_uncentred(fmean, od, cd, **kw))
-        if "acc_centred" in metrics:
-            put("acc_centred", det.acc_centred(fmean, od, cd, **kw))
-    if "ms_ssim" in metrics:
-        lat = np.asarray(coords["latitude"])
-        per = _ms_ssim_per_init(np.asarray(fmean.transpose(*odims).values), o, lat)
-        acc.add_per_init("ms_ssim", per, lead_sl, lev_sl, shape)
-    if "crps" in metrics or "crpss" in metrics:
-        put("crps", prob.crps_ensemble(fd, od, estimator=opts["crps_estimator"], **kw))
-    if "crpss" in metrics:
-        ref = prob.crps_gaussian(od, _da(c, odims, coords), _da(s, odims, coords))
-        put("crps_ref", det.spatial_mean(ref, skipna=skipna))
-    if "spread" in metrics or "ssr" in metrics:
-        put("var", prob.ensemble_spread(fd, **kw) ** 2)
+    piece = WB2Piece(
+        f=fd,
+        fmean=fd.mean("member", skipna=skipna) if has_m else fd,
+        o=_da(o, odims, coords),
+        c=None if c is None else _da(c, odims, coords),
+        s=None if s is None else _da(s, odims, coords),
+        kw={"time_dim": None, "skipna": skipna},
+        opts=opts,
+        latitude=np.asarray(coords["latitude"]),
+    )
+    values: dict[str, Any] = {}
+    for m in metrics:
+        values.update(SCORES[m].wb2(piece))
+    head = [d for d in odims if d not in _SPACE]
+    for key, v in values.items():
+        arr = np.asarray(v.transpose(*head).values) if isinstance(v, xr.DataArray) else np.asarray(v)
+        acc.add_per_init(key, arr, lead_sl, lev_sl, shape)
 
 
 def _cb_piece(acc, metrics, f, o, c, s, lat, lead_sl, lev_sl, shape, b) -> None:
@@ -187,60 +167,13 @@ def _cb_piece(acc, metrics, f, o, c, s, lat, lead_sl, lev_sl, shape, b) -> None:
     has_m = f.ndim == o.ndim + 1
     if has_m:  # (n, lead, member, ...) -> ChaosBench's (n, member, lead, ...)
         f = np.moveaxis(f, 2, 1)
-    fmean = f.mean(axis=1) if has_m else f
-    one = {"block": None}
-    out: dict[str, np.ndarray] = {}
-    if "rmse" in metrics:
-        out["rmse"] = cbc.rmse_chaosbench(fmean, o, lat, **one)
-    if "bias" in metrics:
-        out["bias"] = cbc.bias_chaosbench(fmean, o, lat, **one)
-    if "mae" in metrics:
-        out["mae"] = cbc.mae_chaosbench(fmean, o, lat, **one)
-    if "acc" in metrics:
-        out["acc"] = cbc.acc_chaosbench_as_coded(fmean, o, c, lat, **one)
-    if "specdiv" in metrics:
-        out["specdiv"] = cbc.spectral_divergence_chaosbench(fmean, o, **one)
-    if "specres" in metrics:
-        out["specres"] = cbc.spectral_residual_chaosbench(fmean, o, **one)
-    if "ms_ssim" in metrics:
-        out["ms_ssim"] = cbc.ms_ssim_chaosbench(fmean, o, lat, **one)
-    if "crps" in metrics:
-        out["crps"] = cbc.crps_chaosbench(f, o, lat, **one)
-    if "crpss" in metrics:
-        out["crpss"] = cbc.crpss_chaosbench(f, o, c, s, lat, **one)
-    if "spread" in metrics:
-        out["spread"] = cbc.spread_chaosbench(f, lat, **one)
-    if "ssr" in metrics:
-        out["ssr"] = cbc.spread_skill_ratio_chaosbench(f, o, lat, **one)
-    for k, v in out.items():
-        acc.add_block(k, v, lead_sl, lev_sl, shape, b)
-
-
-def _ms_ssim_per_init(f: np.ndarray, o: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Per-field MS-SSIM ``(n, lead, [level])`` in ChaosBench's orientation (latitude descending)."""
-    from .ssim import ms_ssim
-
-    if lat.size > 1 and lat[0] < lat[-1]:
-        f, o = f[..., ::-1, :], o[..., ::-1, :]
-    flat = np.asarray(ms_ssim(f.reshape(-1, *f.shape[-2:]).copy(), o.reshape(-1, *o.shape[-2:]).copy()))
-    return flat.reshape(f.shape[:-2])
+    piece = ChaosBenchPiece(f=f, fmean=f.mean(axis=1) if has_m else f, o=o, c=c, s=s, latitude=lat)
+    for m in metrics:
+        acc.add_block(m, SCORES[m].chaosbench(piece), lead_sl, lev_sl, shape, b)
 
 
 def _finish_wb2(acc: _Accumulator, metrics: Sequence[str], n_members: int, opts) -> dict[str, np.ndarray]:
-    out = {}
-    for m in metrics:
-        if m == "rmse":
-            out[m] = np.sqrt(acc.mean("mse"))
-        elif m == "spread":
-            out[m] = np.sqrt(acc.mean("var"))
-        elif m == "ssr":
-            c = np.sqrt((n_members + 1.0) / n_members) if opts["ssr_correction"] else 1.0
-            out[m] = c * np.sqrt(acc.mean("var")) / np.sqrt(acc.mean("mse"))
-        elif m == "crpss":
-            out[m] = 1.0 - acc.mean("crps") / acc.mean("crps_ref")
-        else:
-            out[m] = acc.mean(m)
-    return out
+    return {m: SCORES[m].finish_wb2(acc.mean, opts, n_members) for m in metrics}
 
 
 def _group(n: int, size: int) -> list[slice]:
@@ -277,15 +210,11 @@ def _score_variable(var, forecast, truth_src, clim_src, std_src, metrics, conven
                 o = truth_src.get(valid, idx, lead_sl, lev_sl, odims)
                 c = clim_src.get(valid, idx, lead_sl, lev_sl, odims) if clim_src is not None else None
                 s = std_src.get(valid, idx, lead_sl, lev_sl, odims) if std_src is not None else None
-                if not skipna:
-                    for arr, what in (
-                        (f, "forecast"),
-                        (o, "truth"),
-                        (c, "climatology"),
-                        (s, "climatology_std"),
-                    ):
-                        if arr is not None and np.isnan(arr).any():
-                            _nan_error(arr, var, what, inits[idx], leads[lead_sl])
+                for arr, what in ((f, "forecast"), (o, "truth"), (c, "climatology"), (s, "climatology_std")):
+                    if arr is not None and not np.isfinite(arr).all():
+                        lev_values = forecast["level"].values[lev_sl] if has_level else None
+                        _nonfinite_error(arr, var, what, inits[idx], leads[lead_sl], lev_values, lat,
+                                         forecast["longitude"].values, skipna)  # fmt: skip
                 if s is not None and np.any(s[~np.isnan(s)] < 0):
                     raise MetricInputError(f"climatology_std: variable {var!r} has negative values")
                 coords = {
@@ -381,20 +310,26 @@ def scorecard(
     has_members = "member" in forecast.dims
     metric_list = _validate(forecast, metrics, convention, has_members)
     if convention == "chaosbench" and (crps_estimator not in (None, "classic") or ssr_correction):
-        raise MetricInputError("crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)")
+        raise MetricInputError(
+            "crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)"
+        )
     opts = {
         "crps_estimator": crps_estimator or "fair",
         "ssr_correction": True if ssr_correction is None else bool(ssr_correction),
         "max_chunk_bytes": int(max_chunk_mb * 2**20),
     }
-    if any(m in _NEEDS_CLIM for m in metric_list) and climatology is None:
-        raise MetricInputError(f"climatology: required by metric(s) {[m for m in metric_list if m in _NEEDS_CLIM]}")
-    if "crpss" in metric_list and climatology_std is None:
-        raise MetricInputError("climatology_std: required by metric 'crpss'")
+    needs_clim = [m for m in metric_list if SCORES[m].needs_climatology]
+    needs_std = [m for m in metric_list if SCORES[m].needs_climatology_std]
+    if needs_clim and climatology is None:
+        raise MetricInputError(f"climatology: required by metric(s) {needs_clim}")
+    if needs_std and climatology_std is None:
+        raise MetricInputError(f"climatology_std: required by metric(s) {needs_std}")
     names = list(forecast.data_vars) if variables is None else list(variables)
     for v in names:
         if v not in forecast.data_vars:
-            raise MetricInputError(f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})")
+            raise MetricInputError(
+                f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})"
+            )
     spatial = _same_grid(forecast, truth, "truth")
     inits = forecast["init_time"].values
     if convention == "chaosbench":
@@ -406,11 +341,11 @@ def scorecard(
         levels = forecast["level"].values if "level" in forecast[v].dims else None
         t_src = _Truth(truth, forecast, v, spatial, levels)
         c_src = s_src = None
-        if climatology is not None and any(m in _NEEDS_CLIM for m in metric_list):
+        if climatology is not None and needs_clim:
             c_src = _Clim(
                 climatology, v, _same_grid(forecast, climatology, "climatology"), levels, "climatology"
             )
-        if climatology_std is not None and "crpss" in metric_list:
+        if climatology_std is not None and needs_std:
             s_grid = _same_grid(forecast, climatology_std, "climatology_std")
             s_src = _Clim(climatology_std, v, s_grid, levels, "climatology_std")
         cards[v] = _score_variable(
@@ -488,7 +423,7 @@ def _add_reference(
         ref_name = str(reference.attrs.get("name", "dataset"))
     else:
         raise MetricTypeError(f"reference: expected a str or xarray.Dataset, got {type(reference).__name__}")
-    ref_metrics = [m for m in metric_list if m not in _ENS or "member" in ref.dims]
+    ref_metrics = [m for m in metric_list if not SCORES[m].needs_ensemble or "member" in ref.dims]
     ref_card = scorecard(
         ref,
         truth,
@@ -506,7 +441,7 @@ def _add_reference(
     ref_card = ref_card.assign_coords(metric=[f"{m}_reference" for m in ref_metrics])
     skills = []
     for m in ref_metrics:
-        if m in _SKILL_OF:
+        if SCORES[m].skill:
             s = 1.0 - card.sel(metric=m) / ref_card.sel(metric=f"{m}_reference")
             skills.append(s.drop_vars("metric", errors="ignore").expand_dims(metric=[f"{m}_skill"]))
     out = xr.concat([card, ref_card] + skills, dim="metric", combine_attrs="drop_conflicts")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import MetricInputError
+from ..errors import MetricInputError, NonFiniteInputError
 from .references import climatology_indexers
 
 _HEAD = ("init_time", "lead_time")
@@ -78,11 +78,31 @@ def _load(da: xr.DataArray, order: Sequence[str]) -> np.ndarray:
     return np.asarray(da.transpose(*order).values, dtype=np.float64)
 
 
-def _nan_error(arr: np.ndarray, var: str, what: str, inits: np.ndarray, leads: np.ndarray) -> None:
-    bad = np.argwhere(np.isnan(arr))[0]
-    raise MetricInputError(
-        f"{what}: variable {var!r} contains NaN (init_time {inits[bad[0]]}, lead_time {leads[bad[1]]}); "
-        "pass skipna=True to leave NaN points out"
+def _nonfinite_error(
+    arr: np.ndarray, var: str, what: str, inits: np.ndarray, leads: np.ndarray, levels, lat, lon, skipna: bool
+) -> None:
+    """Raise :class:`NonFiniteInputError` for the first NaN (unless ``skipna``) or ±inf of a loaded piece
+    ``(init, lead, [member], [level], lat, lon)``, naming the input, variable, init, lead, level and point."""
+    bad = np.isinf(arr) if skipna else ~np.isfinite(arr)
+    if not bad.any():
+        return
+    pos = np.argwhere(bad)[0]
+    value = arr[tuple(pos)]
+    where = [f"init_time {pd.Timestamp(inits[pos[0]])}", f"lead_time {pd.Timedelta(leads[pos[1]])}"]
+    rest = list(pos[2:-2])
+    if levels is not None and rest:
+        where.append(f"level {levels[rest[-1]]}")
+    if arr.ndim - 4 > (levels is not None):
+        where.append(f"member index {rest[0]}")
+    where.append(f"latitude {lat[pos[-2]]}, longitude {lon[pos[-1]]}")
+    raise NonFiniteInputError(
+        f"{what}: variable {var!r} has {int(bad.sum())} non-finite value(s) in this piece, the first ({value}) at "
+        + ", ".join(where)
+        + (
+            ""
+            if skipna
+            else "; pass skipna=True to leave NaN points (e.g. masked ones) out — inf is never skipped"
+        )
     )
 
 
@@ -100,6 +120,10 @@ class _Truth:
         if self.schema == "forecast":
             if "lead_time" not in truth.dims:
                 raise MetricInputError(f"{what}: has 'init_time' but no 'lead_time' dimension")
+            ti = pd.Index(truth["init_time"].values)
+            if ti.has_duplicates:
+                dup = [str(t) for t in ti[ti.duplicated()].unique()[:5]]
+                raise MetricInputError(f"{what}: coordinate 'init_time' has duplicated values {dup}")
             self.ipos = _positions(forecast["init_time"].values, truth["init_time"].values, "init_time", what)
             tl, fl = truth["lead_time"].values, forecast["lead_time"].values
             if tl.shape != fl.shape or not np.array_equal(np.sort(tl), np.sort(fl)):
@@ -114,6 +138,11 @@ class _Truth:
                     f"{what}: needs a 'time' dimension or the forecast schema (init_time, lead_time)"
                 )
             self.times = pd.Index(truth["time"].values)
+            if self.times.size == 0:
+                raise MetricInputError(f"{what}: dimension 'time' has length 0")
+            if self.times.has_duplicates:
+                dup = [str(t) for t in self.times[self.times.duplicated()].unique()[:5]]
+                raise MetricInputError(f"{what}: coordinate 'time' has duplicated values {dup}")
 
     def get(self, valid, idx, lead_sl, lev_sl, odims) -> np.ndarray:
         da = self.src.da

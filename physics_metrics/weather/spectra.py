@@ -53,7 +53,9 @@ def _check_field(field: Any, lat_dim: str, lon_dim: str) -> xr.DataArray:
         raise MetricInputError("field: needs at least 2 longitudes")
     step = np.diff(np.sort(lon))
     if not np.allclose(step, 360.0 / lon.size, atol=1e-6 * 360):
-        raise MetricInputError(f"{lon_dim}: must be a regular grid covering the full circle (spacing 360/n_lon)")
+        raise MetricInputError(
+            f"{lon_dim}: must be a regular grid covering the full circle (spacing 360/n_lon)"
+        )
     return field
 
 
