@@ -8,7 +8,7 @@ Every ``--eval-every`` optimiser steps the model is run freely by the GTF protoc
 the first test point, the first 0.25·T dropped) and ``D_stsp`` (30 bins per dimension) is computed
 against the **whole** 100 000-point test set; the first step at which ``D_stsp < --target`` is the
 time-to-quality (steps and training seconds, evaluation time excluded). At the end the full
-:func:`chaosbench_py.training.dsr_evaluation.evaluate_dsr` runs: ``D_stsp``, ``D_H`` (σ = 20),
+:func:`chaosbench_py.evaluation.evaluate_dsr` runs: ``D_stsp``, ``D_H`` (σ = 20),
 PE(20) and the model's Lyapunov spectrum per time unit (``time_step = 0.01``) against the Lorenz-63
 value λ1 = 0.9056.
 
@@ -38,8 +38,9 @@ import torch
 from scipy.integrate import solve_ivp
 
 import physics_metrics as pm
-from chaosbench_py.training.dsr_evaluation import evaluate_dsr, free_run
-from chaosbench_py.training.gtf import GTFConfig, GTFTrainer
+from chaosbench_py.evaluation.dsr import evaluate_dsr, free_run
+from chaosbench_py.training import GTFTrainer
+from chaosbench_py.training.gtf import GTFConfig
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gtf"

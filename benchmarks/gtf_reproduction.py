@@ -48,9 +48,9 @@ import numpy as np
 import torch
 
 import physics_metrics as pm
-from chaosbench_py.training.baselines import fit_reservoir, train_neural_ode
-from chaosbench_py.training.dsr_evaluation import evaluate_dsr
-from chaosbench_py.training.gtf import GTFConfig, GTFTrainer
+from chaosbench_py.evaluation.dsr import evaluate_dsr
+from chaosbench_py.training import GTFTrainer, fit_reservoir, train_neural_ode
+from chaosbench_py.training.gtf import GTFConfig
 from emulators.neural_ode import NeuralODE, NeuralODEConfig
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig
 from emulators.reservoir import NVAR, EchoStateNetwork, ESNConfig, NVARConfig

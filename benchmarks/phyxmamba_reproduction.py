@@ -21,7 +21,8 @@ import torch
 from scipy.spatial.distance import pdist
 
 from chaosbench_py.simulate import generate_trajectories
-from chaosbench_py.training.phyxmamba import PhyxMambaTrainConfig, train_phyxmamba
+from chaosbench_py.training import train_phyxmamba
+from chaosbench_py.training.phyxmamba import PhyxMambaTrainConfig
 from emulators.phyxmamba import PhyxMamba, phyxmamba_preset
 from physics_metrics import (
     fractal_dimension_error,
@@ -76,7 +77,8 @@ def scores(true: np.ndarray, pred: np.ndarray, seed: int = 0) -> dict:
 def shplrnn_forecast(xtr: np.ndarray, ctx: np.ndarray, steps: int, seed: int = 0) -> np.ndarray | None:
     """shPLRNN (GTF-trained, emulators.plrnn) on standardised data; ``None`` when the module is absent."""
     try:
-        from chaosbench_py.training.gtf import GTFConfig, GTFTrainer
+        from chaosbench_py.training import GTFTrainer
+        from chaosbench_py.training.gtf import GTFConfig
         from emulators.plrnn import ShPLRNN, ShPLRNNConfig
     except ImportError:
         logging.getLogger(__name__).warning(

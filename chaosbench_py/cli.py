@@ -6,7 +6,7 @@ Subcommands::
     chaosbench systems info NAME
     chaosbench generate --system NAME --trajectories B --length T --out PATH [...]
     chaosbench run [--out DIR] [--quick]          # the main job on the embedded default
-    chaosbench train CONFIG.yaml --out DIR [--resume] [--set KEY=VALUE ...]
+    chaosbench train CONFIG.yaml --out DIR [--resume | --overwrite] [--set KEY=VALUE ...]
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
     chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...]
     chaosbench report EVAL [EVAL ...] --out DIR
@@ -135,7 +135,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training.trainer import Trainer
 
     cfg = load_run_config(args.config, _parse_overrides(args.set))
-    trainer = Trainer(cfg, args.out, resume=args.resume).fit()
+    trainer = Trainer(cfg, args.out, resume=args.resume, overwrite=args.overwrite).fit()
     if trainer.is_main:
         print(f"trained {cfg.model.name} for {trainer.step} steps; model: {Path(args.out) / 'model.pt'}")
     return 0
@@ -245,11 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an emulator from a YAML run configuration",
         description="Train any registered emulator from a YAML run file (sections model, data, task, optimizer, "
         "schedule, train; see chaosbench_py/training/config.py and configs/). Writes OUT/config.yaml, "
-        "OUT/metrics.csv, OUT/checkpoints/last.pt and OUT/model.pt. Under torchrun it trains data-parallel.",
+        "OUT/metrics.csv, OUT/checkpoints/last.pt and OUT/model.pt. An existing, non-empty OUT is refused unless "
+        "--resume or --overwrite. Under torchrun it trains data-parallel.",
     )
     pt.add_argument("config", help="YAML run configuration")
     pt.add_argument("--out", required=True, help="run folder")
-    pt.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    pt_mode = pt.add_mutually_exclusive_group()
+    pt_mode.add_argument("--resume", action="store_true", help="continue the run in OUT from OUT/checkpoints/last.pt")
+    pt_mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in OUT (kept until the new run has written its first checkpoint)",
+    )
     pt.add_argument(
         "--set",
         action="append",

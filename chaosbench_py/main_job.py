@@ -198,7 +198,7 @@ def lorenz_reconstruction(report: Report, out_dir: Path, *, quick: bool) -> dict
     )
     run_dir = out_dir / "runs" / "lorenz_shplrnn_gtf"
     t1 = time.perf_counter()
-    trainer = Trainer(load_run_config(cfg_path), run_dir).fit()
+    trainer = Trainer(load_run_config(cfg_path), run_dir, overwrite=True).fit()  # the job's own run folder
     t_train = time.perf_counter() - t1
     spectrum = flow_spectrum("Lorenz", quick=True)
     eval_dir = out_dir / "eval" / "lorenz_shplrnn_gtf"
@@ -247,7 +247,7 @@ def shallow_water_emulator(report: Report, out_dir: Path, *, quick: bool) -> dic
     )
     run_dir = out_dir / "runs" / "shallow_water_fno"
     t1 = time.perf_counter()
-    trainer = Trainer(load_run_config(cfg_path), run_dir).fit()
+    trainer = Trainer(load_run_config(cfg_path), run_dir, overwrite=True).fit()  # the job's own run folder
     t_train = time.perf_counter() - t1
     eval_dir = out_dir / "eval" / "shallow_water_fno"
     evaluate_run(run_dir, eval_dir, n_inits=4 if quick else 8, n_steps=4 if quick else 10, climatology="mean")

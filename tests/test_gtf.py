@@ -9,14 +9,14 @@ import pytest
 import torch
 import xarray as xr
 
-from chaosbench_py.training.dsr_evaluation import evaluate_dsr, n_step_predictions
+from chaosbench_py.data import load_sequences
+from chaosbench_py.evaluation.dsr import evaluate_dsr, n_step_predictions
+from chaosbench_py.training import GTFTrainer
 from chaosbench_py.training.gtf import (
     GTFConfig,
-    GTFTrainer,
     estimate_alpha,
     gtf_forward,
     gtf_loss,
-    load_sequences,
     sparse_forcing_forward,
     update_alpha,
 )

@@ -1,4 +1,4 @@
-"""Neural ODE baseline (emulators.neural_ode) and its multiple-shooting trainer (chaosbench_py.training.baselines)."""
+"""Neural ODE baseline (emulators.neural_ode) and its multiple-shooting training (chaosbench_py.training.train_neural_ode, task multi_step)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import physics_metrics as pm
-from chaosbench_py.training.baselines import train_neural_ode
+from chaosbench_py.training import train_neural_ode
 from emulators import build_model, load_model, save_model
 from emulators.neural_ode import NeuralODE, NeuralODEConfig
 

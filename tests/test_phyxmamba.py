@@ -1,4 +1,4 @@
-"""Tests of the PhyxMamba model (emulators.phyxmamba) and its trainer (chaosbench_py.training.phyxmamba)."""
+"""Tests of the PhyxMamba model (emulators.phyxmamba) and its training front end (chaosbench_py.training.train_phyxmamba)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from chaosbench_py.training.phyxmamba import PhyxMambaTrainConfig, phyxmamba_losses_stage2, train_phyxmamba
+from chaosbench_py.training import train_phyxmamba
+from chaosbench_py.training.phyxmamba import PhyxMambaTrainConfig, phyxmamba_losses_stage2
 from emulators import build_model, load_model, save_model
 from emulators.phyxmamba import PhyxMamba, PhyxMambaConfig, delay_embed_causal, phyxmamba_preset
 

@@ -1,4 +1,4 @@
-"""PhyxMamba as a task of the generic trainer (chaosbench_py.training.phyxmamba_task).
+"""PhyxMamba as a task of the generic trainer (chaosbench_py.training.tasks.phyxmamba).
 
 Checks: the harness run equals the standalone ``train_phyxmamba`` with the same seeds (losses of
 every step and final weights), linear probing changes only ``lm_head``, a run stopped and resumed
@@ -16,10 +16,10 @@ import torch
 import yaml
 
 import emulators
+from chaosbench_py.training import train_phyxmamba
 from chaosbench_py.training.config import ConfigError, config_from_dict, load_run_config
-from chaosbench_py.training.phyxmamba import PhyxMambaTrainConfig, train_phyxmamba
-from chaosbench_py.training.phyxmamba_task import PhyxMambaTask, phyxmamba_losses_stage1
-from chaosbench_py.training.tasks import build_task
+from chaosbench_py.training.phyxmamba import PhyxMambaTrainConfig, phyxmamba_losses_stage1
+from chaosbench_py.training.tasks import PhyxMambaTask, build_task
 from chaosbench_py.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,16 +76,77 @@ def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-# ---------------------------------------------------------------------------- equals the standalone trainer
-def test_harness_equals_standalone_train_phyxmamba(tmp_path, lorenz_npy):
+# ---------------------------------------------------------------------------- equals a hand-written loop
+def _reference_two_stage_loop(model, data: np.ndarray, cfg: PhyxMambaTrainConfig) -> dict:
+    """The published recipe written out as a plain loop (independent of the trainer): normalisation from
+    the data, stage 1 with Adam, stage 2 with a fresh Adam on ``lm_head`` (linear probing) and then on all
+    parameters, windows drawn as (trajectory, start) pairs from one generator seeded with ``cfg.seed``."""
+    import torch.nn.functional as F
+
+    from chaosbench_py.training.phyxmamba import phyxmamba_losses_stage2
+
+    x = torch.as_tensor(data, dtype=torch.float32)
+    flat = x.reshape(-1, x.shape[-1])
+    model.set_normalization(flat.mean(0), flat.std(0))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    c = model.config
+
+    def windows(length):
+        i = torch.randint(0, x.shape[0], (cfg.batch_size,), generator=gen)
+        t = torch.randint(0, x.shape[1] - length + 1, (cfg.batch_size,), generator=gen)
+        return x[i[:, None], t[:, None] + torch.arange(length)[None]]
+
+    hist: dict = {"stage1": [], "stage2": []}
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.stage1_lr, weight_decay=cfg.weight_decay)
+    for _ in range(cfg.stage1_steps):
+        win = windows(cfg.stage1_tokens * c.token_size)
+        pred, mtp = model(win, return_mtp=True)
+        z = model.standardize(win).reshape(win.shape[0], cfg.stage1_tokens, c.token_size, c.n_vars)
+        loss = F.mse_loss(pred[:, :-1], z[:, 1:])
+        if mtp:
+            loss = (
+                loss
+                + cfg.lambda_mtp
+                * torch.stack([F.mse_loss(p, z[:, k + 1 :]) for k, p in enumerate(mtp, 1)]).mean()
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        hist["stage1"].append(float(loss.detach()))
+    for step in range(cfg.stage2_steps):
+        if step in (0, cfg.stage2_linear_steps):
+            linear = step < cfg.stage2_linear_steps
+            for n, p in model.named_parameters():
+                p.requires_grad_(not linear or n.startswith("lm_head."))
+            opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.stage2_lr,
+                                   weight_decay=cfg.weight_decay)  # fmt: skip
+        terms = phyxmamba_losses_stage2(model, windows(c.lookback + cfg.horizon), cfg)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
+        opt.step()
+        hist["stage2"].append({k: float(v.detach()) for k, v in terms.items()})
+    return hist
+
+
+def test_harness_and_front_end_equal_a_hand_written_loop(tmp_path, lorenz_npy):
     trainer = Trainer(_config(lorenz_npy), tmp_path / "run").fit()
-    # the standalone trainer on the same training part (first 80 % of each trajectory), same seeds
+    # the hand-written loop on the same training part (first 80 % of each trajectory), same seeds
     raw = np.load(lorenz_npy)
     train_part = raw[:, : int(round(raw.shape[1] * 0.8))]
     torch.manual_seed(3)  # the Trainer seeds torch before building the model
     model = emulators.build_model("phyxmamba", {**TINY, "n_vars": 3})
     cfg = PhyxMambaTrainConfig(**STAGES, weight_decay=1e-5, batch_size=8, seed=3, progress=False)
-    hist = train_phyxmamba(model, train_part, cfg)
+    hist = _reference_two_stage_loop(model, train_part, cfg)
+    # the notebook front end (the same trainer on in-memory data) gives the same run
+    torch.manual_seed(3)
+    front = emulators.build_model("phyxmamba", {**TINY, "n_vars": 3})
+    front_hist = train_phyxmamba(front, train_part, cfg)
+    assert front_hist == hist
+    for k, v in model.state_dict().items():
+        assert torch.equal(front.state_dict()[k], v), k
 
     rows = trainer.history
     assert [r["stage"] for r in rows] == [1] * 4 + [2] * 4

@@ -16,6 +16,7 @@ import xarray as xr
 from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 
+from chaosbench_py.evaluation.dsr import DSREvaluation
 from chaosbench_py.report import (
     COASTLINES_MASK,
     COASTLINES_NONE,
@@ -29,7 +30,6 @@ from chaosbench_py.report import (
     plot_scores_vs_lead,
     plot_zonal_power_spectra,
 )
-from chaosbench_py.training.dsr_evaluation import DSREvaluation
 from physics_metrics.weather.references import climatology_forecast, persistence_forecast
 from physics_metrics.weather.scorecard import scorecard
 from physics_metrics.weather.spectra import EARTH_RADIUS_M

@@ -13,7 +13,7 @@ from gridded_inputs import LAT, LEVELS, LON, TIMES, make_data
 
 from chaosbench_py.data import WindowDataset, channel_statistics
 from chaosbench_py.evaluation import rollout_gridded, rollout_sequence
-from chaosbench_py.training.dsr_evaluation import free_run
+from chaosbench_py.evaluation.dsr import free_run
 from emulators import (
     NeuralODE,
     NeuralODEConfig,

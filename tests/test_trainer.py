@@ -176,7 +176,9 @@ def test_yaml_numbers_and_overrides(tmp_path, store):
 def test_bad_model_key_and_bad_data_fail_before_training(tmp_path, store):
     cfg = _config(store)
     cfg["model"]["config"]["hiden_channels"] = 8
-    with pytest.raises(KeyError, match="hiden_channels"):
+    with pytest.raises(
+        ConfigError, match="model.config.hiden_channels: unknown key .*did you mean 'hidden_channels'"
+    ):
         Trainer(cfg, tmp_path / "a")
     cfg = _config(store)
     cfg["data"]["variables"] = ["z", "q"]
@@ -204,7 +206,7 @@ def test_cli_wrong_config_fails_fast(tmp_path, store, capsys):
 
 
 def test_schedules():
-    base = {"model": {"name": "fno"}, "data": {"path": "x"}, "optimizer": {"lr": 1.0}}
+    base = {"model": {"name": "fno"}, "data": {"path": "x", "variables": ["z"]}, "optimizer": {"lr": 1.0}}
     f = build_scheduler_lambda(config_from_dict({**base, "schedule": {"name": "cosine", "warmup_steps": 4,
                                                                       "min_lr": 0.1}, "train": {"steps": 14}}))  # fmt: skip
     assert [f(s) for s in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
@@ -288,17 +290,17 @@ def test_bf16_autocast_runs_on_cpu(tmp_path, store):
 
 # ---------------------------------------------------------------------------- NaN guard
 def _poison(trainer: Trainer, at_steps: set[int]) -> None:
-    real = trainer.task.loss
+    real = trainer.task.compute_loss
     seen: set[int] = set()
 
-    def loss(model, batch):
-        value, extras = real(model, batch)
+    def loss(model, batch, step):
+        value, extras = real(model, batch, step)
         if trainer.step in at_steps and trainer.step not in seen:
             seen.add(trainer.step)
             value = value * float("nan")
         return value, extras
 
-    trainer.task.loss = loss
+    trainer.task.compute_loss = loss
 
 
 def test_nan_guard_stops_with_a_clear_message(tmp_path, store):

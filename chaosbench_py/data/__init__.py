@@ -76,3 +76,8 @@ __all__ = [
     "to_canonical",
     "validate_canonical",
 ]
+
+# the sources a training run names in ``data.path`` (training and evaluation open them the same way)
+from .training_sources import load_sequences, open_gridded, open_trajectory_source, year_range  # noqa: E402
+
+__all__ += ["load_sequences", "open_gridded", "open_trajectory_source", "year_range"]

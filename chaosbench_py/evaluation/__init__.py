@@ -34,3 +34,8 @@ __all__ = [
     "statistics_from_metadata",
     "write_dynamics_evaluation",
 ]
+
+# the GTF paper's evaluation of reconstructions (D_stsp, D_H, PE(n), Lyapunov spectrum of the model)
+from .dsr import DSREvaluation, evaluate_dsr, free_run, n_step_predictions  # noqa: E402
+
+__all__ += ["DSREvaluation", "evaluate_dsr", "free_run", "n_step_predictions"]

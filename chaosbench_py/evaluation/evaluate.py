@@ -5,7 +5,7 @@
   climatology: ``physics_metrics.weather.references``), all scored by the same function with the
   same options, so model and references are comparable lead by lead.
   :func:`scorecards_to_csv` writes them as one tidy CSV.
-* :func:`evaluate_dynamics`: the GTF protocol (:func:`chaosbench_py.training.evaluate_dsr`:
+* :func:`evaluate_dynamics`: the GTF protocol (:func:`chaosbench_py.evaluation.evaluate_dsr`:
   ``D_stsp``, ``D_H``, ``PE(20)``, the model's Lyapunov spectrum) plus the valid prediction time
   (VPT) of the free run from the first test point, in Lyapunov times.
   :func:`write_dynamics_evaluation` / :func:`read_dynamics_evaluation` round-trip it as JSON.
@@ -28,8 +28,8 @@ import torch.nn as nn
 import xarray as xr
 
 import physics_metrics as pm
+from chaosbench_py.evaluation.dsr import DSREvaluation, evaluate_dsr
 from chaosbench_py.files import atomic_write_text
-from chaosbench_py.training.dsr_evaluation import DSREvaluation, evaluate_dsr
 from physics_metrics.weather import climatology_forecast, persistence_forecast, scorecard
 
 from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
@@ -240,11 +240,11 @@ def evaluate_dynamics(
             :func:`physics_metrics.valid_prediction_time`. Default: first step at which the
             per-step normalised RMSE ``sqrt(mean_d ((ŷ_t − y_t)/σ_d)²)`` (``σ_d`` the std of the
             test series) exceeds 0.4 (Pathak et al. 2018's valid time criterion).
-        **dsr_options: passed to :func:`chaosbench_py.training.evaluate_dsr` (``lyapunov_steps``,
+        **dsr_options: passed to :func:`chaosbench_py.evaluation.evaluate_dsr` (``lyapunov_steps``,
             ``pe_steps``, …).
 
     Returns:
-        :class:`chaosbench_py.training.DSREvaluation` with ``extra`` holding ``vpt`` (Lyapunov
+        :class:`chaosbench_py.evaluation.DSREvaluation` with ``extra`` holding ``vpt`` (Lyapunov
         times, ``vpt_steps · time_step · λ1_true``; NaN when ``λ1_true`` is not positive),
         ``vpt_steps``, ``vpt_time``, the VPT criterion, ``lambda_max_true_source`` and, when
         estimated, ``lambda_max_true_estimate`` settings.

@@ -127,7 +127,7 @@ def _compose(model, extra, compose: dict[int, str] | None) -> Any:
 def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_steps, members,
                       perturbation_std, climatology, seed, compose=None) -> dict[str, Any]:  # fmt: skip
     from chaosbench_py.data import climatology as doy_climatology
-    from chaosbench_py.training.tasks import open_gridded, pd_years
+    from chaosbench_py.data import open_gridded, year_range
 
     cfg = extra["run_config"]
     d = cfg["data"]
@@ -157,7 +157,7 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     kind = climatology if climatology != "auto" else ("doy" if span >= pd.Timedelta("365D") else "mean")
     clim = None
     if kind == "doy":
-        clim = doy_climatology(train, years=pd_years(train), variables=variables, levels=levels)
+        clim = doy_climatology(train, years=year_range(train), variables=variables, levels=levels)
     elif kind == "mean":
         clim = stationary_climatology(train, variables)
     truth = data[variables]
@@ -175,8 +175,8 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
 
 def _evaluate_trajectories(model, extra, out: Path, *, data_path, test_data, time_step, true_spectrum,
                            max_test_points) -> dict[str, Any]:  # fmt: skip
-    from chaosbench_py.training.gtf import load_sequences
-    from chaosbench_py.training.tasks import _load_trajectory_source
+    from chaosbench_py.data import load_sequences
+    from chaosbench_py.data import open_trajectory_source as _load_trajectory_source
 
     mean = np.asarray(extra["normalisation"]["mean"], dtype=np.float64)
     std = np.asarray(extra["normalisation"]["std"], dtype=np.float64)
@@ -268,7 +268,7 @@ def build_report(
     in ``out_dir`` — default ``eval_dir`` — when ``None``) and return it (call ``.write()`` to write)."""
     from chaosbench_py.data import open_forecast
     from chaosbench_py.report import Report, add_dynamics_section, add_weather_section
-    from chaosbench_py.training.tasks import open_gridded
+    from chaosbench_py.data import open_gridded
 
     eval_dir = Path(eval_dir)
     meta_path = eval_dir / "evaluation.json"

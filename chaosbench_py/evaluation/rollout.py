@@ -464,7 +464,7 @@ def rollout_sequence(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
     sampling step apart:
 
     * latent models with ``init_state``/``step``/``observe`` (:class:`emulators.ShPLRNN`): through
-      :func:`chaosbench_py.training.dsr_evaluation.free_run` (row 0 = ``observe(init_state(x0))``,
+      :func:`chaosbench_py.evaluation.dsr.free_run` (row 0 = ``observe(init_state(x0))``,
       equal to ``x0`` for the identity read-out);
     * :class:`emulators.NeuralODE`: ``model(x0, n_steps)`` (the flow map over ``Δt`` per step);
     * :class:`emulators.EchoStateNetwork`, :class:`emulators.NVAR`, :class:`emulators.PhyxMamba`:
@@ -488,7 +488,7 @@ def rollout_sequence(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
             f"x0: expected shape (B, N) (or (B, T_ctx, N) for context models), got {tuple(x.shape)}"
         )
     if all(callable(getattr(model, a, None)) for a in ("init_state", "step", "observe")):
-        from chaosbench_py.training.dsr_evaluation import free_run
+        from chaosbench_py.evaluation.dsr import free_run
 
         runs = [free_run(model, row.cpu().numpy(), n_steps + 1) for row in x]
         return np.stack(runs)

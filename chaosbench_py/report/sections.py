@@ -190,7 +190,7 @@ def add_dynamics_section(
 ) -> None:
     """Append a dynamical-systems-reconstruction section: invariants table, attractors, Lyapunov spectra.
 
-    ``evaluations``: ``{model: DSREvaluation}`` (:func:`chaosbench_py.training.evaluate_dsr`).
+    ``evaluations``: ``{model: DSREvaluation}`` (:func:`chaosbench_py.evaluation.evaluate_dsr`).
     ``data_series``: the test series ``(T, N)``; ``model_series``: ``{model: free run (T', N)}`` (or one
     array, named after the only evaluation). ``data_spectrum``: the data's Lyapunov spectrum, if known;
     it is plotted and, where an evaluation has no ``lambda_max_true``, its largest exponent is used as

@@ -1,61 +1,76 @@
-"""Training and evaluation of emulators.
+"""Training of emulators: one config-driven trainer, its config, and the task kinds it learns.
 
-* :mod:`.trainer` + :mod:`.config` + :mod:`.tasks`: the one config-driven trainer for every emulator
-  (:class:`Trainer`, :func:`load_run_config`, :class:`RunConfig`; tasks ``next_step``, ``gtf``,
-  ``multi_step``), used by ``chaosbench train``.
+* :mod:`.trainer` + :mod:`.config`: :class:`Trainer`, :func:`load_run_config`, :class:`RunConfig` — the
+  one training loop of the package, used by ``chaosbench train``.
+* :mod:`.tasks`: the :class:`~.tasks.Task` interface and registry (:func:`register_task`,
+  :func:`get_task`), with the kinds ``next_step``, ``gtf``, ``multi_step``, ``phyxmamba``.
+* :mod:`.run_dir`, :mod:`.run_log`: the run folder (never overwritten by accident, never half-written)
+  and ``metrics.csv``.
+* :mod:`.gtf`, :mod:`.phyxmamba`: the mathematics of generalized teacher forcing and of PhyxMamba's stages.
+* :mod:`.frontends`: in-memory front ends of the trainer for notebooks (:class:`GTFTrainer`,
+  :func:`train_phyxmamba`, :func:`train_neural_ode`).
+* :mod:`.baselines`: closed-form reservoir fitting (:func:`fit_reservoir`).
 
-* :mod:`.gtf`: shPLRNN with generalized teacher forcing (:class:`GTFTrainer`, resumable checkpoints).
-* :mod:`.dsr_evaluation`: the GTF paper's evaluation protocol (:func:`evaluate_dsr`).
-* :mod:`.baselines`: reservoir fitting and neural-ODE training.
-* :mod:`.phyxmamba`: PhyxMamba's two training stages.
+The evaluation of reconstructions (``evaluate_dsr``) lives in :mod:`chaosbench_py.evaluation`; the data
+loaders in :mod:`chaosbench_py.data` (:func:`~chaosbench_py.data.load_sequences`).
 """
 
-from .baselines import NeuralODETrainingResult, as_trajectory_tensor, fit_reservoir, train_neural_ode
+from .baselines import as_trajectory_tensor, fit_reservoir
 from .config import ConfigError, RunConfig, config_from_dict, config_to_dict, load_run_config
-from .dsr_evaluation import DSREvaluation, evaluate_dsr, free_run, n_step_predictions
+from .frontends import GTFTrainer, NeuralODETrainingResult, train_neural_ode, train_phyxmamba
 from .gtf import (
     ALPHA_METHODS,
     GTFConfig,
-    GTFTrainer,
     estimate_alpha,
     gtf_forward,
     gtf_loss,
-    load_sequences,
     sparse_forcing_forward,
     update_alpha,
 )
-from .phyxmamba import PhyxMambaTrainConfig, phyxmamba_losses_stage2, train_phyxmamba
-from .phyxmamba_task import PhyxMambaTask
+from .phyxmamba import PhyxMambaTrainConfig, phyxmamba_losses_stage1, phyxmamba_losses_stage2
 from .run_log import read_metrics
+from .tasks import (
+    GTFTask,
+    MultiStepTask,
+    NextStepTask,
+    PhyxMambaTask,
+    Task,
+    get_task,
+    list_tasks,
+    register_task,
+)
 from .trainer import Trainer
 
 __all__ = [
+    "ALPHA_METHODS",
     "ConfigError",
+    "GTFConfig",
+    "GTFTask",
+    "GTFTrainer",
+    "MultiStepTask",
+    "NeuralODETrainingResult",
+    "NextStepTask",
     "PhyxMambaTask",
+    "PhyxMambaTrainConfig",
     "RunConfig",
+    "Task",
     "Trainer",
+    "as_trajectory_tensor",
     "config_from_dict",
     "config_to_dict",
-    "load_run_config",
-    "read_metrics",
-    "NeuralODETrainingResult",
-    "PhyxMambaTrainConfig",
-    "as_trajectory_tensor",
-    "fit_reservoir",
-    "phyxmamba_losses_stage2",
-    "train_neural_ode",
-    "train_phyxmamba",
-    "ALPHA_METHODS",
-    "DSREvaluation",
-    "GTFConfig",
-    "GTFTrainer",
     "estimate_alpha",
-    "evaluate_dsr",
-    "free_run",
+    "fit_reservoir",
+    "get_task",
     "gtf_forward",
     "gtf_loss",
-    "load_sequences",
-    "n_step_predictions",
+    "list_tasks",
+    "load_run_config",
+    "phyxmamba_losses_stage1",
+    "phyxmamba_losses_stage2",
+    "read_metrics",
+    "register_task",
     "sparse_forcing_forward",
+    "train_neural_ode",
+    "train_phyxmamba",
     "update_alpha",
 ]

@@ -12,8 +12,14 @@ A run file has six sections (every key optional except ``model.name`` and ``data
 Validation (:func:`config_from_dict`) is recursive and strict: an unknown key, a value of the
 wrong type or a value outside its allowed set raises :class:`ConfigError` whose message starts
 with the dotted key, e.g. ``train.batch_size: expected int, got 'eight'``, and lists the valid
-keys or choices. Model hyper-parameters under ``model.config`` are validated by the model's own
-config dataclass (:func:`emulators.make_config`) when the model is built.
+keys or choices. Everything that can be checked without reading data is checked here, so a bad
+file fails before a store is opened: ``task.kind`` against the task registry
+(:func:`chaosbench_py.training.tasks.get_task`, close matches listed), ``model.name`` against the model
+registry, the task kind's own rules and options (``task.gtf``, ``task.phyxmamba``, which ``data.kind``
+it trains on: :meth:`Task.check_config <chaosbench_py.training.tasks.Task.check_config>`), and
+``model.config`` against the model's config dataclass — unknown keys (with the closest valid key),
+value types, and required keys, except those the task fills in from the data (channel counts, grid
+sizes: the task's ``data_fields``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError, MissingInputError
+from ..errors import ConfigError, MissingInputError, UnknownNameError
 
 __all__ = [
     "ConfigError",
@@ -106,12 +112,11 @@ class TaskSection:
     ``rollout_steps`` steps integrated from their first point, MSE over the window.
     ``kind="phyxmamba"``: PhyxMamba's two stages (teacher forcing with multi-token prediction, then
     autoregressive fine-tuning with MMD terms); ``phyxmamba`` holds the stage keys of
-    :class:`chaosbench_py.training.PhyxMambaTrainConfig`.
+    :class:`chaosbench_py.training.PhyxMambaTrainConfig`. Further kinds can be registered
+    (:func:`chaosbench_py.training.tasks.register_task`).
     """
 
-    kind: str = dataclasses.field(
-        default="next_step", metadata=_choices("next_step", "gtf", "multi_step", "phyxmamba")
-    )
+    kind: str = "next_step"  # a registered task kind (chaosbench_py.training.tasks.list_tasks())
     rollout_steps: int = 1
     detach_every: int | None = None
     loss: str = dataclasses.field(default="mse", metadata=_choices("mse", "mae"))
@@ -276,8 +281,6 @@ def _from_mapping(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
         if choices and coerced not in choices:
             raise ConfigError(f"{full}: {coerced!r} is not one of {list(choices)}")
         kwargs[name] = coerced
-    if cls is RunConfig:
-        return cls(**kwargs)
     return cls(**kwargs)
 
 
@@ -336,7 +339,128 @@ def config_from_dict(values: Mapping[str, Any]) -> RunConfig:
         raise ConfigError("model.name: required (one of emulators.list_models())")
     if not cfg.data.path:
         raise ConfigError("data.path: required (a gridded store or a trajectory file)")
+    _check_data_keys(cfg)
+    task_cls = _task_class(cfg.task.kind)
+    _model_config_class(cfg.model.name)
+    task_cls.check_config(cfg)
+    _check_model_config(cfg, task_cls.data_fields)
     return cfg
+
+
+def _task_class(kind: str) -> Any:
+    from .tasks import get_task
+
+    try:
+        return get_task(kind)
+    except UnknownNameError as exc:
+        raise ConfigError(f"task.kind: {exc}") from exc
+
+
+def _model_config_class(name: str) -> type:
+    import emulators
+    from emulators.errors import EmulatorKeyError
+
+    try:
+        return emulators.model_config_class(name)
+    except EmulatorKeyError as exc:
+        raise ConfigError(f"model.name: {exc}") from exc
+
+
+def _check_data_keys(cfg: RunConfig) -> None:
+    """Values that must parse: time ranges, the time step, loss weights, the device name."""
+    import pandas as pd
+
+    d, k = cfg.data, cfg.task
+    for key in ("train", "valid"):
+        for value in getattr(d, key) or []:
+            try:
+                pd.Timestamp(value)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"data.{key}: {value!r} is not a date/time ({exc})") from exc
+    if d.time_step is not None:
+        try:
+            pd.Timedelta(d.time_step)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"data.time_step: {d.time_step!r} is not a time span such as '6h' ({exc})"
+            ) from exc
+    for key in ("variable_weights", "level_weights"):
+        for name, w in (getattr(k, key) or {}).items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+                raise ConfigError(f"task.{key}.{name}: expected a number >= 0, got {w!r}")
+    if cfg.train.device != "auto":
+        import torch
+
+        try:
+            torch.device(cfg.train.device)
+        except (RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"train.device: {cfg.train.device!r} is not a device (auto, cpu, cuda, cuda:1, mps …)"
+            ) from exc
+
+
+def _check_model_value(value: Any, hint: Any, key: str) -> Any:
+    """``value`` of ``model.config`` checked against its field annotation (YAML's ``1e-3`` strings → float)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is type(None):
+                continue
+            try:
+                return _check_model_value(value, arg, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: expected {_type_name(hint)}, got {value!r}")
+    if hint is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return value
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key}: expected int, got {value!r}")
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if hint is str and not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if hint is tuple or origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        fixed = args and Ellipsis not in typing.get_args(hint)
+        if fixed and len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return [
+            _check_model_value(v, args[i] if fixed else args[0], f"{key}[{i}]") if args else v
+            for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _check_model_config(cfg: RunConfig, data_fields: frozenset[str]) -> None:
+    """``model.config`` against model ``model.name``'s config dataclass (keys, types, required keys)."""
+    name, values = cfg.model.name, cfg.model.config
+    config_cls = _model_config_class(name)
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"model.config.{key}: unknown key for model {name!r}{hint}; valid keys: {sorted(fields)}"
+            )
+    for key, value in list(values.items()):
+        values[key] = _check_model_value(value, hints.get(key), f"model.config.{key}")
+    for key, f in fields.items():
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if no_default and key not in values and key not in data_fields:
+            raise ConfigError(f"model.config.{key}: required by model {name!r} (it has no default)")
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""Generalized teacher forcing (GTF) training of latent RNN emulators (shPLRNN).
+"""Generalized teacher forcing (GTF) of latent RNN emulators (shPLRNN): the forcing, the loss, adaptive α.
 
 Hess, Monfared, Brenner, Durstewitz, "Generalized Teacher Forcing for Learning Chaotic Dynamics",
 ICML 2023; procedure as in the authors' Julia code ``DurstewitzLab/GTF-shPLRNN``
-(``src/tf_training/{tfrecur,forcing,alpha_estimation,training}.jl``; project notes
-``reference/dsr.md`` A.2-A.4).
+(``src/tf_training/{tfrecur,forcing,alpha_estimation,training}.jl``).
+
+This module is the mathematics only (no loop, no data): the task ``gtf`` of the generic trainer
+(:class:`chaosbench_py.training.tasks.GTFTask`) and the notebook front end
+:class:`chaosbench_py.training.GTFTrainer` use it.
 
 Forward pass on a batch of sequences ``x (S, T+1, N)``::
 
@@ -36,31 +39,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from emulators.checkpoint import load_model
-
-from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
+from ..errors import InputError, InputTypeError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "ALPHA_METHODS",
     "GTFConfig",
-    "GTFTrainer",
     "estimate_alpha",
     "gtf_forward",
     "gtf_loss",
-    "load_sequences",
     "sparse_forcing_forward",
     "update_alpha",
 ]
@@ -167,45 +163,6 @@ class GTFConfig:
     def lr_gamma(self) -> float:
         """Per-epoch decay factor ``exp(log(lr_end / lr_start) / epochs)``."""
         return math.exp(math.log(self.lr_end / self.lr_start) / self.epochs)
-
-
-# ---------------------------------------------------------------------------- data
-def load_sequences(data: Any, name: str = "data", variable: str = "x") -> list[torch.Tensor]:
-    """Training series as a list of float32 ``(time, dim)`` tensors.
-
-    ``data``: a path to ``.npy`` (``(time, dim)`` or ``(trajectory, time, dim)``), a numpy array /
-    tensor of those shapes, an ``xarray.DataArray`` or ``Dataset`` (variable ``variable``) with dims
-    ``(trajectory, time, dim)`` or ``(time, dim)`` (the schema of ``chaosbench_py.simulate``).
-    """
-    if isinstance(data, (str, os.PathLike)):
-        path = Path(data)
-        if not path.exists():
-            raise MissingInputError(f"{name}: no file at {path}")
-        data = np.load(path)
-    try:
-        import xarray as xr
-
-        if isinstance(data, xr.Dataset):
-            if variable not in data:
-                raise UnknownNameError(f"{name}: dataset has no variable {variable!r} (has {list(data.data_vars)})")
-            data = data[variable]
-        if isinstance(data, xr.DataArray):
-            dims = ("trajectory", "time", "dim") if "trajectory" in data.dims else ("time", "dim")
-            if set(data.dims) != set(dims):
-                raise InputError(f"{name}: expected dims {dims}, got {data.dims}")
-            data = data.transpose(*dims).values
-    except ImportError:  # pragma: no cover
-        pass
-    arr = torch.as_tensor(np.asarray(data), dtype=torch.float32)
-    if arr.ndim == 2:
-        arr = arr.unsqueeze(0)
-    if arr.ndim != 3:
-        raise InputError(
-            f"{name}: expected (time, dim) or (trajectory, time, dim), got shape {tuple(arr.shape)}"
-        )
-    if not torch.isfinite(arr).all():
-        raise InputError(f"{name}: contains NaN or inf")
-    return [a for a in arr]
 
 
 # ---------------------------------------------------------------------------- forcing
@@ -316,106 +273,3 @@ def update_alpha(alpha: float, alpha_est: float, decay: float) -> float:
     """aGTF rule: ``α_est`` if ``α_est > α`` else ``decay·α + (1 - decay)·α_est``; result in ``[0, 1]``."""
     new = alpha_est if alpha_est > alpha else decay * alpha + (1.0 - decay) * alpha_est
     return min(1.0, max(0.0, new))
-
-
-# ---------------------------------------------------------------------------- trainer
-def _run_config(model: nn.Module, cfg: GTFConfig) -> Any:
-    """The generic trainer's :class:`RunConfig` equivalent to ``cfg`` (task ``gtf``)."""
-    from .config import config_from_dict
-
-    forcing = {k: getattr(cfg, k) for k in ("sequence_length", "alpha", "alpha_method", "alpha_update_interval",
-                                             "alpha_decay", "partial_forcing", "forcing", "stf_interval",
-                                             "lambda_latent", "lambda_observation")}  # fmt: skip
-    return config_from_dict({
-        "model": {"name": getattr(model, "model_name", "shplrnn")},
-        "data": {"kind": "trajectories", "path": "<in memory>", "train_fraction": 1.0},
-        "task": {"kind": "gtf", "gtf": forcing},
-        "optimizer": {"name": cfg.optimizer, "lr": cfg.lr_start, "weight_decay": 0.0},
-        "schedule": {"name": "exponential", "min_lr": cfg.lr_end, "decay_every": cfg.batches_per_epoch},
-        "train": {"steps": cfg.total_steps, "batch_size": cfg.batch_size, "grad_clip": cfg.gradient_clip_norm,
-                  "bf16": cfg.bf16, "checkpoint_every": cfg.checkpoint_every, "log_every": 1, "seed": cfg.seed,
-                  "device": cfg.device, "progress": cfg.progress},
-    })  # fmt: skip
-
-
-class GTFTrainer:
-    """Train a latent RNN emulator with GTF (or STF) on in-memory ``data`` (see :func:`load_sequences`).
-
-    A thin front end of the generic :class:`chaosbench_py.training.Trainer` (task ``gtf``) for notebooks:
-    the same loop, checkpoints and exact resume, with the published schedule expressed in epochs
-    (RAdam, learning rate decayed once per epoch of ``batches_per_epoch`` steps from ``lr_start`` to
-    ``lr_end``). ``trainer.train(n_steps)`` runs ``n_steps`` optimiser steps (default: up to
-    ``config.total_steps``), writing ``checkpoint_path`` (atomically) every ``config.checkpoint_every``
-    steps and at the end; :meth:`GTFTrainer.resume` continues exactly (``N`` + resume + ``N`` steps
-    gives the weights of ``2N`` steps). Attributes: ``model``, ``config``, ``step``, ``alpha``,
-    ``optimizer``, ``history`` (list of ``(step, loss, mse, alpha)``) and ``trainer`` (the generic one).
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        data: Any,
-        config: GTFConfig | Mapping[str, Any] | None = None,
-        checkpoint_path: str | os.PathLike | None = None,
-    ):
-        from .tasks import GTFTask
-        from .trainer import Trainer, resolve_device
-
-        self.config = config if isinstance(config, GTFConfig) else GTFConfig.from_dict(config)
-        run = _run_config(model, self.config)
-        task = GTFTask(run, resolve_device(self.config.device), series=data)
-        n = getattr(getattr(model, "config", None), "obs_dim", None)
-        if n is not None and task.dim != n:
-            raise InputError(f"data: the series have {task.dim} dims, model obs_dim is {n}")
-        self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
-        self.trainer = Trainer(run, None, task=task, model=model, checkpoint_path=self.checkpoint_path,
-                               extra_metadata={"gtf_config": dataclasses.asdict(self.config)})  # fmt: skip
-
-    model = property(lambda self: self.trainer.model)
-    optimizer = property(lambda self: self.trainer.optimizer)
-    scheduler = property(lambda self: self.trainer.scheduler)
-    step = property(lambda self: self.trainer.step)
-    alpha = property(lambda self: self.trainer.task.alpha)
-
-    @property
-    def history(self) -> list[tuple[int, float, float, float]]:
-        return [
-            (int(h["step"]), float(h["loss"]), float(h["mse"]), float(h["alpha"]))
-            for h in self.trainer.history
-        ]
-
-    def train(self, n_steps: int | None = None) -> GTFTrainer:
-        """Run ``n_steps`` more optimiser steps (default: until ``config.total_steps``)."""
-        self.trainer.fit(stop_after=None if n_steps is None else int(n_steps))
-        logger.info("GTF: %d steps done, alpha=%.4f", self.step, self.alpha)
-        return self
-
-    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
-        """Write model + training state atomically (loadable with ``weights_only=True``)."""
-        if path is not None:
-            self.trainer.ckpt_path = Path(path)
-        if self.trainer.ckpt_path is None:
-            raise InputError("save_checkpoint: no path (pass one, or checkpoint_path= to the constructor)")
-        return self.trainer.save_checkpoint()
-
-    @classmethod
-    def resume(
-        cls,
-        path: str | os.PathLike,
-        data: Any,
-        overrides: Mapping[str, Any] | None = None,
-        checkpoint_path: str | os.PathLike | None = None,
-    ) -> GTFTrainer:
-        """Rebuild a trainer from a checkpoint written by :meth:`save_checkpoint` and continue exactly.
-
-        ``overrides``: config keys to change (e.g. ``device``, ``progress``); ``checkpoint_path``
-        defaults to ``path``.
-        """
-        model, extra = load_model(path)
-        if "training" not in extra or "gtf_config" not in extra:
-            raise InputError(f"{path}: not a GTF training checkpoint; cannot resume")
-        values = dict(extra["gtf_config"])
-        values.update(overrides or {})
-        trainer = cls(model, data, GTFConfig.from_dict(values), checkpoint_path or path)
-        trainer.trainer._load_training_state(Path(path), check_config=False)
-        return trainer

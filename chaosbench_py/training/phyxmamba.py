@@ -1,46 +1,52 @@
-"""Two-stage PhyxMamba training (reference notes ``dsr.md`` section B.2).
+"""PhyxMamba's two training stages: settings, window sampling and the loss of each stage.
+
+PhyxMamba (Liu, Zhao, Ding, Wang, Li, "Mamba Integrated with Physics Principles Masters Long-term
+Chaotic System Forecasting", arXiv 2505.23863) is trained in two stages:
 
 Stage 1 (teacher forcing): windows of ``stage1_tokens`` patches; loss
-``MSE(next patch) + lambda_mtp * mean_k MSE(MTP_k)`` on standardised states.
+``MSE(next patch) + lambda_mtp * mean_k MSE(MTP_k)`` on standardised states
+(:func:`phyxmamba_losses_stage1`).
 
 Stage 2 (autoregressive fine-tuning): from a ``lookback``-step context, roll out ``horizon`` steps with
 the recurrent step and minimise
 ``MSE + lambda_u * MMD_uncond + lambda_c * MMD_cond`` with, on standardised states,
 ``MMD_uncond = (1/H) sum_t MMD^2({x_ctx[:, 0]}, {yhat[:, t]})`` and
 ``MMD_cond = (1/H) sum_t MMD^2({y[:, t]}, {yhat[:, t]})`` (biased, clamped V-statistic across the batch,
-PhyxMamba's rational-quadratic kernel sum: :func:`physics_metrics.maximum_mean_discrepancy`).
-The first ``stage2_linear_steps`` steps train only the decoder ``lm_head`` ("linear probing"), then
-all parameters. Published values: ``lambda_mtp = 0.1``, ``lambda_u = 1``, ``lambda_c = 1000``, Adam lr 1e-3
-(stage 1) / 1e-4 (stage 2), weight decay 1e-5, gradient clip 1.0 (stage 2).
+PhyxMamba's rational-quadratic kernel sum: :func:`physics_metrics.maximum_mean_discrepancy`)
+(:func:`phyxmamba_losses_stage2`). The first ``stage2_linear_steps`` steps train only the decoder
+``lm_head`` ("linear probing"), then all parameters. Published values: ``lambda_mtp = 0.1``,
+``lambda_u = 1``, ``lambda_c = 1000``, Adam lr 1e-3 (stage 1) / 1e-4 (stage 2), weight decay 1e-5,
+gradient clip 1.0 (stage 2).
 
-Training is counted in optimizer steps on randomly drawn windows (the paper counts epochs).
+Training is counted in optimizer steps on randomly drawn windows (the paper counts epochs). The loop is
+the generic trainer's (task ``phyxmamba``, :class:`chaosbench_py.training.tasks.PhyxMambaTask`);
+:func:`chaosbench_py.training.train_phyxmamba` is its in-memory front end.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
-from emulators import save_model
 from emulators.phyxmamba import PhyxMamba
 from physics_metrics import maximum_mean_discrepancy
 
-from ..errors import InputError, InputTypeError
+from ..errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PhyxMambaTrainConfig", "phyxmamba_losses_stage2", "train_phyxmamba"]
+__all__ = ["PhyxMambaTrainConfig", "draw_windows", "phyxmamba_losses_stage1", "phyxmamba_losses_stage2"]
 
 
 @dataclass
 class PhyxMambaTrainConfig:
-    """Settings of :func:`train_phyxmamba` (defaults: published weights, CPU-size step counts)."""
+    """Settings of the two stages (defaults: published weights, CPU-size step counts); the task
+    ``phyxmamba`` reads the stage keys from ``task.phyxmamba``, :func:`~chaosbench_py.training.train_phyxmamba`
+    all of them."""
 
     stage1_steps: int = 2000
     stage1_tokens: int = 12
@@ -71,8 +77,9 @@ class PhyxMambaTrainConfig:
             raise InputError("PhyxMambaTrainConfig.stage1_tokens: must be >= 2 (input and target patch)")
 
 
-def _windows(data: torch.Tensor, length: int, batch: int, gen: torch.Generator) -> torch.Tensor:
-    """Random windows ``(batch, length, V)`` from ``data (N, T, V)``."""
+def draw_windows(data: torch.Tensor, length: int, batch: int, gen: torch.Generator) -> torch.Tensor:
+    """Random windows ``(batch, length, V)`` of ``data (N, T, V)``: trajectory index, then start index,
+    both uniform, drawn from ``gen``."""
     n, T, _ = data.shape
     if T < length:
         raise InputError(f"data: trajectories of length {T} are shorter than a training window ({length})")
@@ -82,8 +89,32 @@ def _windows(data: torch.Tensor, length: int, batch: int, gen: torch.Generator) 
     return data[i[:, None], idx]
 
 
-def _autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+def phyxmamba_losses_stage1(model: nn.Module, window: torch.Tensor, lambda_mtp: float) -> dict:
+    """Stage-1 (teacher-forcing) loss terms on a raw batch ``window (B, n * P, V)``, ``n >= 2`` patches.
+
+    With ``z`` the standardised window cut into patches ``(B, n, P, V)``, ``ẑ = model(window)`` (position
+    ``t`` predicts patch ``t + 1``) and ``ẑ_k`` the MTP outputs (position ``t`` predicts patch
+    ``t + k + 1``)::
+
+        mse = MSE(ẑ[:, :-1], z[:, 1:]),   mtp = (1/K) Σ_k MSE(ẑ_k, z[:, k+1:]),   loss = mse + λ_mtp · mtp
+
+    (``mtp = 0`` when the model has no MTP modules or the window is too short for them).
+    Returns ``{"loss", "mse", "mtp"}`` (tensors; ``loss`` differentiable).
+    """
+    c = model.config
+    pred, mtp = model(window, return_mtp=True)
+    n = window.shape[1] // c.token_size
+    target = model.standardize(window).reshape(window.shape[0], n, c.token_size, c.n_vars)
+    mse = F.mse_loss(pred[:, :-1].to(target.dtype), target[:, 1:])  # bf16 autocast → fp32
+    loss = mse
+    if mtp:
+        extra = torch.stack(
+            [F.mse_loss(p.to(target.dtype), target[:, k + 1 :]) for k, p in enumerate(mtp, 1)]
+        ).mean()
+        loss = loss + lambda_mtp * extra
+    else:
+        extra = mse.new_zeros(())
+    return {"loss": loss, "mse": mse, "mtp": extra}
 
 
 def phyxmamba_losses_stage2(model: PhyxMamba, window: torch.Tensor, cfg: PhyxMambaTrainConfig) -> dict:
@@ -105,94 +136,3 @@ def phyxmamba_losses_stage2(model: PhyxMamba, window: torch.Tensor, cfg: PhyxMam
     mmd_c = maximum_mean_discrepancy(y_t, p_t).mean()
     loss = mse + cfg.lambda_uncond * mmd_u + cfg.lambda_cond * mmd_c
     return {"loss": loss, "mse": mse, "mmd_uncond": mmd_u, "mmd_cond": mmd_c}
-
-
-def train_phyxmamba(
-    model: PhyxMamba,
-    train_data: Any,
-    config: PhyxMambaTrainConfig | None = None,
-    *,
-    device: str | torch.device = "cpu",
-    checkpoint_path: str | Path | None = None,
-) -> dict:
-    """Train ``model`` on ``train_data (N, T, V)`` (numpy or torch, raw states) in two stages.
-
-    Sets the model's normalisation from the training data (per-variable mean and std), moves it to
-    ``device``, runs stage 1 then stage 2, and (optionally) writes an atomic checkpoint with
-    :func:`emulators.save_model` after each stage. ``bf16`` autocasts the forward passes on devices
-    that support it (CUDA). Returns ``{"stage1": [losses], "stage2": [dict of terms]}``.
-    """
-    cfg = config or PhyxMambaTrainConfig()
-    if not isinstance(model, PhyxMamba):
-        raise InputTypeError(f"model: expected a PhyxMamba, got {type(model).__name__}")
-    data = torch.as_tensor(np.asarray(train_data), dtype=torch.float32)
-    if data.ndim == 2:
-        data = data[None]
-    if data.ndim != 3 or data.shape[-1] != model.config.n_vars:
-        raise InputError(f"train_data: expected (N, T, {model.config.n_vars}), got shape {tuple(data.shape)}")
-    if not bool(torch.isfinite(data).all()):
-        raise InputError("train_data: contains NaN/inf")
-    flat = data.reshape(-1, data.shape[-1])
-    model.set_normalization(flat.mean(0), flat.std(0))
-    device = torch.device(device)
-    model.to(device)
-    data = data.to(device)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    use_bf16 = cfg.bf16 and device.type == "cuda"
-    c = model.config
-    history: dict = {"stage1": [], "stage2": []}
-
-    from tqdm.auto import tqdm
-
-    # ---- stage 1 ----
-    model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.stage1_lr, weight_decay=cfg.weight_decay)
-    length = cfg.stage1_tokens * c.token_size
-    for step in tqdm(range(cfg.stage1_steps), desc="PhyxMamba stage 1", disable=not cfg.progress):
-        win = _windows(data, length, cfg.batch_size, gen)
-        with _autocast(device, use_bf16):
-            pred, mtp = model(win, return_mtp=True)
-        target = model.standardize(win).reshape(win.shape[0], cfg.stage1_tokens, c.token_size, c.n_vars)
-        loss = F.mse_loss(pred[:, :-1].float(), target[:, 1:])
-        if mtp:
-            extra = torch.stack([F.mse_loss(p.float(), target[:, k + 1 :]) for k, p in enumerate(mtp, 1)])
-            loss = loss + cfg.lambda_mtp * extra.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history["stage1"].append(float(loss.detach()))
-        if cfg.log_every and step % cfg.log_every == 0:
-            logger.info("stage 1 step %d loss %.5f", step, history["stage1"][-1])
-    if checkpoint_path is not None:
-        save_model(model, checkpoint_path, extra={"stage": 1, "steps": cfg.stage1_steps})
-
-    # ---- stage 2 ----
-    length = c.lookback + cfg.horizon
-    head = [p for n, p in model.named_parameters() if "head" in n]
-    for step in tqdm(range(cfg.stage2_steps), desc="PhyxMamba stage 2", disable=not cfg.progress):
-        if step == 0 or step == cfg.stage2_linear_steps:
-            linear = step < cfg.stage2_linear_steps
-            for n, p in model.named_parameters():
-                p.requires_grad_(not linear or "head" in n)
-            params = head if linear else list(model.parameters())
-            opt = torch.optim.Adam(params, lr=cfg.stage2_lr, weight_decay=cfg.weight_decay)
-            logger.info(
-                "stage 2 step %d: training %s", step, "lm_head only (linear probing)" if linear else "all"
-            )
-        win = _windows(data, length, cfg.batch_size, gen)
-        with _autocast(device, use_bf16):
-            terms = phyxmamba_losses_stage2(model, win, cfg)
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
-        opt.step()
-        history["stage2"].append({k: float(v.detach()) for k, v in terms.items()})
-        if cfg.log_every and step % cfg.log_every == 0:
-            logger.info("stage 2 step %d %s", step, history["stage2"][-1])
-    for p in model.parameters():
-        p.requires_grad_(True)
-    model.eval()
-    if checkpoint_path is not None:
-        save_model(model, checkpoint_path, extra={"stage": 2, "steps": cfg.stage1_steps + cfg.stage2_steps})
-    return history

@@ -4,7 +4,8 @@ The CSV is ``<out>/metrics.csv`` with the columns ``step, epoch, loss, lr, grad_
 samples_per_s, max_memory_mb, elapsed_s, val_loss`` followed by the task's own values (e.g.
 ``alpha`` and ``mse`` for GTF, ``loss_step1…`` for multi-step rollouts). On resume the rows after the
 checkpoint's step are dropped (the file is rewritten atomically), so the log of an interrupted and
-resumed run reads like the log of one run. pandas reads it directly (``pd.read_csv``).
+resumed run reads like the log of one run. Each row is appended with one ``write`` of the whole line,
+so a killed process leaves whole rows only. pandas reads it directly (``pd.read_csv``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +76,8 @@ class MetricsLog:
             rows = list(csv.reader(fh))
         if not rows:
             return
-        header, body = rows[0], [r for r in rows[1:] if r and int(float(r[0])) <= step]
+        header = rows[0]
+        body = [r for r in rows[1:] if len(r) == len(header) and _step_of(r) <= step]
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(header)
@@ -82,8 +85,13 @@ class MetricsLog:
         atomic_write_text(self.path, buf.getvalue())
 
     def write(self, row: dict[str, Any]) -> None:
-        with open(self.path, "a", newline="") as fh:
-            csv.writer(fh).writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
+        buf = io.StringIO()
+        csv.writer(buf).writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, buf.getvalue().encode())  # one write(2) of the whole row: never half a row
+        finally:
+            os.close(fd)
         if self.tb is not None:
             for key, value in row.items():
                 if key != "step" and isinstance(value, (int, float)):
@@ -92,6 +100,14 @@ class MetricsLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def _step_of(row: list[str]) -> float:
+    """The step of a CSV row (``inf`` for a row that is not one: dropped on resume)."""
+    try:
+        return float(row[0])
+    except ValueError:
+        return float("inf")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:

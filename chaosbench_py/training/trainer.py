@@ -5,24 +5,29 @@
     cfg = load_run_config("fno.yaml")          # typed, validated (chaosbench_py.training.config)
     Trainer(cfg, "runs/fno").fit()             # or: chaosbench train fno.yaml --out runs/fno [--resume]
 
-What a step does (global step ``s``)::
+What a step does (global step ``s``; the task hooks are those of :class:`~chaosbench_py.training.tasks.Task`)::
 
-    batch = task.batch(s, rank, world)        # the data position is s (+ the task's sampler state)
-    task.before_step(model, batch, s)         # e.g. GTF's adaptive α
-    with autocast(bf16):  loss = task.loss(model, batch)
+    batch = task.batch(s, rank, world)                     # the data position is s (+ the task's sampler state)
+    options = task.prepare_step(model, optimizer, batch, s) # stages, GTF's adaptive α, {"grad_clip": …}
+    with autocast(bf16):  loss, metrics = task.compute_loss(model, batch, s)
     loss.backward();  average gradients over processes (one all-reduce of the flattened gradients)
-    clip to train.grad_clip;  NaN/inf guard;  optimizer.step();  lr from the schedule;  EMA update
+    clip to train.grad_clip;  NaN/inf guard;  optimizer.step();  lr = schedule × task.lr_factor(s);  EMA update
 
 Output folder ``out/``: ``config.yaml`` (the validated config), ``metrics.csv`` (+ ``tensorboard/``),
 ``checkpoints/last.pt`` (training state, every ``checkpoint_every`` steps and at the end) and
 ``model.pt`` (the model to use: EMA weights when ``ema_decay`` is set, with config, channel order,
-normalisation, schema and package version; :func:`emulators.load_model` reads it).
+normalisation, schema and package version; :func:`emulators.load_model` reads it). An existing,
+non-empty ``out/`` is refused unless ``resume=True`` or ``overwrite=True``; a new run is written aside
+and takes the place of ``out/`` only with its first checkpoint (:mod:`.run_dir`), every file is written
+atomically, and a run killed at any point leaves no partial file in view.
 
 Exact resume: ``checkpoints/last.pt`` holds model, optimizer, scheduler, EMA, task state (sampler
 generator, α …), step, learning-rate scale, and the torch / CUDA / numpy / Python RNG states, all as
 tensors and plain values (``torch.load(weights_only=True)``); ``Trainer(cfg, out, resume=True)``
 continues so that a run killed at any point and resumed ends with the same weights as an
-uninterrupted run (tested by killing a process with SIGKILL).
+uninterrupted run (tested by killing a process with SIGKILL at several points). A ``last.pt`` that is not a
+checkpoint (truncated, another file type) or does not fit the configured model (another width) is a
+:class:`~emulators.errors.CheckpointError` naming the file and the mismatched weights.
 
 Distributed data parallel: under ``torchrun`` (``WORLD_SIZE > 1``) the process group is
 initialised with NCCL on CUDA and gloo on CPU; ``train.batch_size`` is the global batch, split
@@ -58,12 +63,15 @@ import torch
 import yaml
 
 import emulators
-from emulators.checkpoint import load_model, save_model
+from emulators.checkpoint import check_model_checkpoint, load_state_dict_checked, read_checkpoint, save_model
+from emulators.errors import CheckpointError
 
-from ..errors import InputError, MissingInputError, NonFiniteError
+from ..errors import ConfigError, InputError, MissingInputError, NonFiniteError
+from ..files import atomic_write_text
 from .config import RunConfig, config_from_dict, config_to_dict
+from .run_dir import RunFolder
 from .run_log import MetricsLog
-from .tasks import build_task
+from .tasks import Task, build_task
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +97,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"train.device: {name!r} requested but CUDA is not available")
+        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available on this machine")
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device(f"cuda:{local_rank}")
     return dev
@@ -201,8 +209,14 @@ class Trainer:
 
     Args:
         cfg: a validated :class:`RunConfig` (or a mapping, validated here).
-        out_dir: run folder; created if needed.
-        resume: continue from ``out_dir/checkpoints/last.pt`` (a clear error when there is none).
+        out_dir: run folder (``None``: write nothing but ``checkpoint_path``). An existing folder that
+            is not empty is refused unless ``resume`` or ``overwrite``.
+        resume: continue from ``out_dir/checkpoints/last.pt`` (or ``checkpoint_path``).
+        overwrite: replace the run in ``out_dir``; the old one stays until the new one has a checkpoint.
+        task: a ready :class:`~chaosbench_py.training.tasks.Task` (default: built from ``cfg``).
+        model: a ready model (default: built from ``cfg.model`` with the task's data-dependent keys).
+        checkpoint_path: where the training checkpoint goes (default ``out_dir/checkpoints/last.pt``).
+        extra_metadata: more entries for the checkpoints' metadata.
     Attributes: ``model`` (the raw module), ``task``, ``optimizer``, ``step``, ``history`` (logged rows).
     """
 
@@ -212,28 +226,30 @@ class Trainer:
         out_dir: str | os.PathLike | None,
         *,
         resume: bool = False,
-        task: Any = None,
+        overwrite: bool = False,
+        task: Task | None = None,
         model: Any = None,
         checkpoint_path: str | os.PathLike | None = None,
         extra_metadata: dict[str, Any] | None = None,
     ):
         self.cfg = cfg if isinstance(cfg, RunConfig) else config_from_dict(cfg)
-        self.out_dir = None if out_dir is None else Path(out_dir)
-        if checkpoint_path is not None:
-            self.ckpt_path: Path | None = Path(checkpoint_path)
-        else:
-            self.ckpt_path = None if self.out_dir is None else self.out_dir / "checkpoints" / "last.pt"
-        self.extra_metadata = dict(extra_metadata or {})
         self.dist = DistributedContext.from_env()
+        # the run folder is checked before any data is read: a refused --out fails at once
+        self.run = None if out_dir is None else RunFolder(out_dir, resume=resume, overwrite=overwrite,
+                                                         is_main=self.dist.rank == 0)  # fmt: skip
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self._checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
+        self._log: MetricsLog | None = None
+        self.extra_metadata = dict(extra_metadata or {})
         t = self.cfg.train
+        if resume and (self.ckpt_path is None or not self.ckpt_path.exists()):
+            raise MissingInputError(f"--resume: no checkpoint at {self.ckpt_path}")
         self.device = resolve_device(t.device, self.dist.local_rank)
         self.dist.init(self.device)
         if t.batch_size % self.dist.world:
             raise InputError(
                 f"train.batch_size: {t.batch_size} is not divisible by the {self.dist.world} processes"
             )
-        if resume and (self.ckpt_path is None or not self.ckpt_path.exists()):
-            raise MissingInputError(f"--resume: no checkpoint at {self.ckpt_path}")
         torch.manual_seed(t.seed)
         np.random.seed(t.seed % 2**32)  # noqa: NPY002 - seed the global RNG for user code
         random.seed(t.seed)
@@ -242,8 +258,7 @@ class Trainer:
             model_config = self.task.model_config(self.cfg.model.name, self.cfg.model.config)
             model = emulators.build_model(self.cfg.model.name, model_config)
         self.model = model.to(self.device)
-        if hasattr(self.task, "setup_model"):  # e.g. normalisation buffers set from the training data
-            self.task.setup_model(self.model)
+        self.task.setup_model(self.model)
         if self.dist.enabled:
             for p in self.model.state_dict().values():
                 torch.distributed.broadcast(p, src=0)
@@ -263,21 +278,31 @@ class Trainer:
             self.model.compile()  # in place: state_dict keys and model methods stay as they are
         if resume:
             self._load_training_state(self.ckpt_path, check_config=True)
-        if self.is_main and self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "config.yaml").write_text(
-                yaml.safe_dump(config_to_dict(self.cfg), sort_keys=False)
-            )
+        if self.run is not None:
+            self.run.prepare()
+            if self.is_main:
+                text = yaml.safe_dump(config_to_dict(self.cfg), sort_keys=False)
+                atomic_write_text(self.run.path / "config.yaml", text)
         logger.info(
             "trainer: model %s (%d parameters), task %s, device %s, %d process(es), step %d of %d",
             self.cfg.model.name, sum(p.numel() for p in self.model.parameters()), self.task.kind,
             self.device, self.dist.world, self.step, t.steps,
         )  # fmt: skip
 
+    @property
+    def ckpt_path(self) -> Path | None:
+        """The training checkpoint: ``checkpoint_path`` if given, else ``checkpoints/last.pt`` of the run folder."""
+        if self._checkpoint_path is not None:
+            return self._checkpoint_path
+        return None if self.run is None else self.run.path / "checkpoints" / "last.pt"
+
+    @ckpt_path.setter
+    def ckpt_path(self, value: str | os.PathLike | None) -> None:
+        self._checkpoint_path = None if value is None else Path(value)
+
     def _lr_multiplier(self, step: int) -> float:
         """Learning rate / ``optimizer.lr`` at ``step``: schedule × rollback scale × the task's stage factor."""
-        task_factor = self.task.lr_factor(step) if hasattr(self.task, "lr_factor") else 1.0
-        return self.lr_scale * self._lr_factor(step) * task_factor
+        return self.lr_scale * self._lr_factor(step) * self.task.lr_factor(step)
 
     @property
     def is_main(self) -> bool:
@@ -312,15 +337,23 @@ class Trainer:
                     {k: v for k, v in row.items() if isinstance(v, (int, float))} for row in self.history
                 ],
             }
-            save_model(self.model, self.ckpt_path, extra={**self._metadata(), "training": training})
+            save_model(
+                self.model, self.ckpt_path, extra={**self._metadata(), "training": training}, overwrite=True
+            )
+            if self.run is not None:
+                self.run.publish()  # the first checkpoint of a new run: it takes the place of out_dir
         self.dist.barrier()
+        if self.run is not None:
+            self.run.publish()  # the other processes follow the path
+            if self._log is not None:
+                self._log.path = self.run.path / "metrics.csv"
         return self.ckpt_path if self.is_main else None
 
     def _data_position(self) -> dict[str, int]:
         """Where the next batch comes from: global step, and for epoch-ordered tasks the epoch and the
         batch within it (sequence tasks draw from their sampler generator, saved in the task state)."""
         pos = {"next_step": self.step}
-        per_epoch = getattr(self.task, "steps_per_epoch", 0)
+        per_epoch = self.task.steps_per_epoch
         if per_epoch:
             pos.update(
                 epoch=self.step // per_epoch,
@@ -330,10 +363,33 @@ class Trainer:
         return pos
 
     def _load_training_state(self, path: Path, check_config: bool) -> None:
-        model, extra = load_model(path, map_location=self.device)
-        if "training" not in extra:
-            raise InputError(f"{path}: a model file without training state; cannot resume from it")
-        if check_config:
+        """Model, optimizer, scheduler, EMA, task and RNG state from the training checkpoint ``path``.
+
+        Raises :class:`~emulators.errors.CheckpointError` naming ``path`` when it is not a checkpoint
+        (another file type, truncated), holds no training state, holds another model, or does not fit the
+        configured model (the mismatched weights named, e.g. after changing a width).
+        """
+        payload = read_checkpoint(path, map_location="cpu")  # RNG states must stay CPU tensors
+        check_model_checkpoint(payload, path)
+        extra = payload.get("extra")
+        state = extra.get("training") if isinstance(extra, dict) else None
+        if not isinstance(state, dict):
+            raise CheckpointError(
+                f"{path}: a model file without training state; cannot resume from it "
+                "(training checkpoints are RUN/checkpoints/last.pt)"
+            )
+        missing = [k for k in ("step", "optimizer", "scheduler", "lr_scale", "rollbacks", "task", "rng", "ema")
+                   if k not in state]  # fmt: skip
+        if missing:
+            raise CheckpointError(
+                f"{path}: incomplete training state (no {', '.join(missing)}); cannot resume"
+            )
+        saved = payload["model"]["name"]
+        if saved != self.cfg.model.name:
+            raise CheckpointError(
+                f"{path}: holds a {saved!r} model; the configuration trains {self.cfg.model.name!r}"
+            )
+        if check_config and isinstance(extra.get("run_config"), dict):
             changed = [
                 k
                 for k in _flat_config_diff(extra["run_config"], config_to_dict(self.cfg))
@@ -341,13 +397,18 @@ class Trainer:
             ]
             if changed:
                 logger.warning("resuming with a config that differs from the checkpoint's in %s", changed)
-        state = extra["training"]
-        self.model.load_state_dict(model.state_dict())
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.lr_scale = float(state["lr_scale"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        load_state_dict_checked(self.model, payload["state_dict"], path)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.lr_scale = float(state["lr_scale"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.task.load_state_dict(state["task"])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{path}: its optimizer / scheduler / task state does not fit this run ({exc}); "
+                "was the configuration changed since it was written?"
+            ) from exc
         self.rollbacks = int(state["rollbacks"])
-        self.task.load_state_dict(state["task"])
         if state["ema"] is not None and self.ema is not None:
             self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
         self.step = int(state["step"])
@@ -357,9 +418,9 @@ class Trainer:
 
     def export_model(self, path: str | os.PathLike | None = None) -> Path:
         """Write the model to use (EMA weights if kept) with its metadata: ``out/model.pt`` by default."""
-        if path is None and self.out_dir is None:
+        if path is None and self.run is None:
             raise InputError("export_model: no out_dir; pass a path")
-        path = Path(path) if path is not None else self.out_dir / "model.pt"
+        path = Path(path) if path is not None else self.run.path / "model.pt"
         model = self.model
         if self.ema is not None:
             model = copy.deepcopy(self.model)
@@ -367,7 +428,7 @@ class Trainer:
                 {k: v.to(p.dtype) for (k, v), p in zip(self.ema.items(), self.model.state_dict().values())}
             )
         if self.is_main:
-            save_model(model, path, extra={**self._metadata(), "step": self.step})
+            save_model(model, path, extra={**self._metadata(), "step": self.step}, overwrite=True)
         return path
 
     # ------------------------------------------------------------------ one step
@@ -393,15 +454,12 @@ class Trainer:
     def train_step(self) -> dict[str, Any]:
         """One optimiser step. Returns the logged values; raises / rolls back on non-finite values."""
         t = self.cfg.train
-        overrides = {}
-        if hasattr(self.task, "prepare_step"):  # stages: which parameters train, optimizer resets, clipping
-            overrides = self.task.prepare_step(self.model, self.optimizer, self.step) or {}
         batch = self.task.batch(self.step, self.dist.rank, self.dist.world)
-        self.task.before_step(self.model, batch, self.step)
+        overrides = self.task.prepare_step(self.model, self.optimizer, batch, self.step) or {}
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=t.bf16):
-            loss, extras = self.task.loss(self.model, batch)
+            loss, extras = self.task.compute_loss(self.model, batch, self.step)
         loss.backward()
         if self.dist.enabled:
             self._average_gradients()
@@ -459,11 +517,14 @@ class Trainer:
         if self.cfg.train.nan_policy == "rollback" and self.ckpt_path and not self.ckpt_path.exists():
             self.save_checkpoint()
         log = None
-        if self.is_main and self.out_dir is not None:
-            extra_cols = list(getattr(self.task, "log_columns", []))
+        if self.is_main and self.run is not None:
             log = MetricsLog(
-                self.out_dir, extra_cols, t.tensorboard, resume_step=self.step if self.step else None
+                self.run.path,
+                list(self.task.log_columns),
+                t.tensorboard,
+                resume_step=self.step if self.step else None,
             )
+        self._log = log
         bar = tqdm(total=target, initial=self.step, desc=f"train {self.cfg.model.name}", unit="step",
                    disable=not (t.progress and self.is_main))  # fmt: skip
         t0 = time.perf_counter()
@@ -481,7 +542,7 @@ class Trainer:
                 now = time.perf_counter()
                 row = {
                     "step": self.step,
-                    "epoch": self.step // max(getattr(self.task, "steps_per_epoch", 0) or 1, 1),
+                    "epoch": self.step // max(self.task.steps_per_epoch, 1),
                     "lr": self.optimizer.param_groups[0]["lr"],
                     "samples_per_s": per_step_samples * (self.step - tick_step) / max(now - tick, 1e-9),
                     "max_memory_mb": _max_memory_mb(self.device),
@@ -489,7 +550,7 @@ class Trainer:
                     **out,
                 }
                 if t.validate_every and (self.step % t.validate_every == 0 or last) and self.is_main:
-                    row["val_loss"] = self.task.validation_loss(self.model)
+                    row["val_loss"] = self.task.validation_loss(self.model, self.step)
                 tick, tick_step = now, self.step
                 self.history.append(row)
                 if log is not None:
@@ -503,10 +564,11 @@ class Trainer:
                 self.save_checkpoint()
         bar.close()
         self.save_checkpoint()
-        if self.step >= t.steps and self.out_dir is not None:
+        if self.step >= t.steps and self.run is not None:
             self.export_model()
         if log is not None:
             log.close()
+        self._log = None
         self.dist.barrier()
         return self
 

@@ -1,7 +1,7 @@
 """Evaluation protocol of dynamical-systems reconstruction (DSR) as in the GTF paper.
 
-Hess et al., ICML 2023 (``DurstewitzLab/GTF-shPLRNN`` ``src/evaluation.jl``; project notes
-``reference/dsr.md`` A.6), for a test series ``X (T, N)``:
+Hess et al., "Generalized Teacher Forcing for Learning Chaotic Dynamics", ICML 2023 (the authors' code
+``DurstewitzLab/GTF-shPLRNN``, ``src/evaluation.jl``), for a test series ``X (T, N)``:
 
 1. Free run of ``1.25·T`` steps from the first test point (latent state ``init_state(X_0)``, the
    observation-model inversion; no further forcing); the first ``0.25·T`` are dropped as transient.

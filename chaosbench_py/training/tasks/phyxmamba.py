@@ -1,12 +1,11 @@
-"""PhyxMamba's two training stages as a task of the generic :class:`~chaosbench_py.training.trainer.Trainer`.
+"""Task ``phyxmamba``: PhyxMamba's two training stages (:mod:`chaosbench_py.training.phyxmamba`).
 
 Selected by ``task.kind: phyxmamba``; ``task.phyxmamba`` holds the stage keys of
 :class:`~chaosbench_py.training.phyxmamba.PhyxMambaTrainConfig` (``stage1_steps``, ``stage1_tokens``,
 ``stage1_lr``, ``lambda_mtp``, ``stage2_steps``, ``stage2_linear_steps``, ``stage2_lr``, ``horizon``,
-``lambda_uncond``, ``lambda_cond``, ``grad_clip``). It does what the standalone
-:func:`~chaosbench_py.training.phyxmamba.train_phyxmamba` does (reference notes ``dsr.md`` B.2),
-inside the generic loop, and with the same settings and seeds it produces the same batches and the
-same weights (tested):
+``lambda_uncond``, ``lambda_cond``, ``grad_clip``). :func:`chaosbench_py.training.train_phyxmamba` is the
+in-memory front end of this task; with the same settings and seeds both equal a hand-written two-stage
+loop batch for batch and weight for weight (tested):
 
 * **Stage 1** (global steps ``0 .. stage1_steps-1``): windows of ``stage1_tokens * token_size`` raw
   points; loss ``MSE(next patch) + lambda_mtp * mean_k MSE(MTP_k)`` on standardised states
@@ -15,8 +14,8 @@ same weights (tested):
   :func:`~chaosbench_py.training.phyxmamba.phyxmamba_losses_stage2` (``MSE + lambda_uncond * MMD_uncond
   + lambda_cond * MMD_cond``); the first ``stage2_linear_steps`` steps train only ``lm_head`` ("linear
   probing"), then all parameters; gradient 2-norm clipped to ``grad_clip``. The optimizer state is
-  cleared at the start of stage 2 and at the end of linear probing, as the standalone trainer builds a
-  fresh Adam at those two points.
+  cleared at the start of stage 2 and at the end of linear probing, as the published recipe builds a fresh
+  Adam at those two points.
 
 How the generic config maps onto the standalone settings:
 
@@ -30,13 +29,13 @@ How the generic config maps onto the standalone settings:
 * ``train.grad_clip`` is overridden by the stage (0 in stage 1, ``task.phyxmamba.grad_clip`` in stage 2).
 * ``data.standardize`` must be ``false``: PhyxMamba standardises internally with its ``data_mean`` /
   ``data_std`` buffers, which :meth:`PhyxMambaTask.setup_model` sets from the training part of the
-  data (per-variable mean and unbiased std over all training points, as ``train_phyxmamba``). The
+  data (per-variable mean and unbiased std over all training points, as the published recipe). The
   model therefore takes raw states, and the checkpoint's ``normalisation`` metadata is the identity
   (mean 0, std 1), which is what the evaluation pipeline must apply before calling the model.
 
 Batches: the training parts of the trajectories (all of one length) are stacked into
 ``(N, T, V)``; each step draws a GLOBAL batch of ``train.batch_size`` windows from the task's seeded
-generator, exactly as ``train_phyxmamba`` does (trajectory index, then start index, both uniform);
+generator, (:func:`~chaosbench_py.training.phyxmamba.draw_windows`: trajectory index, then start index, both uniform);
 process ``r`` of ``W`` keeps windows ``r, r + W, …``. The generator state is the task state in the
 checkpoint, so a resumed run draws the same windows. Under DDP the stage-2 MMD terms are computed
 across each process's slice (MMD is a statistic of the whole batch, not a per-sample mean), so a
@@ -50,20 +49,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from ..errors import InputTypeError
-from .config import ConfigError, RunConfig
-from .phyxmamba import PhyxMambaTrainConfig, _windows, phyxmamba_losses_stage2
-from .tasks import _SequenceTask
+from ...errors import ConfigError, InputError, InputTypeError
+from ..phyxmamba import PhyxMambaTrainConfig, draw_windows, phyxmamba_losses_stage1, phyxmamba_losses_stage2
+from .base import register_task
+from .sequence import SequenceTask
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PHYXMAMBA_STAGE_KEYS", "PhyxMambaTask", "phyxmamba_losses_stage1"]
+__all__ = ["PHYXMAMBA_STAGE_KEYS", "PhyxMambaTask", "stage_options"]
 
 #: the keys of ``task.phyxmamba`` (a subset of :class:`PhyxMambaTrainConfig`'s fields)
 PHYXMAMBA_STAGE_KEYS = ("stage1_steps", "stage1_tokens", "stage1_lr", "lambda_mtp", "stage2_steps",
@@ -71,35 +72,7 @@ PHYXMAMBA_STAGE_KEYS = ("stage1_steps", "stage1_tokens", "stage1_lr", "lambda_mt
                         "grad_clip")  # fmt: skip
 
 
-def phyxmamba_losses_stage1(model: nn.Module, window: torch.Tensor, lambda_mtp: float) -> dict:
-    """Stage-1 (teacher-forcing) loss terms on a raw batch ``window (B, n * P, V)``, ``n >= 2`` patches.
-
-    With ``z`` the standardised window cut into patches ``(B, n, P, V)``, ``ẑ = model(window)`` (position
-    ``t`` predicts patch ``t + 1``) and ``ẑ_k`` the MTP outputs (position ``t`` predicts patch
-    ``t + k + 1``)::
-
-        mse = MSE(ẑ[:, :-1], z[:, 1:]),   mtp = (1/K) Σ_k MSE(ẑ_k, z[:, k+1:]),   loss = mse + λ_mtp · mtp
-
-    (``mtp = 0`` when the model has no MTP modules or the window is too short for them).
-    Returns ``{"loss", "mse", "mtp"}`` (tensors; ``loss`` differentiable). Reference notes ``dsr.md`` B.2.
-    """
-    c = model.config
-    pred, mtp = model(window, return_mtp=True)
-    n = window.shape[1] // c.token_size
-    target = model.standardize(window).reshape(window.shape[0], n, c.token_size, c.n_vars)
-    mse = F.mse_loss(pred[:, :-1].to(target.dtype), target[:, 1:])  # bf16 autocast → fp32
-    loss = mse
-    if mtp:
-        extra = torch.stack(
-            [F.mse_loss(p.to(target.dtype), target[:, k + 1 :]) for k, p in enumerate(mtp, 1)]
-        ).mean()
-        loss = loss + lambda_mtp * extra
-    else:
-        extra = mse.new_zeros(())
-    return {"loss": loss, "mse": mse, "mtp": extra}
-
-
-def _stage_config(values: dict[str, Any]) -> PhyxMambaTrainConfig:
+def stage_options(values: dict[str, Any]) -> PhyxMambaTrainConfig:
     """``task.phyxmamba`` → :class:`PhyxMambaTrainConfig` (keys and types checked, errors name the key)."""
     bad = sorted(set(values) - set(PHYXMAMBA_STAGE_KEYS))
     if bad:
@@ -128,30 +101,34 @@ def _stage_config(values: dict[str, Any]) -> PhyxMambaTrainConfig:
             raise ConfigError(f"task.phyxmamba.{key}: must be >= 0, got {kwargs[key]}")
     try:
         return PhyxMambaTrainConfig(**kwargs, progress=False)
-    except ValueError as exc:  # "PhyxMambaTrainConfig.<key>: ..." → "task.phyxmamba.<key>: ..."
+    except InputError as exc:  # "PhyxMambaTrainConfig.<key>: ..." → "task.phyxmamba.<key>: ..."
         raise ConfigError(str(exc).replace("PhyxMambaTrainConfig.", "task.phyxmamba.")) from exc
 
 
-class PhyxMambaTask(_SequenceTask):
+@register_task("phyxmamba")
+class PhyxMambaTask(SequenceTask):
     """PhyxMamba's two-stage training (module docstring) for the generic trainer.
 
     Args:
         cfg: the run config; ``cfg.task.phyxmamba`` holds the stage keys, ``cfg.model`` must be a
             PhyxMamba (``token_size`` and ``lookback`` fix the window lengths).
         device: where the training data lives.
+        series, dtype: in-memory data instead of ``data.path``, and its dtype (:class:`SequenceTask`).
     Attributes: ``stages`` (the :class:`PhyxMambaTrainConfig`), ``stage1_length`` /
     ``stage2_length`` (window lengths in samples), ``data`` (raw training parts ``(N, T, V)``).
     """
 
-    kind = "phyxmamba"
-    #: the task's values logged per step (``metrics.csv`` columns, when the trainer asks for them)
+    options_key = "phyxmamba"
+    data_fields = frozenset({"n_vars"})
     log_columns = ["stage", "mse", "mtp", "mmd_uncond", "mmd_cond"]
 
-    def __init__(self, cfg: RunConfig, device: torch.device):
+    @classmethod
+    def check_config(cls, cfg: RunConfig) -> None:
+        """Stage keys, ``train.steps = stage1_steps + stage2_steps``, raw data, a PhyxMamba-shaped model."""
         import emulators
 
-        self.stages = _stage_config(dict(cfg.task.phyxmamba))
-        st = self.stages
+        super().check_config(cfg)
+        st = stage_options(dict(cfg.task.phyxmamba))
         if cfg.train.steps != st.stage1_steps + st.stage2_steps:
             raise ConfigError(
                 f"train.steps: must equal task.phyxmamba.stage1_steps + stage2_steps = "
@@ -163,30 +140,32 @@ class PhyxMambaTask(_SequenceTask):
                 "data.standardize: must be false for task.kind phyxmamba (the model standardises its "
                 "inputs itself, with buffers set from the training data)"
             )
-        try:
-            fields = {f.name: f for f in dataclasses.fields(emulators.model_config_class(cfg.model.name))}
-        except KeyError as exc:
-            raise ConfigError(f"model.name: {exc}") from exc
+        fields = {f.name: f for f in dataclasses.fields(emulators.model_config_class(cfg.model.name))}
         if not {"token_size", "lookback", "n_vars"} <= set(fields):
             raise ConfigError(
                 f"model.name: task.kind phyxmamba trains a PhyxMamba model, got {cfg.model.name!r}"
             )
-        values = cfg.model.config
-        token_size = values.get("token_size", fields["token_size"].default)
-        lookback = values.get("lookback", fields["lookback"].default)
-        for key, v in (("token_size", token_size), ("lookback", lookback)):
+        for key in ("token_size", "lookback"):
+            v = cfg.model.config.get(key, fields[key].default)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"model.config.{key}: expected a positive int, got {v!r}")
-        self.token_size, self.lookback = int(token_size), int(lookback)
+
+    def __init__(
+        self, cfg: RunConfig, device: torch.device, series: Any = None, dtype: torch.dtype = torch.float32
+    ):
+        import emulators
+
+        self.stages = st = stage_options(dict(cfg.task.phyxmamba))
+        fields = {f.name: f for f in dataclasses.fields(emulators.model_config_class(cfg.model.name))}
+        self.token_size = int(cfg.model.config.get("token_size", fields["token_size"].default))
+        self.lookback = int(cfg.model.config.get("lookback", fields["lookback"].default))
         self.stage1_length = st.stage1_tokens * self.token_size
         self.stage2_length = self.lookback + st.horizon
         lengths = ([self.stage1_length] if st.stage1_steps else []) + (
             [self.stage2_length] if st.stage2_steps else []
         )
-        super().__init__(cfg, device, max(lengths or [self.stage1_length]) - 1)
-        if len({s.shape[0] for s in self.train}) != 1:  # pragma: no cover - load_sequences gives one length
-            raise ConfigError("data.path: the trajectories' training parts differ in length")
-        self.data = torch.stack(self.train)  # (N, T, V) raw training points
+        super().__init__(cfg, device, max(lengths or [self.stage1_length]) - 1, series, dtype)
+        self.data = torch.stack(self.train)  # (N, T, V) raw training points (load_sequences: one length)
         self.optimizer_lr = cfg.optimizer.lr
         self._stage_of_last_batch = 1
         if cfg.optimizer.name != "adam":
@@ -227,12 +206,12 @@ class PhyxMambaTask(_SequenceTask):
         lr = self.stages.stage1_lr if self.stage(step) == 1 else self.stages.stage2_lr
         return lr / self.optimizer_lr
 
-    def prepare_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> dict[str, float]:
+    def prepare_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, batch: Any, step: int) -> dict:
         """Which parameters train at ``step`` (all; ``lm_head`` only while linear probing) and the clip.
 
         Sets ``requires_grad`` on every step (so a run resumed mid-probing is right), clears the
-        optimizer state at the first stage-2 step and at the end of linear probing (the standalone
-        trainer's fresh Adam), and returns ``{"grad_clip": 0 | task.phyxmamba.grad_clip}``.
+        optimizer state at the first stage-2 step and at the end of linear probing (the recipe's fresh
+        Adam), and returns ``{"grad_clip": 0 | task.phyxmamba.grad_clip}``.
         """
         st = self.stages
         if self.stage(step) == 1:
@@ -251,43 +230,38 @@ class PhyxMambaTask(_SequenceTask):
         return {"grad_clip": float(st.grad_clip)}
 
     # ------------------------------------------------------------------ batches and losses
-    def _draw_stage(self, stage: int) -> torch.Tensor:
-        length = self.stage1_length if stage == 1 else self.stage2_length
-        return _windows(self.data, length, self.batch_size, self.generator)
-
     def batch(self, step: int, rank: int = 0, world: int = 1) -> dict[str, Any]:
         """The windows of step ``step`` (``(B / world, L, V)`` raw, ``L`` the stage's window length)."""
         stage = self.stage(step)
         if self._last is None or self._last[0] != step:
-            self._last = (step, self._draw_stage(stage))
+            length = self.stage1_length if stage == 1 else self.stage2_length
+            self._last = (step, draw_windows(self.data, length, self.batch_size, self.generator))
         self._stage_of_last_batch = stage
         full = self._last[1]
         return {"x": full[rank::world], "global": full, "stage": stage}
 
-    def before_step(self, model: nn.Module, batch: Any, step: int) -> None:
-        return None
-
-    def loss(self, model: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
-        """Stage 1: :func:`phyxmamba_losses_stage1`; stage 2: ``phyxmamba_losses_stage2`` (terms as extras)."""
-        if batch.get("stage", 1) == 1:
+    def compute_loss(self, model: nn.Module, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
+        """Stage 1: :func:`phyxmamba_losses_stage1`; stage 2: :func:`phyxmamba_losses_stage2` (terms as metrics)."""
+        stage = batch.get("stage", 1)
+        if stage == 1:
             terms = phyxmamba_losses_stage1(model, batch["x"], self.stages.lambda_mtp)
         else:
             terms = phyxmamba_losses_stage2(model, batch["x"], self.stages)
-        extras = {k: float(v.detach()) for k, v in terms.items() if k != "loss"}
-        return terms["loss"], {"stage": batch.get("stage", 1), **extras}
+        return terms["loss"], {
+            "stage": stage,
+            **{k: float(v.detach()) for k, v in terms.items() if k != "loss"},
+        }
 
     @torch.no_grad()
-    def validation_loss(self, model: nn.Module) -> float | None:
+    def validation_loss(self, model: nn.Module, step: int) -> float | None:
         """The current stage's loss on non-overlapping held-out windows (at most 256; eval mode)."""
         stage = self._stage_of_last_batch
-        length = self.stage1_length if stage == 1 else self.stage2_length
-        windows = [s[i : i + length] for s in self.valid for i in range(0, s.shape[0] - length + 1, length)]
-        windows = windows[:256]
+        windows = self.validation_windows(self.stage1_length if stage == 1 else self.stage2_length)
         if not windows:
             return None
         was_training = model.training
         model.eval()
         try:
-            return float(self.loss(model, {"x": torch.stack(windows), "stage": stage})[0])
+            return float(self.compute_loss(model, {"x": torch.stack(windows), "stage": stage}, step)[0])
         finally:
             model.train(was_training)

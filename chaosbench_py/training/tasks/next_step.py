@@ -1,0 +1,291 @@
+"""Task ``next_step``: gridded emulators trained to step ``x_t → x_{t+Δ}`` (FNO, SFNO, UNet, Pangu …)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import types
+import typing
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import xarray as xr
+
+from emulators.stepping import gridded_step
+from physics_metrics.weather.losses import area_weighted_mae, area_weighted_mse, channel_weight_vector
+
+from ...data.training_sources import open_gridded, year_range
+from ...errors import ConfigError, InputError
+from .base import Task, register_task
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["NextStepTask"]
+
+
+def _time_slice(ds: xr.Dataset, rng: list | None, key: str) -> xr.Dataset:
+    if rng is None:
+        return ds
+    out = ds.sel(time=slice(str(rng[0]), str(rng[1])))
+    if out.sizes.get("time", 0) == 0:
+        t = ds["time"].values
+        raise ConfigError(f"{key}: no time of the data in [{rng[0]}, {rng[1]}] (data: {t[0]} … {t[-1]})")
+    return out
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a data-derived ``value`` (int or list of ints) fits a config field annotated ``hint``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in typing.get_args(hint) if a is not type(None))
+    if isinstance(value, list):
+        return hint is tuple or origin is tuple or hint is list or origin is list
+    return hint is int
+
+
+@register_task("next_step")
+class NextStepTask(Task):
+    """Gridded emulator trained to step ``x_t → x_{t+Δ}``, optionally over several autoregressive steps.
+
+    Loss of a sample: ``(1/R) Σ_{k=1..R} L(x̂_k, x_k)`` with ``x̂_k = step(cat(x̂_{k-1}, constants))``,
+    ``x̂_0`` the normalised input, ``L`` the latitude-weighted (``cell_area`` weights, mean 1) and
+    channel-weighted MSE or MAE of :mod:`physics_metrics.weather.losses`. With ``detach_every = n``
+    the state fed back after every n-th step is detached (truncated back-propagation).
+
+    Batches: each epoch is a permutation of the samples drawn from ``seed + epoch``; global step
+    ``s`` takes permutation slots ``[k·B, (k+1)·B)`` with ``k = s mod (N // B)``; process ``r`` of
+    ``W`` takes every W-th of them starting at ``r``.
+
+    Model config keys filled in from the data when the run file omits them (:attr:`data_fields`, each
+    only where the model's config has a field of that name and type): ``in_channels`` (dynamic +
+    constant channels), ``out_channels`` (dynamic channels), ``img_size`` / ``grid`` (``[lat, lon]``),
+    and for models that take the surface channels first and then upper-air variables × levels (configs
+    with ``n_surface_vars`` and ``n_upper_vars``): ``n_levels``, ``n_upper_vars``, ``n_surface_vars``,
+    ``n_masks`` (constant channels); for those models the channel layout is checked.
+    """
+
+    data_kinds = ("gridded",)
+    data_fields = frozenset(
+        {
+            "in_channels",
+            "out_channels",
+            "img_size",
+            "grid",
+            "n_levels",
+            "n_upper_vars",
+            "n_surface_vars",
+            "n_masks",
+        }
+    )
+
+    @classmethod
+    def check_config(cls, cfg: RunConfig) -> None:
+        super().check_config(cfg)
+        if not cfg.data.variables:
+            raise ConfigError("data.variables: list the variables to train on, e.g. [z, u, v]")
+
+    def __init__(self, cfg: RunConfig, device: torch.device):
+        from chaosbench_py.data import WindowDataset, channel_statistics, latitude_weights
+
+        super().__init__(cfg, device)
+        d, k = cfg.data, cfg.task
+        self.rollout_steps = k.rollout_steps
+        self.detach_every = k.detach_every
+        self.loss_kind = k.loss
+        self.seed = cfg.train.seed
+        self.batch_size = cfg.train.batch_size
+        ds = open_gridded(d.path)
+        self.path = d.path
+        self.num_workers = d.num_workers
+        self._loader: tuple[int, Any] | None = None  # (next step, iterator) of the DataLoader
+        if d.in_memory:  # small stores: one read instead of one dask graph per sample
+            ds = ds[list(d.variables) + list(d.constants)].load()
+        train = _time_slice(ds, d.train, "data.train")
+        self.statistics = channel_statistics(
+            train, variables=d.variables, levels=d.levels, years=year_range(train)
+        )
+        constants = None
+        if d.constants:
+            missing = [c for c in d.constants if c not in ds]
+            if missing:
+                raise ConfigError(
+                    f"data.constants: {missing} not in {d.path} (variables: {list(ds.data_vars)})"
+                )
+            constants = {c: ds[c].isel(time=0) if "time" in ds[c].dims else ds[c] for c in d.constants}
+        common = dict(variables=d.variables, levels=d.levels, n_input_steps=1,
+                      lead_steps=tuple(range(1, k.rollout_steps + 1)), statistics=self.statistics,
+                      constants=constants, time_step=d.time_step or "infer")  # fmt: skip
+        self.train_set = WindowDataset(train, **common)
+        if len(self.train_set) < self.batch_size:
+            raise ConfigError(
+                f"train.batch_size: {self.batch_size} > {len(self.train_set)} training samples in data.train"
+            )
+        self.valid_set = WindowDataset(_time_slice(ds, d.valid, "data.valid"), **common) if d.valid else None
+        self.channel_names = list(self.train_set.channel_names)
+        self.input_channel_names = list(self.train_set.input_channel_names)
+        self.n_dynamic = len(self.channel_names)
+        lat = self.train_set.latitude
+        self.grid = (int(lat.size), int(self.train_set.longitude.size))
+        self.lat_weights = torch.as_tensor(latitude_weights(lat) if k.area_weighted else np.ones(lat.size))
+        self.channel_weights = channel_weight_vector(self.channel_names, k.variable_weights, k.level_weights)
+        self.steps_per_epoch = len(self.train_set) // self.batch_size
+        self.log_columns = (
+            [f"loss_step{i + 1}" for i in range(self.rollout_steps)] if self.rollout_steps > 1 else []
+        )
+        self._perm_cache: tuple[int, torch.Tensor] | None = None
+        self.time_step = self.train_set.time_step
+
+    # ------------------------------------------------------------------ model / metadata
+    def _layout_facts(self) -> dict[str, int]:
+        """Surface channels first, then upper-air variables × levels: the counts, with the layout checked."""
+        layout = self.train_set._layout
+        is_up = [c.level is not None for c in layout]
+        if any(is_up[i] and not is_up[i + 1] for i in range(len(is_up) - 1)):
+            raise ConfigError(
+                "data.variables: this model takes the surface fields first, then upper-air variables × levels; "
+                f"list the surface variables first (got {self.train_set.variables})"
+            )
+        n_levels = len(self.train_set.levels)
+        n_up = sum(is_up)
+        if n_levels and n_up % n_levels:
+            raise ConfigError(
+                f"data.levels: every upper-air variable needs all {n_levels} levels for this model"
+            )
+        return {"n_levels": max(n_levels, 1), "n_upper_vars": n_up // max(n_levels, 1),
+                "n_surface_vars": len(layout) - n_up,
+                "n_masks": len(self.input_channel_names) - self.n_dynamic}  # fmt: skip
+
+    def model_config(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        import emulators
+
+        config_cls = emulators.model_config_class(name)
+        hints = typing.get_type_hints(config_cls)
+        facts: dict[str, Any] = {"in_channels": len(self.input_channel_names), "out_channels": self.n_dynamic,
+                                 "img_size": list(self.grid), "grid": list(self.grid)}  # fmt: skip
+        if {"n_surface_vars", "n_upper_vars"} <= set(hints):
+            facts.update(self._layout_facts())
+        out = dict(values)
+        for key, value in facts.items():
+            if key in hints and key not in out and _fits(value, hints[key]):
+                out[key] = value
+        return out
+
+    def metadata(self) -> dict[str, Any]:
+        stats = self.statistics
+        return {
+            "kind": "gridded",
+            "channel_names": self.channel_names,
+            "input_channel_names": self.input_channel_names,
+            "normalisation": {
+                "mean": torch.as_tensor(stats["mean"].values, dtype=torch.float64),
+                "std": torch.as_tensor(stats["std"].values, dtype=torch.float64),
+            },
+            "schema": {
+                "dims": ["batch", "channel", "latitude", "longitude"],
+                "latitude": torch.tensor(np.array(self.train_set.latitude), dtype=torch.float64),
+                "longitude": torch.tensor(np.array(self.train_set.longitude), dtype=torch.float64),
+                "time_step_seconds": float(self.time_step / np.timedelta64(1, "s"))
+                if self.time_step is not None
+                else math.nan,
+            },
+            "data_path": str(self.path),
+        }
+
+    # ------------------------------------------------------------------ batches
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if self._perm_cache is None or self._perm_cache[0] != epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm_cache = (epoch, torch.randperm(len(self.train_set), generator=g))
+        return self._perm_cache[1]
+
+    def global_indices(self, step: int) -> list[int]:
+        """Sample indices of the global batch of optimiser step ``step`` (the data position)."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        perm = self._permutation(epoch)
+        return perm[k * self.batch_size : (k + 1) * self.batch_size].tolist()
+
+    def batch(self, step: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.num_workers > 0:
+            return self._loader_batch(step, rank, world)
+        idx = self.global_indices(step)[rank::world]
+        return self._stack(self.train_set, idx)
+
+    def _stack(self, dataset: Any, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs (B, C_in, H, W), targets (B, R, C, H, W))`` of the samples ``indices``, on the device."""
+        items = [dataset[i] for i in indices]
+        x = torch.stack([a for a, _ in items]).to(self.device)
+        return x, torch.stack([b for _, b in items]).to(self.device)
+
+    def _loader_batch(self, step: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``data.num_workers`` worker processes read the next batches ahead (same batches, same order)."""
+        if self._loader is None or self._loader[0] != step:
+            sampler = _StepBatches(self, step, rank, world)
+            loader = torch.utils.data.DataLoader(
+                self.train_set, batch_sampler=sampler, num_workers=self.num_workers, prefetch_factor=2,
+                pin_memory=self.device.type == "cuda",
+            )  # fmt: skip
+            self._loader = (step, iter(loader))
+        x, y = next(self._loader[1])
+        self._loader = (step + 1, self._loader[1])
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    # ------------------------------------------------------------------ loss
+    def _criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fn = area_weighted_mse if self.loss_kind == "mse" else area_weighted_mae
+        return fn(pred.float(), target.float(), self.lat_weights, self.channel_weights)
+
+    def compute_loss(
+        self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, dict]:
+        x, y = batch  # (B, C_in, H, W), (B, R, C, H, W)
+        constants = x[:, self.n_dynamic :]
+        state = x
+        total = x.new_zeros((), dtype=torch.float32)
+        per_step = {}
+        for k in range(self.rollout_steps):
+            pred = gridded_step(model, state, self.n_dynamic)
+            if pred.shape[1] != self.n_dynamic:
+                raise InputError(
+                    f"model returned {pred.shape[1]} channels, the data has {self.n_dynamic} dynamic channels "
+                    f"({self.channel_names}); set model.config out_channels"
+                )
+            term = self._criterion(pred, y[:, k])
+            per_step[f"loss_step{k + 1}"] = float(term.detach())
+            total = total + term
+            fed = pred
+            if self.detach_every and (k + 1) % self.detach_every == 0:
+                fed = pred.detach()
+            state = torch.cat([fed.to(x.dtype), constants], dim=1)
+        return total / self.rollout_steps, per_step if self.rollout_steps > 1 else {}
+
+    @torch.no_grad()
+    def validation_loss(self, model: nn.Module, step: int, max_samples: int = 64) -> float | None:
+        if self.valid_set is None or len(self.valid_set) == 0:
+            return None
+        n = min(len(self.valid_set), max_samples)
+        idx = np.linspace(0, len(self.valid_set) - 1, n).round().astype(int)
+        losses = []
+        for start in range(0, n, self.batch_size):
+            chunk = [int(i) for i in idx[start : start + self.batch_size]]
+            losses.append(
+                float(self.compute_loss(model, self._stack(self.valid_set, chunk), step)[0]) * len(chunk)
+            )
+        return sum(losses) / n
+
+
+class _StepBatches(torch.utils.data.Sampler):
+    """Index lists of the local batches of steps ``start, start + 1, …`` (the trainer's batch order)."""
+
+    def __init__(self, task: NextStepTask, start: int, rank: int, world: int):
+        self.task, self.start, self.rank, self.world = task, start, rank, world
+
+    def __iter__(self):
+        step = self.start
+        while True:
+            yield self.task.global_indices(step)[self.rank :: self.world]
+            step += 1
