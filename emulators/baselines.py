@@ -31,8 +31,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import EmulatorInputError
+from .errors import EmulatorInputError, EmulatorTypeError
 from .registry import register_model
+from .validation import check_choice, check_int, check_int_tuple, check_real, check_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,39 @@ __all__ = [
 ]
 
 
-def _check_input(x: torch.Tensor, channels: int) -> None:
-    if x.dim() != 4 or x.shape[1] != channels:
-        raise EmulatorInputError(f"x: expected shape (batch, {channels}, lat, lon), got {tuple(x.shape)}")
+def _check_input(x: torch.Tensor, channels: int, like: torch.Tensor | None = None) -> None:
+    """``x`` must be a float tensor ``(batch, channels, lat, lon)`` with a non-empty batch and grid."""
+    check_tensor(
+        "x", x, ("batch", channels, "lat", "lon"), like=like, axes=("batch", "channels", "lat", "lon")
+    )
+    if x.shape[0] < 1 or min(x.shape[-2:]) < 1:
+        raise EmulatorInputError(f"x: empty batch or grid, got shape {tuple(x.shape)}")
+
+
+def _check_deepest_level(module: nn.Module, x: torch.Tensor, deepest: tuple[int, int], what: str) -> None:
+    """Refuse a grid the network's down-sampling reduces to nothing, or (training-mode BatchNorm) to
+    a single value per channel — torch would fail deep inside with a less telling message."""
+    if min(deepest) < 1:
+        raise EmulatorInputError(
+            f"x: grid {tuple(x.shape[-2:])} is too small for {what} (the deepest level would be {deepest})"
+        )
+    if module.training and x.shape[0] * deepest[0] * deepest[1] == 1:
+        raise EmulatorInputError(
+            f"x: shape {tuple(x.shape)} leaves one value per channel at the deepest level of {what} "
+            f"({deepest}), which BatchNorm cannot normalise in training mode; use a batch > 1, a larger grid "
+            "or model.eval()"
+        )
+
+
+def _check_gridded_config(owner: str, config, int_keys: tuple[str, ...]) -> None:
+    for key in int_keys:
+        setattr(config, key, check_int(owner, key, getattr(config, key)))
+    if hasattr(config, "padding_mode"):
+        check_choice(owner, "padding_mode", config.padding_mode, ("zeros", "circular"))
+    if getattr(config, "residual", False) and config.in_channels != config.out_channels:
+        raise EmulatorInputError(
+            f"{owner}.residual needs in_channels == out_channels, got {config.in_channels} and {config.out_channels}"
+        )
 
 
 @dataclass
@@ -61,6 +92,16 @@ class PersistenceConfig:
     in_channels: int = 3
     out_channels: int | None = None
 
+    def __post_init__(self) -> None:
+        self.in_channels = check_int("PersistenceConfig", "in_channels", self.in_channels)
+        if self.out_channels is not None:
+            self.out_channels = check_int("PersistenceConfig", "out_channels", self.out_channels)
+            if self.out_channels > self.in_channels:
+                raise EmulatorInputError(
+                    f"PersistenceConfig.out_channels must be <= in_channels = {self.in_channels}, "
+                    f"got {self.out_channels}"
+                )
+
 
 @register_model("persistence", PersistenceConfig)
 class Persistence(nn.Module):
@@ -69,10 +110,8 @@ class Persistence(nn.Module):
     def __init__(self, config: PersistenceConfig):
         super().__init__()
         self.config = config
-        out = config.out_channels if config.out_channels is not None else config.in_channels
-        if not 1 <= out <= config.in_channels:
-            raise EmulatorInputError(f"out_channels: need 1 ≤ out_channels ≤ in_channels, got {config.out_channels}")
-        self.out_channels = out
+        config.__post_init__()
+        self.out_channels = config.out_channels if config.out_channels is not None else config.in_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.config.in_channels)
@@ -88,6 +127,9 @@ class ClimatologyConfig:
     nlon: int = 64
     n_doy: int = 366
 
+    def __post_init__(self) -> None:
+        _check_gridded_config("ClimatologyConfig", self, ("channels", "nlat", "nlon", "n_doy"))
+
 
 @register_model("climatology", ClimatologyConfig)
 class Climatology(nn.Module):
@@ -102,37 +144,45 @@ class Climatology(nn.Module):
     def __init__(self, config: ClimatologyConfig):
         super().__init__()
         self.config = config
+        config.__post_init__()
         shape = (config.n_doy, config.channels, config.nlat, config.nlon)
-        if min(shape) < 1:
-            raise EmulatorInputError(f"ClimatologyConfig: all sizes must be ≥ 1, got {shape}")
         self.register_buffer("climatology", torch.zeros(shape))
 
     def set_climatology(self, values: torch.Tensor) -> None:
         """Copy ``values`` of shape ``(n_doy, C, H, W)`` into the buffer."""
-        if tuple(values.shape) != tuple(self.climatology.shape):
-            raise EmulatorInputError(
-                f"values: expected shape {tuple(self.climatology.shape)}, got {tuple(values.shape)}"
-            )
+        check_tensor("values", values, tuple(self.climatology.shape))
+        if not torch.isfinite(values).all():
+            raise EmulatorInputError("values: the climatology contains NaN or infinite values")
         with torch.no_grad():
             self.climatology.copy_(values)
 
     def forward(self, x: torch.Tensor, doy: torch.Tensor | int | None = None) -> torch.Tensor:
-        _check_input(x, self.config.channels)
+        cfg = self.config
+        check_tensor(
+            "x",
+            x,
+            ("batch", cfg.channels, cfg.nlat, cfg.nlon),
+            axes=("batch", "channels", "latitudes", "longitudes"),
+        )
         if doy is None:
             raise EmulatorInputError("doy: climatology needs the day of year (1-based) of the target time")
-        doy = torch.as_tensor(doy, device=self.climatology.device).long().reshape(-1)
+        if isinstance(doy, (str, bytes)) or (isinstance(doy, float) and doy != int(doy)):
+            raise EmulatorTypeError(f"doy: expected integer day(s) of year 1 … {cfg.n_doy}, got {doy!r}")
+        doy = torch.as_tensor(doy, device=self.climatology.device)
+        if torch.is_floating_point(doy) and bool((doy != doy.round()).any()):
+            raise EmulatorTypeError(
+                f"doy: expected integer day(s) of year 1 … {cfg.n_doy}, got {doy.tolist()}"
+            )
+        doy = doy.long().reshape(-1)
         if doy.numel() == 1:
             doy = doy.expand(x.shape[0])
         if doy.numel() != x.shape[0]:
-            raise EmulatorInputError(f"doy: expected {x.shape[0]} values (one per batch item), got {doy.numel()}")
+            raise EmulatorInputError(
+                f"doy: expected {x.shape[0]} values (one per batch item), got {doy.numel()}"
+            )
         if bool((doy < 1).any()) or bool((doy > self.config.n_doy).any()):
             raise EmulatorInputError(f"doy: values must be in 1 … {self.config.n_doy}, got {doy.tolist()}")
-        clim = self.climatology[doy - 1]
-        if clim.shape[-2:] != x.shape[-2:]:
-            raise EmulatorInputError(
-                f"x: grid {tuple(x.shape[-2:])} differs from the climatology's {tuple(clim.shape[-2:])}"
-            )
-        return clim.to(x.dtype)
+        return self.climatology[doy - 1].to(x.dtype)
 
 
 # ----------------------------------------------------------------------------------------------- UNet
@@ -149,6 +199,13 @@ class UNetConfig:
     negative_slope: float = 0.15
     padding_mode: str = "zeros"
     residual: bool = False
+
+    def __post_init__(self) -> None:
+        _check_gridded_config("UNetConfig", self, ("in_channels", "out_channels"))
+        self.widths = check_int_tuple("UNetConfig", "widths", self.widths)
+        if len(self.widths) < 2:
+            raise EmulatorInputError(f"UNetConfig.widths needs at least 2 levels, got {self.widths!r}")
+        self.negative_slope = check_real("UNetConfig", "negative_slope", self.negative_slope, at_least=0)
 
 
 class _DoubleConv(nn.Sequential):
@@ -170,13 +227,8 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig):
         super().__init__()
         self.config = config
-        widths = tuple(int(w) for w in config.widths)
-        if len(widths) < 2 or min(widths) < 1:
-            raise EmulatorInputError(f"widths: need at least 2 positive widths, got {config.widths}")
-        if config.padding_mode not in ("zeros", "circular"):
-            raise EmulatorInputError(f"padding_mode: expected 'zeros' or 'circular', got {config.padding_mode!r}")
-        if config.residual and config.in_channels != config.out_channels:
-            raise EmulatorInputError("residual: needs in_channels == out_channels")
+        config.__post_init__()
+        widths = config.widths
         s, pm = config.negative_slope, config.padding_mode
         self.down = nn.ModuleList()
         cin = config.in_channels
@@ -191,7 +243,10 @@ class UNet(nn.Module):
         self.out = nn.Conv2d(widths[0], config.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config.in_channels)
+        _check_input(x, self.config.in_channels, like=self.out.weight)
+        halvings = len(self.down) - 1  # max-pool 2 between levels (floor)
+        deepest = (x.shape[-2] >> halvings, x.shape[-1] >> halvings)
+        _check_deepest_level(self, x, deepest, f"a UNet of {len(self.down)} levels")
         skips = []
         h = x
         for i, block in enumerate(self.down):
@@ -225,6 +280,13 @@ class ResNetConfig:
     decoder_widths: tuple = (1024, 512, 256, 128, 64)
     padding_mode: str = "zeros"
     residual: bool = False
+
+    def __post_init__(self) -> None:
+        _check_gridded_config(
+            "ResNetConfig", self, ("in_channels", "out_channels", "base_width", "expansion")
+        )
+        self.layers = check_int_tuple("ResNetConfig", "layers", self.layers)
+        self.decoder_widths = check_int_tuple("ResNetConfig", "decoder_widths", self.decoder_widths)
 
 
 class _Bottleneck(nn.Module):
@@ -265,14 +327,7 @@ class ResNetCNN(nn.Module):
     def __init__(self, config: ResNetConfig):
         super().__init__()
         self.config = config
-        if config.padding_mode not in ("zeros", "circular"):
-            raise EmulatorInputError(f"padding_mode: expected 'zeros' or 'circular', got {config.padding_mode!r}")
-        if len(config.layers) < 1 or min(config.layers) < 1:
-            raise EmulatorInputError(f"layers: need ≥ 1 stage with ≥ 1 block each, got {config.layers}")
-        if len(config.decoder_widths) < 1:
-            raise EmulatorInputError("decoder_widths: need at least one up-block")
-        if config.residual and config.in_channels != config.out_channels:
-            raise EmulatorInputError("residual: needs in_channels == out_channels")
+        config.__post_init__()
         pm, b, e = config.padding_mode, config.base_width, config.expansion
         stem = [
             nn.Conv2d(config.in_channels, b, 7, stride=2, padding=3, padding_mode=pm, bias=False),
@@ -298,7 +353,10 @@ class ResNetCNN(nn.Module):
         self.out = nn.Conv2d(cin, config.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config.in_channels)
+        _check_input(x, self.config.in_channels, like=self.out.weight)
+        stride = 2 ** (1 + len(self.config.layers))  # stem conv, max-pool, one stride 2 per later stage
+        deepest = (-(-x.shape[-2] // stride), -(-x.shape[-1] // stride))
+        _check_deepest_level(self, x, deepest, "the ResNet encoder")
         h = self.decoder(self.encoder(x))
         h = F.interpolate(h, size=x.shape[-2:], mode="bilinear", align_corners=False)
         out = self.out(h)

@@ -8,7 +8,14 @@ show its traceback.
 
 from __future__ import annotations
 
-__all__ = ["EmulatorInputError", "EmulatorTypeError", "EmulatorKeyError", "CheckpointError", "CheckpointNotFoundError"]
+__all__ = [
+    "EmulatorInputError",
+    "EmulatorTypeError",
+    "EmulatorKeyError",
+    "EmulatorOutputExistsError",
+    "CheckpointError",
+    "CheckpointNotFoundError",
+]
 
 
 class EmulatorInputError(ValueError):
@@ -36,3 +43,7 @@ class CheckpointError(EmulatorInputError):
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """No file at the checkpoint path."""
+
+
+class EmulatorOutputExistsError(EmulatorInputError, FileExistsError):
+    """A file would be replaced; pass ``overwrite=True`` to replace it."""

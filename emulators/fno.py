@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from .errors import EmulatorInputError
 from .registry import register_model
+from .validation import check_bool, check_choice, check_int, check_int_tuple, check_real, check_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ class SpectralConv(nn.Module):
         if not 1 <= len(n_modes) <= 3 or any(m < 1 for m in n_modes):
             raise EmulatorInputError(f"n_modes: need 1 to 3 positive mode counts, got {n_modes}")
         if in_channels < 1 or out_channels < 1:
-            raise EmulatorInputError(f"in_channels/out_channels must be ≥ 1, got {in_channels}, {out_channels}")
+            raise EmulatorInputError(
+                f"in_channels/out_channels must be ≥ 1, got {in_channels}, {out_channels}"
+            )
         self.in_channels, self.out_channels, self.n_modes = in_channels, out_channels, n_modes
         shape = (in_channels, out_channels, *n_modes[:-1], n_modes[-1] // 2 + 1)
         std = (1.0 / (in_channels + out_channels)) ** 0.5
@@ -184,6 +187,21 @@ class FNOConfig:
     channel_mlp_expansion: float = 0.5
     residual: bool = False
 
+    def __post_init__(self) -> None:
+        own = "FNOConfig"
+        self.n_modes = check_int_tuple(own, "n_modes", self.n_modes, length=(1, 2, 3))
+        for key in ("in_channels", "out_channels", "hidden_channels", "n_layers"):
+            setattr(self, key, check_int(own, key, getattr(self, key)))
+        for key in ("lifting_channel_ratio", "projection_channel_ratio", "channel_mlp_expansion"):
+            setattr(self, key, check_real(own, key, getattr(self, key), above=0))
+        check_choice(own, "positional_embedding", self.positional_embedding, ("none", "grid"))
+        for key in ("use_channel_mlp", "residual"):
+            check_bool(own, key, getattr(self, key))
+        if self.residual and self.in_channels != self.out_channels:
+            raise EmulatorInputError(
+                f"{own}.residual needs in_channels == out_channels, got {self.in_channels} and {self.out_channels}"
+            )
+
 
 class _ChannelMLP(nn.Module):
     """Two pointwise (1×1) layers ``in → hidden → out`` with GELU in between."""
@@ -216,20 +234,9 @@ class FNO(nn.Module):
     def __init__(self, config: FNOConfig):
         super().__init__()
         self.config = config
-        n_modes = tuple(config.n_modes)
+        config.__post_init__()  # re-validate: the fields may have been changed after construction
+        n_modes = config.n_modes
         d = len(n_modes)
-        if d not in (1, 2, 3):
-            raise EmulatorInputError(f"n_modes: length must be 1, 2 or 3 (spatial dims), got {n_modes}")
-        if config.positional_embedding not in ("none", "grid"):
-            raise EmulatorInputError(
-                f"positional_embedding: expected 'none' or 'grid', got {config.positional_embedding!r}"
-            )
-        if config.residual and config.in_channels != config.out_channels:
-            raise EmulatorInputError("residual: needs in_channels == out_channels")
-        if config.n_layers < 1 or config.hidden_channels < 1:
-            raise EmulatorInputError(
-                f"n_layers/hidden_channels must be ≥ 1, got {config.n_layers}, {config.hidden_channels}"
-            )
         self.n_dim = d
         h = config.hidden_channels
         extra = d if config.positional_embedding == "grid" else 0
@@ -249,10 +256,16 @@ class FNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
-        if x.dim() != self.n_dim + 2 or x.shape[1] != cfg.in_channels:
-            raise EmulatorInputError(
-                f"x: expected shape (batch, {cfg.in_channels}, {self.n_dim} grid axes), got {tuple(x.shape)}"
-            )
+        grid = ("n_lat", "n_lon") if self.n_dim == 2 else tuple(f"n_{i + 1}" for i in range(self.n_dim))
+        check_tensor(
+            "x",
+            x,
+            ("batch", cfg.in_channels, *grid),
+            like=self.skips[0].weight,
+            axes=("batch", "channels", *grid),
+        )
+        if x.shape[0] == 0 or min(x.shape[2:]) < 1:
+            raise EmulatorInputError(f"x: empty batch or grid, got shape {tuple(x.shape)}")
         inp = x
         if cfg.positional_embedding == "grid":
             x = torch.cat([x, _grid_coordinates(tuple(x.shape[2:]), x)], dim=1)

@@ -26,6 +26,7 @@ from torchdiffeq import odeint, odeint_adjoint
 
 from .errors import EmulatorInputError, EmulatorTypeError
 from .registry import register_model
+from .validation import check_bool, check_choice, check_int, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -60,22 +61,18 @@ class NeuralODEConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.state_dim < 1:
-            raise EmulatorInputError(f"state_dim must be >= 1, got {self.state_dim}")
-        if self.n_layers < 0:
-            raise EmulatorInputError(f"n_layers must be >= 0, got {self.n_layers}")
-        if self.n_layers > 0 and self.hidden_dim < 1:
-            raise EmulatorInputError(f"hidden_dim must be >= 1, got {self.hidden_dim}")
-        if self.activation not in _ACTIVATIONS:
-            raise EmulatorInputError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
-        if not self.dt > 0:
-            raise EmulatorInputError(f"dt must be > 0, got {self.dt}")
-        if self.method not in _FIXED_GRID | _ADAPTIVE:
-            raise EmulatorInputError(
-                f"method must be a torchdiffeq solver {sorted(_FIXED_GRID | _ADAPTIVE)}, got {self.method!r}"
-            )
-        if self.step_size < 0:
-            raise EmulatorInputError(f"step_size must be >= 0, got {self.step_size}")
+        own = "NeuralODEConfig"
+        self.state_dim = check_int(own, "state_dim", self.state_dim)
+        self.n_layers = check_int(own, "n_layers", self.n_layers, minimum=0)
+        self.hidden_dim = check_int(own, "hidden_dim", self.hidden_dim, minimum=1 if self.n_layers > 0 else 0)
+        check_choice(own, "activation", self.activation, sorted(_ACTIVATIONS))
+        self.dt = check_real(own, "dt", self.dt, above=0)
+        check_choice(own, "method", self.method, sorted(_FIXED_GRID | _ADAPTIVE))
+        self.step_size = check_real(own, "step_size", self.step_size, at_least=0)
+        self.rtol = check_real(own, "rtol", self.rtol, above=0)
+        self.atol = check_real(own, "atol", self.atol, above=0)
+        check_bool(own, "adjoint", self.adjoint)
+        self.seed = check_int(own, "seed", self.seed, minimum=0)
 
 
 class VectorField(nn.Module):
@@ -139,6 +136,8 @@ class NeuralODE(nn.Module):
             raise EmulatorInputError(
                 f"{name}: expected shape (B, {self.config.state_dim}) or ({self.config.state_dim},), got {tuple(x.shape)}"
             )
+        if not torch.is_floating_point(x):
+            raise EmulatorInputError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
         batched = x.ndim == 2
         return (x if batched else x.unsqueeze(0)), batched
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .errors import EmulatorInputError, EmulatorKeyError
+from .errors import EmulatorInputError, EmulatorKeyError, EmulatorTypeError
 from .registry import register_model
 from .ssm import Mamba2, MambaConfig, RMSNorm
 
@@ -205,8 +205,20 @@ class PhyxMamba(nn.Module):
     # -- pieces ----------------------------------------------------------------------------------
     def _check(self, x: torch.Tensor, name: str) -> None:
         c = self.config
+        if not isinstance(x, torch.Tensor):
+            raise EmulatorTypeError(
+                f"{name}: expected a torch.Tensor (batch, time, {c.n_vars}), got {type(x).__name__}"
+            )
         if x.ndim != 3 or x.shape[-1] != c.n_vars:
-            raise EmulatorInputError(f"{name}: expected (batch, time, {c.n_vars}), got shape {tuple(x.shape)}")
+            raise EmulatorInputError(
+                f"{name}: expected (batch, time, {c.n_vars}), got shape {tuple(x.shape)}"
+            )
+        if not torch.is_floating_point(x):
+            raise EmulatorInputError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+        if x.shape[1] == 0:
+            raise EmulatorInputError(
+                f"{name}: needs at least one patch of {c.token_size} steps, got shape {tuple(x.shape)}"
+            )
         if x.shape[1] % c.token_size:
             raise EmulatorInputError(
                 f"{name}: time length {x.shape[1]} must be a multiple of token_size={c.token_size}"
@@ -314,15 +326,22 @@ class PhyxMamba(nn.Module):
         multiple. Returns ``(B, n_steps, V)`` (``(n_steps, V)`` for an unbatched context) in the
         context's dtype.
         """
-        if n_steps < 1:
-            raise EmulatorInputError(f"n_steps: must be >= 1, got {n_steps}")
-        ctx = torch.as_tensor(context)
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+            raise EmulatorInputError(f"n_steps: must be an integer >= 1, got {n_steps!r}")
+        try:
+            ctx = torch.as_tensor(context)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise EmulatorTypeError(
+                f"context: expected an array or tensor (batch, time, {self.config.n_vars}), got {type(context).__name__}"
+            ) from exc
         squeeze = ctx.ndim == 2
         if squeeze:
             ctx = ctx[None]
         P = self.config.token_size
         if ctx.ndim != 3 or ctx.shape[1] < P:
-            raise EmulatorInputError(f"context: expected (batch, time >= {P}, vars), got shape {tuple(ctx.shape)}")
+            raise EmulatorInputError(
+                f"context: expected (batch, time >= {P}, vars), got shape {tuple(ctx.shape)}"
+            )
         ctx = ctx[:, ctx.shape[1] % P :]
         p = next(self.parameters())
         was_training = self.training

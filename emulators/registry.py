@@ -30,7 +30,9 @@ _MODELS: dict[str, tuple[type[nn.Module], type]] = {}
 def register_model(name: str, config_cls: type) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator registering a model class with its config dataclass under ``name``."""
     if not dataclasses.is_dataclass(config_cls):
-        raise EmulatorTypeError(f"register_model({name!r}): config_cls must be a dataclass, got {config_cls!r}")
+        raise EmulatorTypeError(
+            f"register_model({name!r}): config_cls must be a dataclass, got {config_cls!r}"
+        )
 
     def deco(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _MODELS and _MODELS[name][0] is not cls:
@@ -63,15 +65,32 @@ def model_config_class(name: str) -> type:
 def make_config(name: str, values: Mapping[str, Any] | None = None) -> Any:
     """Validate ``values`` against the config dataclass of model ``name`` and build it.
 
-    Raises ``KeyError`` naming unknown keys and ``TypeError`` naming a key whose value has the
-    wrong type (int/float/bool/str/tuple fields are checked; ints are accepted for floats).
+    Raises ``KeyError`` naming unknown or missing required keys and ``TypeError`` naming a key
+    whose value has the wrong type (int/float/bool/str/tuple fields are checked; ints are accepted
+    for floats); the config's own ``__post_init__`` checks the values.
     """
     _, config_cls = _lookup(name)
+    if values is not None and not isinstance(values, Mapping):
+        raise EmulatorTypeError(
+            f"model {name!r}: config must be a mapping of its fields or a {config_cls.__name__}, "
+            f"got {type(values).__name__}: {values!r:.80}"
+        )
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise EmulatorKeyError(f"model {name!r}: unknown config key(s) {unknown}; valid keys: {sorted(fields)}")
+        raise EmulatorKeyError(
+            f"model {name!r}: unknown config key(s) {unknown}; valid keys: {sorted(fields)}"
+        )
+    required = [
+        k
+        for k, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and k not in values
+    ]
+    if required:
+        raise EmulatorKeyError(
+            f"model {name!r}: config key(s) {required} are required and have no default (given: {values})"
+        )
     hints = typing.get_type_hints(config_cls)
     for key, value in values.items():
         _check_type(name, key, value, hints.get(key))
@@ -101,6 +120,11 @@ def build_model(name: str, config: Mapping[str, Any] | Any | None = None) -> nn.
     """Build model ``name`` from a config dataclass instance or a mapping of its fields."""
     cls, config_cls = _lookup(name)
     if not isinstance(config, config_cls):
+        if dataclasses.is_dataclass(config) and not isinstance(config, type):
+            raise EmulatorTypeError(
+                f"model {name!r} takes a {config_cls.__name__} (or a mapping of its fields), "
+                f"got a {type(config).__name__}"
+            )
         config = make_config(name, config)
     return cls(config)
 

@@ -42,6 +42,7 @@ import torch.nn as nn
 
 from .errors import EmulatorInputError, EmulatorTypeError
 from .registry import register_model
+from .validation import check_bool, check_int, check_real, check_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +60,18 @@ def _as_series(series: Any, name: str, dim: int, min_length: int = 1) -> tuple[t
         raise EmulatorTypeError(
             f"{name}: expected an array or tensor of shape (T, D) or (B, T, D), got {type(series)}"
         ) from exc
-    if x.ndim not in (2, 3):
-        raise EmulatorInputError(f"{name}: expected shape (T, D) or (B, T, D), got {tuple(x.shape)}")
+    if x.ndim not in (2, 3) or x.shape[-1] != dim:
+        raise EmulatorInputError(
+            f"{name}: expected shape (T, {dim}) or (B, T, {dim}) (the last axis is the state dimension), "
+            f"got {tuple(x.shape)}"
+        )
     batched = x.ndim == 3
     if not batched:
         x = x.unsqueeze(0)
-    if x.shape[-1] != dim:
-        raise EmulatorInputError(f"{name}: last dimension must be the state dimension {dim}, got {x.shape[-1]}")
     if x.shape[1] < min_length:
         raise EmulatorInputError(f"{name}: needs at least {min_length} time steps, got {x.shape[1]}")
+    if x.dtype == torch.bool or x.is_complex():
+        raise EmulatorTypeError(f"{name}: expected real numbers, got dtype {x.dtype}")
     if not torch.is_floating_point(x):
         x = x.to(torch.float64)
     if not torch.isfinite(x).all():
@@ -143,18 +147,16 @@ class ESNConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.input_dim < 1:
-            raise EmulatorInputError(f"input_dim must be >= 1, got {self.input_dim}")
-        if self.reservoir_dim < 1:
-            raise EmulatorInputError(f"reservoir_dim must be >= 1, got {self.reservoir_dim}")
-        if not self.spectral_radius > 0:
-            raise EmulatorInputError(f"spectral_radius must be > 0, got {self.spectral_radius}")
-        if not 0 < self.connectivity <= 1:
-            raise EmulatorInputError(f"connectivity must be in (0, 1], got {self.connectivity}")
-        if not 0 < self.leak_rate <= 1:
-            raise EmulatorInputError(f"leak_rate must be in (0, 1], got {self.leak_rate}")
-        if self.input_scaling < 0 or self.bias_scaling < 0:
-            raise EmulatorInputError("input_scaling and bias_scaling must be >= 0")
+        own = "ESNConfig"
+        self.input_dim = check_int(own, "input_dim", self.input_dim)
+        self.reservoir_dim = check_int(own, "reservoir_dim", self.reservoir_dim)
+        self.spectral_radius = check_real(own, "spectral_radius", self.spectral_radius, above=0)
+        self.connectivity = check_real(own, "connectivity", self.connectivity, above=0, at_most=1)
+        self.leak_rate = check_real(own, "leak_rate", self.leak_rate, above=0, at_most=1)
+        self.input_scaling = check_real(own, "input_scaling", self.input_scaling, at_least=0)
+        self.bias_scaling = check_real(own, "bias_scaling", self.bias_scaling, at_least=0)
+        check_bool(own, "quadratic_readout", self.quadratic_readout)
+        self.seed = check_int(own, "seed", self.seed, minimum=0)
 
 
 @register_model("esn", ESNConfig)
@@ -205,6 +207,8 @@ class EchoStateNetwork(nn.Module):
     # -- pieces of the dynamics --------------------------------------------------------------
     def update(self, r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Reservoir update ``r' = (1 − a) r + a tanh(W r + W_in u + b)``; ``r`` (B, N), ``u`` (B, D) → (B, N)."""
+        check_tensor("r", r, ("batch", self.config.reservoir_dim))
+        check_tensor("u", u, ("batch", self.config.input_dim))
         a = self.config.leak_rate
         pre = r @ self.w_res.T + u @ self.w_in.T + self.bias
         return (1 - a) * r + a * torch.tanh(pre)
@@ -227,6 +231,7 @@ class EchoStateNetwork(nn.Module):
         ``physics_metrics.lyapunov_spectrum_map(esn.step, r0, time_step=Δt, n_exponents=k)``
         (get ``r0`` on the model's attractor from :meth:`listen`).
         """
+        check_tensor("r", r, ("batch", self.config.reservoir_dim))
         return self.update(r, self.output(r))
 
     def listen(self, series: Any, r0: torch.Tensor | None = None) -> torch.Tensor:
@@ -320,12 +325,10 @@ class NVARConfig:
     predict_increment: bool = True
 
     def __post_init__(self) -> None:
-        if self.input_dim < 1:
-            raise EmulatorInputError(f"input_dim must be >= 1, got {self.input_dim}")
-        if self.delay < 1:
-            raise EmulatorInputError(f"delay must be >= 1, got {self.delay}")
-        if self.skip < 1:
-            raise EmulatorInputError(f"skip must be >= 1, got {self.skip}")
+        for key in ("input_dim", "delay", "skip"):
+            setattr(self, key, check_int("NVARConfig", key, getattr(self, key)))
+        for key in ("constant", "quadratic", "predict_increment"):
+            check_bool("NVARConfig", key, getattr(self, key))
 
 
 @register_model("nvar", NVARConfig)
@@ -392,6 +395,7 @@ class NVAR(nn.Module):
         ``x_{t+1} = x_t + W_out O_total`` (or ``W_out O_total`` without ``predict_increment``).
         """
         d = self.config.input_dim
+        check_tensor("state", state, ("batch", self.window * d))
         w = state.reshape(state.shape[0], self.window, d)
         out = self.features_from_linear(self._linear_from_window(w)) @ self.readout.T
         x_next = w[:, -1] + out if self.config.predict_increment else out

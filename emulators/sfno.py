@@ -59,6 +59,7 @@ import torch.nn.functional as F
 
 from .errors import EmulatorInputError
 from .registry import register_model
+from .validation import check_bool, check_choice, check_int, check_int_tuple, check_real, check_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,9 @@ def _check_truncation(nlat: int, nlon: int, lmax: int | None, mmax: int | None, 
     if lmax < 0 or lmax > nlat - 1:
         raise EmulatorInputError(f"lmax: need 0 ≤ lmax ≤ nlat−1 = {nlat - 1}, got {lmax}")
     if mmax < 0 or mmax > lmax or 2 * mmax >= nlon:
-        raise EmulatorInputError(f"mmax: need 0 ≤ mmax ≤ lmax and 2·mmax < nlon, got mmax={mmax} (lmax={lmax})")
+        raise EmulatorInputError(
+            f"mmax: need 0 ≤ mmax ≤ lmax and 2·mmax < nlon, got mmax={mmax} (lmax={lmax})"
+        )
     return lmax, mmax
 
 
@@ -248,7 +251,9 @@ class SphericalSpectralConv(nn.Module):
     ):
         super().__init__()
         if operator_type not in ("degree", "degree-order"):
-            raise EmulatorInputError(f"operator_type: expected 'degree' or 'degree-order', got {operator_type!r}")
+            raise EmulatorInputError(
+                f"operator_type: expected 'degree' or 'degree-order', got {operator_type!r}"
+            )
         self.operator_type = operator_type
         self.sht = RealSHT(nlat, nlon, lmax, mmax, grid)
         self.isht = InverseRealSHT(nlat, nlon, self.sht.lmax, self.sht.mmax, grid)
@@ -301,6 +306,34 @@ class SFNOConfig:
     outer_skip: str = "identity"
     residual: bool = False
 
+    def __post_init__(self) -> None:
+        own = "SFNOConfig"
+        self.img_size = check_int_tuple(own, "img_size", self.img_size, length=2, minimum=2)
+        check_choice(own, "grid", self.grid, SHT_GRIDS)
+        for key in ("lmax", "mmax", "encoder_hidden", "decoder_hidden"):
+            value = getattr(self, key)
+            if value is not None:
+                setattr(self, key, check_int(own, key, value, minimum=0 if key in ("lmax", "mmax") else 1))
+        for key in ("in_channels", "out_channels", "embed_dim", "n_layers"):
+            setattr(self, key, check_int(own, key, getattr(self, key)))
+        self.mlp_ratio = check_real(own, "mlp_ratio", self.mlp_ratio, above=0)
+        check_choice(own, "normalization", self.normalization, ("none", "instance"))
+        check_choice(own, "operator_type", self.operator_type, ("degree", "degree-order"))
+        check_choice(own, "outer_skip", self.outer_skip, ("identity", "linear", "none"))
+        for key in ("use_mlp", "residual"):
+            check_bool(own, key, getattr(self, key))
+        if self.residual and self.in_channels != self.out_channels:
+            raise EmulatorInputError(
+                f"{own}.residual needs in_channels == out_channels, got {self.in_channels} and {self.out_channels}"
+            )
+        nlat, nlon = self.img_size
+        try:
+            _check_truncation(nlat, nlon, self.lmax, self.mmax, self.grid)
+        except EmulatorInputError as exc:
+            raise EmulatorInputError(
+                f"{own}: {exc} for img_size {self.img_size} on the {self.grid!r} grid"
+            ) from None
+
 
 class _SFNOBlock(nn.Module):
     def __init__(self, cfg: SFNOConfig, nlat: int, nlon: int):
@@ -340,19 +373,8 @@ class SphericalFourierNeuralOperator(nn.Module):
     def __init__(self, config: SFNOConfig):
         super().__init__()
         self.config = config
-        if len(config.img_size) != 2:
-            raise EmulatorInputError(f"img_size: expected (nlat, nlon), got {config.img_size!r}")
-        nlat, nlon = (int(v) for v in config.img_size)
-        if config.grid not in SHT_GRIDS:
-            raise EmulatorInputError(f"grid: expected one of {SHT_GRIDS}, got {config.grid!r}")
-        if config.normalization not in ("none", "instance"):
-            raise EmulatorInputError(f"normalization: expected 'none' or 'instance', got {config.normalization!r}")
-        if config.outer_skip not in ("identity", "linear", "none"):
-            raise EmulatorInputError(
-                f"outer_skip: expected 'identity', 'linear' or 'none', got {config.outer_skip!r}"
-            )
-        if config.residual and config.in_channels != config.out_channels:
-            raise EmulatorInputError("residual: needs in_channels == out_channels")
+        config.__post_init__()  # re-validate: the fields may have been changed after construction
+        nlat, nlon = config.img_size
         self.nlat, self.nlon = nlat, nlon
         e = config.embed_dim
         enc_h = config.encoder_hidden or e
@@ -368,10 +390,13 @@ class SphericalFourierNeuralOperator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
-        if x.dim() != 4 or x.shape[1] != cfg.in_channels or x.shape[-2:] != (self.nlat, self.nlon):
-            raise EmulatorInputError(
-                f"x: expected (batch, {cfg.in_channels}, {self.nlat}, {self.nlon}), got {tuple(x.shape)}"
-            )
+        check_tensor(
+            "x",
+            x,
+            ("batch", cfg.in_channels, self.nlat, self.nlon),
+            like=self.encoder[0].weight,
+            axes=("batch", "channels", "latitudes", "longitudes"),
+        )
         z = self.encoder(x)
         for block in self.blocks:
             z = block(z)

@@ -357,6 +357,10 @@ class Mamba2(nn.Module):
         return x, B, C
 
     def _check_input(self, u: torch.Tensor) -> None:
+        if not isinstance(u, torch.Tensor):
+            raise EmulatorInputError(
+                f"u: expected a torch.Tensor (batch, length, {self.config.d_model}), got {type(u).__name__}"
+            )
         if u.ndim != 3 or u.shape[-1] != self.config.d_model:
             raise EmulatorInputError(
                 f"u: expected (batch, length, {self.config.d_model}), got shape {tuple(u.shape)}"

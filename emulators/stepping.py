@@ -20,7 +20,9 @@ def gridded_step(model: nn.Module, x: torch.Tensor, n_dynamic: int | None = None
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise EmulatorInputError(f"x: expected a torch.Tensor of shape (batch, channels, lat, lon), got {shape}")
+        raise EmulatorInputError(
+            f"x: expected a torch.Tensor of shape (batch, channels, lat, lon), got {shape}"
+        )
     stacked = getattr(model, "forward_stacked", None)
     if not callable(stacked):
         return model(x)

@@ -91,7 +91,9 @@ def shifted_window_mask(padded_size: tuple[int, int, int], window_size: tuple[in
     zp, hp, _ = padded_size
     wz, wh, ww = window_size
     if zp % wz or hp % wh:
-        raise EmulatorInputError(f"padded_size {padded_size!r} is not a multiple of window_size {window_size!r}")
+        raise EmulatorInputError(
+            f"padded_size {padded_size!r} is not a multiple of window_size {window_size!r}"
+        )
     z_region = (torch.arange(zp) < wz // 2).long()
     h_region = (torch.arange(hp) < wh // 2).long()
     region = 2 * z_region[:, None] + h_region[None, :]  # (Z, H)
@@ -143,7 +145,9 @@ class EarthAttention3D(nn.Module):
         """Attention of windows ``x`` ``(B, T, nW, N, C)``; ``mask`` ``(T, N, N)`` additive or None."""
         b, t, nw, n, c = x.shape
         if t != self.n_window_types:
-            raise EmulatorInputError(f"x has {t} window types, the bias table was built for {self.n_window_types}")
+            raise EmulatorInputError(
+                f"x has {t} window types, the bias table was built for {self.n_window_types}"
+            )
         heads = self.num_heads
         qkv = self.qkv(x).view(b, t, nw, n, 3, heads, c // heads).permute(4, 0, 1, 2, 5, 3, 6)
         q, k, v = qkv.unbind(0)  # (B, T, nW, heads, N, d)
@@ -217,7 +221,9 @@ class EarthSpecificBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, Z, H, W, C)`` → same shape."""
         if tuple(x.shape[1:4]) != self.grid:
-            raise EmulatorInputError(f"block expects a token grid {self.grid}, got x of shape {tuple(x.shape)}")
+            raise EmulatorInputError(
+                f"block expects a token grid {self.grid}, got x of shape {tuple(x.shape)}"
+            )
         if self.norm_placement == "post":
             x = x + _drop_path(self.norm1(self._window_attention(x)), self.drop_path, self.training)
             return x + _drop_path(self.norm2(self.mlp(x)), self.drop_path, self.training)

@@ -69,7 +69,9 @@ class PanguConfig:
         ):
             value = tuple(getattr(self, key))
             if len(value) != length or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                raise EmulatorInputError(f"PanguConfig.{key} must be {length} integers, got {getattr(self, key)!r}")
+                raise EmulatorInputError(
+                    f"PanguConfig.{key} must be {length} integers, got {getattr(self, key)!r}"
+                )
             object.__setattr__(self, key, value)
         for key in ("grid", "patch_size", "num_heads", "window_size"):
             if min(getattr(self, key)) < 1:
@@ -90,7 +92,9 @@ class PanguConfig:
         if self.mlp_ratio <= 0:
             raise EmulatorInputError(f"PanguConfig.mlp_ratio must be > 0, got {self.mlp_ratio!r}")
         if not 0.0 <= self.drop_path_rate < 1.0:
-            raise EmulatorInputError(f"PanguConfig.drop_path_rate must be in [0, 1), got {self.drop_path_rate!r}")
+            raise EmulatorInputError(
+                f"PanguConfig.drop_path_rate must be in [0, 1), got {self.drop_path_rate!r}"
+            )
         if self.norm_placement not in _NORM_PLACEMENTS:
             raise EmulatorInputError(
                 f"PanguConfig.norm_placement must be one of {_NORM_PLACEMENTS}, got {self.norm_placement!r}"

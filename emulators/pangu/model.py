@@ -190,12 +190,17 @@ class PanguModel(nn.Module):
     def _check_inputs(self, upper: torch.Tensor, surface: torch.Tensor) -> None:
         cfg = self.config
         like = self.embedding.conv.weight
-        check_tensor("upper", upper, ("B", cfg.n_upper_vars, cfg.n_levels, *cfg.grid), like=like)
-        check_tensor("surface", surface, ("B", cfg.n_surface_vars, *cfg.grid), like=like)
+        axes = ("batch", "variables", "levels", "latitudes", "longitudes")
+        check_tensor("upper", upper, ("B", cfg.n_upper_vars, cfg.n_levels, *cfg.grid), like=like, axes=axes)
+        check_tensor(
+            "surface", surface, ("B", cfg.n_surface_vars, *cfg.grid), like=like, axes=axes[:2] + axes[3:]
+        )
         if upper.shape[0] < 1:
             raise EmulatorInputError(f"upper: empty batch, got shape {tuple(upper.shape)}")
         if surface.shape[0] != upper.shape[0]:
-            raise EmulatorInputError(f"surface batch {surface.shape[0]} differs from upper batch {upper.shape[0]}")
+            raise EmulatorInputError(
+                f"surface batch {surface.shape[0]} differs from upper batch {upper.shape[0]}"
+            )
 
     def forward(
         self, upper: torch.Tensor, surface: torch.Tensor, masks: torch.Tensor | None = None
@@ -211,12 +216,13 @@ class PanguModel(nn.Module):
                     f"{self.config.grid[0]}, {self.config.grid[1]}), got {type(masks).__name__} "
                     f"{getattr(masks, 'dtype', '')}"
                 )
+            given = tuple(masks.shape)
             if masks.ndim == 3:
                 masks = masks.expand(b, -1, -1, -1)
             if tuple(masks.shape) != (b, self.config.n_masks, *self.config.grid):
                 raise EmulatorInputError(
                     f"masks must have shape ({self.config.n_masks}, {self.config.grid[0]}, {self.config.grid[1]}) "
-                    f"or with a leading batch {b}, got {tuple(masks.shape)}"
+                    f"or with a leading batch {b}, got {given}"
                 )
             surface_in = torch.cat([surface, masks.to(surface.dtype)], dim=1)
         elif masks is not None:
@@ -234,7 +240,12 @@ class PanguModel(nn.Module):
         """``(B, V_sfc + V_up·L, H, W)`` → ``upper (B, V_up, L, H, W)``, ``surface (B, V_sfc, H, W)``."""
         cfg = self.config
         want = cfg.n_surface_vars + cfg.n_upper_vars * cfg.n_levels
-        check_tensor("x (surface + upper-air channels)", x, ("B", want, *cfg.grid))
+        check_tensor(
+            "x (surface + upper-air channels)",
+            x,
+            ("B", want, *cfg.grid),
+            axes=("batch", "channels", "latitudes", "longitudes"),
+        )
         surface = x[:, : cfg.n_surface_vars]
         upper = x[:, cfg.n_surface_vars :].reshape(x.shape[0], cfg.n_upper_vars, cfg.n_levels, *x.shape[2:])
         return upper, surface
