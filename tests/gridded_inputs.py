@@ -29,21 +29,3 @@ def make_data(seed: int = 0) -> xr.Dataset:
         },
         coords={"time": TIMES, "level": LEVELS, "latitude": LAT, "longitude": LON},
     )
-
-
-def overfit(model, x, y, max_steps: int) -> tuple[float, float]:
-    """Adam (lr 1e-2) on ``mean (model(x) − y)²`` until the loss has fallen 10× or ``max_steps`` passed;
-    returns ``(first loss, last loss)``."""
-    import torch
-
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = loss = None
-    for _ in range(max_steps):
-        opt.zero_grad()
-        loss = (model(x) - y).pow(2).mean()
-        first = first if first is not None else loss.item()
-        if loss.item() < first / 10:
-            break
-        loss.backward()
-        opt.step()
-    return first, loss.item()

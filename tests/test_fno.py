@@ -6,19 +6,18 @@ import math
 
 import pytest
 import torch
-from gridded_inputs import overfit
+from model_harness import (
+    check_bf16_autocast,
+    check_gradients,
+    check_overfit,
+    check_roll_equivariance,
+    check_save_load,
+    roll_error,
+    single_thread,  # noqa: F401  (autouse fixture)
+)
 
-from emulators import build_model, load_model, save_model
+from emulators import EmulatorInputError, build_model
 from emulators.fno import FNO, FNOConfig, SpectralConv
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread avoids spin-wait contention on a loaded 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _freqs(m: int, n: int, last: bool) -> list[tuple[int, int]]:
@@ -119,26 +118,23 @@ def test_longitude_roll_equivariance():
     torch.manual_seed(0)
     model = FNO(FNOConfig(n_modes=(8, 12), in_channels=2, out_channels=2, hidden_channels=8)).double()
     x = torch.randn(2, 2, 16, 32, dtype=torch.float64)
-    for shift in (1, 5, 17):
-        torch.testing.assert_close(
-            model(torch.roll(x, shift, -1)), torch.roll(model(x), shift, -1), rtol=0, atol=1e-12
-        )
+    check_roll_equivariance(model, x, shifts=(1, 5, 17), atol=1e-12)
     # the grid positional embedding breaks it (shows the check can fail)
     emb = FNO(
         FNOConfig(
             n_modes=(8, 12), in_channels=2, out_channels=2, hidden_channels=8, positional_embedding="grid"
         )
-    )
-    emb = emb.double()
-    assert (emb(torch.roll(x, 5, -1)) - torch.roll(emb(x), 5, -1)).abs().max() > 1e-6
+    ).double()
+    assert roll_error(emb, x, 5) > 1e-6
+    with pytest.raises(AssertionError, match="roll by 5"):
+        check_roll_equivariance(emb, x, shifts=(5,), atol=1e-12)
 
 
 def test_gradient_flow():
     torch.manual_seed(0)
     model = FNO(FNOConfig(n_modes=(6, 6), in_channels=3, out_channels=3, hidden_channels=8, n_layers=3))
-    model(torch.randn(2, 3, 16, 32)).pow(2).mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+    grads = check_gradients(model, (torch.randn(2, 3, 16, 32),))
+    assert len(grads) == len(list(model.parameters()))
 
 
 def test_tiny_overfit():
@@ -146,37 +142,43 @@ def test_tiny_overfit():
     model = FNO(FNOConfig(n_modes=(6, 6), in_channels=2, out_channels=2, hidden_channels=8, n_layers=2))
     x = torch.randn(2, 2, 8, 16)
     y = torch.roll(x, 1, -1) * 0.5 + torch.randn(2, 2, 8, 16) * 0.1
-    first, last = overfit(model, x, y, max_steps=400)  # stops once the loss has fallen 10x
-    assert last < first / 10, (first, last)
+    check_overfit(model, (x,), y, max_steps=400)  # stops once the loss has fallen 10x
 
 
 def test_save_load_round_trip(tmp_path):
     model = build_model(
         "fno", {"n_modes": [6, 8], "in_channels": 2, "out_channels": 2, "hidden_channels": 8, "n_layers": 2}
     )
-    x = torch.randn(2, 2, 16, 32)
-    save_model(model, tmp_path / "fno.pt")
-    loaded, _ = load_model(tmp_path / "fno.pt")
-    assert isinstance(loaded, FNO) and loaded.config == model.config
-    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    loaded, _ = check_save_load(model, (torch.randn(2, 2, 16, 32),), tmp_path)
+    assert isinstance(loaded, FNO) and loaded.config.n_modes == (6, 8)
+
+
+def test_save_load_keeps_float64(tmp_path):
+    torch.manual_seed(0)
+    model = FNO(
+        FNOConfig(n_modes=(4, 6), in_channels=2, out_channels=2, hidden_channels=4, n_layers=1)
+    ).double()
+    loaded, _ = check_save_load(model, (torch.randn(1, 2, 8, 12, dtype=torch.float64),), tmp_path)
+    assert all(p.dtype == torch.float64 for p in loaded.parameters())
 
 
 def test_bf16_autocast_forward():
     torch.manual_seed(0)
     model = FNO(FNOConfig(n_modes=(8, 8), in_channels=3, out_channels=3, hidden_channels=16, n_layers=2))
-    x = torch.randn(2, 3, 16, 32)
-    ref = model(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(x)
-    assert out.shape == ref.shape and torch.isfinite(out).all()
-    assert (out.float() - ref).norm() / ref.norm() < 0.05
+    check_bf16_autocast(model, (torch.randn(2, 3, 16, 32),))
 
 
 def test_bad_input_names_argument():
     with pytest.raises(ValueError, match="n_modes"):
         FNO(FNOConfig(n_modes=(4, 4, 4, 4)))
     model = FNO(FNOConfig(n_modes=(4, 4), in_channels=3))
-    with pytest.raises(ValueError, match="x:"):
+    with pytest.raises(
+        EmulatorInputError, match=r"x: expected shape \(batch, 3, n_lat, n_lon\), got \(1, 2, 8, 8\)"
+    ):
+        model(torch.randn(1, 2, 8, 8))
+    with pytest.raises(EmulatorInputError, match="channels instead of 3"):
         model(torch.randn(1, 2, 8, 8))
     with pytest.raises(ValueError, match="positional_embedding"):
         FNO(FNOConfig(positional_embedding="sine"))
+    with pytest.raises(EmulatorInputError, match="float64 differs from the model's torch.float32"):
+        model(torch.randn(1, 3, 8, 8, dtype=torch.float64))

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from gridded_inputs import overfit
+from model_harness import (
+    check_bf16_autocast,
+    check_gradients,
+    check_overfit,
+    check_roll_equivariance,
+    check_save_load,
+    roll_error,
+    single_thread,  # noqa: F401  (autouse fixture)
+)
 
-from emulators import build_model, load_model, save_model
+from emulators import EmulatorInputError, build_model
 from emulators.baselines import (
     Climatology,
     ClimatologyConfig,
@@ -17,15 +25,6 @@ from emulators.baselines import (
     UNet,
     UNetConfig,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models: one intra-op thread avoids spin-wait contention on a loaded 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tiny_unet(**kw) -> UNet:
@@ -48,9 +47,8 @@ def test_persistence_returns_input(tmp_path):
     out = model(x)
     assert torch.equal(out, x[:, :3]) and out.data_ptr() != x.data_ptr()
     assert sum(p.numel() for p in model.parameters()) == 0
-    save_model(model, tmp_path / "p.pt")
-    loaded, _ = load_model(tmp_path / "p.pt")
-    assert torch.equal(loaded(x), out)
+    check_save_load(model, (x,), tmp_path)
+    check_roll_equivariance(model, x, shifts=(1, 5), atol=0)
     with pytest.raises(ValueError, match="out_channels"):
         Persistence(PersistenceConfig(in_channels=2, out_channels=3))
 
@@ -64,9 +62,8 @@ def test_climatology_lookup_and_round_trip(tmp_path):
     assert torch.equal(out, clim[[0, 59, 365]])
     assert torch.equal(model(x, 32), clim[[31, 31, 31]])
     assert sum(p.numel() for p in model.parameters()) == 0
-    save_model(model, tmp_path / "c.pt")
-    loaded, _ = load_model(tmp_path / "c.pt")
-    assert torch.equal(loaded(x, torch.tensor([1, 60, 366])), out)
+    loaded, _ = check_save_load(model, (x, torch.tensor([1, 60, 366])), tmp_path)
+    assert torch.equal(loaded.climatology, clim)
     with pytest.raises(ValueError, match="doy"):
         model(x, torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="doy"):
@@ -103,9 +100,8 @@ def test_resnet_encoder_has_resnet50_size():
 def test_gradient_flow(make):
     torch.manual_seed(0)
     model = make()
-    model(torch.randn(2, 3, 32, 64)).pow(2).mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+    grads = check_gradients(model, (torch.randn(2, 3, 32, 64),))
+    assert len(grads) == len(list(model.parameters()))
 
 
 @pytest.mark.parametrize(
@@ -116,33 +112,24 @@ def test_tiny_overfit(make, kw):
     model = make(in_channels=2, out_channels=2, **kw)
     x = torch.randn(4, 2, 16, 32)
     y = torch.roll(x, 1, -1) * 0.5
-    first, last = overfit(model, x, y, max_steps=500)  # stops once the loss has fallen 10x
-    assert last < first / 10, (first, last)
+    check_overfit(model, (x,), y, max_steps=500)  # stops once the loss has fallen 10x
 
 
 @pytest.mark.parametrize("name,make", [("unet", _tiny_unet), ("resnet", _tiny_resnet)])
 def test_save_load_round_trip(tmp_path, name, make):
     model = make(padding_mode="circular")
     model(torch.randn(4, 3, 16, 32))  # update BatchNorm running statistics
-    model.eval()
-    x = torch.randn(2, 3, 16, 32)
-    save_model(model, tmp_path / f"{name}.pt")
-    loaded, _ = load_model(tmp_path / f"{name}.pt")
-    loaded.eval()
-    assert loaded.model_name == name and loaded.config == model.config
-    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    loaded, _ = check_save_load(model, (torch.randn(2, 3, 16, 32),), tmp_path, name=f"{name}.pt")
+    assert loaded.model_name == name
+    # the BatchNorm running statistics travel with the weights
+    bn = [k for k in model.state_dict() if k.endswith("running_mean")]
+    assert bn and all(torch.equal(loaded.state_dict()[k], model.state_dict()[k]) for k in bn)
 
 
 @pytest.mark.parametrize("make", [_tiny_unet, _tiny_resnet])
 def test_bf16_autocast_forward(make):
     torch.manual_seed(0)
-    model = make().eval()
-    x = torch.randn(2, 3, 32, 64)
-    ref = model(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(x)
-    assert out.shape == ref.shape and torch.isfinite(out).all()
-    assert (out.float() - ref).norm() / ref.norm() < 0.05
+    check_bf16_autocast(make().eval(), (torch.randn(2, 3, 32, 64),))
 
 
 def test_circular_padding_gives_roll_equivariance_for_unet():
@@ -150,14 +137,25 @@ def test_circular_padding_gives_roll_equivariance_for_unet():
     model = _tiny_unet(padding_mode="circular").double().eval()
     x = torch.randn(1, 3, 16, 32, dtype=torch.float64)
     # pooling by 2 twice: rolls by multiples of 4 cells commute
-    torch.testing.assert_close(model(torch.roll(x, 4, -1)), torch.roll(model(x), 4, -1), rtol=0, atol=1e-10)
+    check_roll_equivariance(model, x, shifts=(4, 8), atol=1e-10)
+    # ... a roll by 2 cells does not (pooling windows differ), nor zero padding at the seam
+    assert roll_error(model, x, 2) > 1e-6
+    zeros = _tiny_unet(padding_mode="zeros").double().eval()
+    assert roll_error(zeros, x, 4) > 1e-6
 
 
 def test_bad_input_names_argument():
     with pytest.raises(ValueError, match="padding_mode"):
         _tiny_unet(padding_mode="reflect")
-    with pytest.raises(ValueError, match="x:"):
+    with pytest.raises(
+        EmulatorInputError, match=r"x: expected shape \(batch, 3, lat, lon\), got \(1, 4, 16, 32\)"
+    ):
         _tiny_resnet()(torch.randn(1, 4, 16, 32))
+    with pytest.raises(EmulatorInputError, match=r"grid \(3, 5\) is too small for a UNet of 3 levels"):
+        _tiny_unet()(torch.randn(2, 3, 3, 5))
+    with pytest.raises(EmulatorInputError, match="BatchNorm cannot normalise in training mode"):
+        _tiny_resnet()(torch.randn(1, 3, 8, 8))
+    assert _tiny_resnet().eval()(torch.randn(1, 3, 8, 8)).shape == (1, 2, 8, 8)  # eval mode is fine
     with pytest.raises(ValueError, match="residual"):
         _tiny_unet(residual=True)
     with pytest.raises(KeyError, match="widthz"):

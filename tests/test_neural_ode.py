@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from model_harness import check_gradients, check_save_load, single_thread  # noqa: F401  (autouse fixture)
 
 import physics_metrics as pm
 from chaosbench_py.training import train_neural_ode
-from emulators import build_model, load_model, save_model
+from emulators import EmulatorInputError, build_model
 from emulators.neural_ode import NeuralODE, NeuralODEConfig
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These models run many tiny ops: one intra-op thread avoids OpenMP spin-waits on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _linear_model(a: torch.Tensor, dt: float, **kw) -> NeuralODE:
@@ -42,10 +34,14 @@ def test_registry_and_config_errors():
         NeuralODEConfig(activation="sigmoidish")
     with pytest.raises(ValueError, match="method"):
         NeuralODEConfig(method="not_a_solver")
-    with pytest.raises(ValueError, match="x0"):
+    with pytest.raises(EmulatorInputError, match=r"x0: expected shape \(B, 2\) or \(2,\), got \(4, 3\)"):
         m(torch.zeros(4, 3), 2)
     with pytest.raises(ValueError, match="n_steps"):
         m(torch.zeros(4, 2), 0)
+    with pytest.raises(EmulatorInputError, match="x0: expected a floating-point tensor"):
+        m(torch.zeros(4, 2, dtype=torch.long), 2)
+    with pytest.raises(EmulatorInputError, match="NeuralODEConfig.rtol"):
+        NeuralODEConfig(rtol=-1e-6)
 
 
 def test_same_seed_same_parameters():
@@ -136,11 +132,13 @@ def test_step_gives_lyapunov_spectrum_of_linear_field():
 def test_save_load_round_trip(tmp_path):
     m = NeuralODE(NeuralODEConfig(state_dim=3, hidden_dim=12, n_layers=2, dt=0.02, seed=5))
     x0 = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
-    path = save_model(m, tmp_path / "node.pt")
-    loaded, _ = load_model(path)
-    assert isinstance(loaded, NeuralODE) and loaded.config == m.config
-    with torch.no_grad():
-        assert torch.equal(loaded(x0, 10), m(x0, 10))
+    loaded, _ = check_save_load(m, (x0, 10), tmp_path)
+    assert isinstance(loaded, NeuralODE)
+
+
+def test_gradients_reach_every_parameter():
+    m = NeuralODE(NeuralODEConfig(state_dim=3, hidden_dim=8, n_layers=2, dt=0.05, seed=1))
+    check_gradients(m, (torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), 5))
 
 
 def test_trainer_input_errors():

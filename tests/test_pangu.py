@@ -8,8 +8,17 @@ import time
 
 import pytest
 import torch
+from model_harness import (
+    check_bf16_autocast,
+    check_gradients,
+    check_overfit,
+    check_roll_equivariance,
+    check_save_load,
+    roll_error,
+    single_thread,  # noqa: F401  (autouse fixture)
+)
 
-from emulators.checkpoint import load_model, save_model
+from emulators import EmulatorInputError
 from emulators.pangu import (
     MASK_VALUE,
     EarthAttention3D,
@@ -22,15 +31,6 @@ from emulators.pangu import (
     shifted_window_mask,
 )
 from emulators.registry import build_model
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread avoids OpenMP oversubscription on a loaded 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _inputs(config: PanguConfig, batch: int = 2, seed: int = 0):
@@ -103,10 +103,16 @@ def test_bad_inputs_name_the_argument():
     config = pangu_preset("cpu")
     model = PanguModel(config)
     upper, surface = _inputs(config)
-    with pytest.raises(ValueError, match="upper"):
+    with pytest.raises(
+        EmulatorInputError, match=r"upper: expected shape \(B, 5, 5, 32, 64\), got \(2, 5, 4, 32, 64\)"
+    ):
         model(upper[:, :, :4], surface)
-    with pytest.raises(ValueError, match="surface"):
+    with pytest.raises(
+        EmulatorInputError, match=r"surface: .*got \(2, 4, 32, 63\) \(63 longitudes instead of 64\)"
+    ):
         model(upper, surface[..., :63])
+    with pytest.raises(EmulatorInputError, match=r"expected shape \(B, 29, 32, 64\), got \(2, 28, 32, 64\)"):
+        model.forward_stacked(torch.zeros(2, 28, 32, 64))
     with pytest.raises(ValueError, match="masks"):
         model(upper, surface, torch.zeros(2, 32, 64))
     with pytest.raises(ValueError, match="masks"):
@@ -308,14 +314,9 @@ def test_longitude_roll_by_whole_windows_is_equivariant():
     upper, surface = _inputs(config, batch=1)
     masks = torch.randn(3, 16, 64)
     roll = 2 * 2 * 4  # patch_lon * downsample * window_lon grid points
-    with torch.no_grad():
-        up, sfc = model(upper, surface, masks)
-        up_r, sfc_r = model(upper.roll(roll, -1), surface.roll(roll, -1), masks.roll(roll, -1))
-        torch.testing.assert_close(up_r, up.roll(roll, -1), atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(sfc_r, sfc.roll(roll, -1), atol=1e-5, rtol=1e-4)
-        # control: one patch is not a whole window, so the output is not simply rolled
-        up_1, _ = model(upper.roll(2, -1), surface.roll(2, -1), masks.roll(2, -1))
-        assert (up_1 - up.roll(2, -1)).abs().max() > 1e-3
+    check_roll_equivariance(model, (upper, surface, masks), shifts=(roll, 2 * roll), atol=2e-5)
+    # control: one patch is not a whole window, so the output is not simply rolled
+    assert roll_error(model, (upper, surface, masks), 2) > 1e-3
 
 
 # ---------------------------------------------------------------- training behaviour
@@ -325,15 +326,12 @@ def test_gradient_flow_all_parameters():
     torch.manual_seed(0)
     config = pangu_preset("cpu")
     model = PanguModel(config).train()
-    upper, surface = _inputs(config)
-    out_up, out_sfc = model(upper, surface)
-    (out_up.square().mean() + out_sfc.square().mean()).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert not missing, f"parameters without gradient: {missing}"
+    grads = check_gradients(model, _inputs(config))
+    assert len(grads) == len(list(model.parameters()))
     # every window type of every bias table is used
-    for name, p in model.named_parameters():
+    for name, grad in grads.items():
         if name.endswith("earth_specific_bias"):
-            assert p.grad.abs().sum(dim=(0, 2)).gt(0).all(), name
+            assert grad.abs().sum(dim=(0, 2)).gt(0).all(), name
 
 
 def test_activation_checkpointing_gives_same_outputs_and_grads():
@@ -365,15 +363,8 @@ def test_bf16_autocast_forward_cpu():
     torch.manual_seed(0)
     config = pangu_preset("cpu")
     model = PanguModel(config).eval()
-    upper, surface = _inputs(config)
-    with torch.no_grad():
-        ref_up, ref_sfc = model(upper, surface)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            up, sfc = model(upper, surface)
+    (up, sfc), _ = check_bf16_autocast(model, _inputs(config))
     assert up.dtype == torch.bfloat16 and sfc.dtype == torch.bfloat16
-    assert up.shape == upper.shape and torch.isfinite(up.float()).all() and torch.isfinite(sfc.float()).all()
-    rel = (up.float() - ref_up).norm() / ref_up.norm()
-    assert rel < 0.05, rel
 
 
 def test_save_load_round_trip(tmp_path):
@@ -381,33 +372,22 @@ def test_save_load_round_trip(tmp_path):
     config = pangu_preset("cpu", grid=(37, 50))
     model = PanguModel(config).eval()
     model.set_constant_masks(torch.randn(3, 37, 50))
-    upper, surface = _inputs(config)
-    path = save_model(model, tmp_path / "pangu.pt", extra={"channels": "z q t u v"})
-    loaded, extra = load_model(path)
-    loaded.eval()
-    assert isinstance(loaded, PanguModel) and loaded.config == config and extra == {"channels": "z q t u v"}
-    with torch.no_grad():
-        a, b = model(upper, surface), loaded(upper, surface)
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    loaded, _ = check_save_load(model, _inputs(config), tmp_path, extra={"channels": "z q t u v"})
+    assert isinstance(loaded, PanguModel) and loaded.config == config
+    assert torch.equal(loaded.constant_masks, model.constant_masks)
 
 
 def test_tiny_overfit_one_batch():
     torch.manual_seed(0)
     config = pangu_preset("cpu", grid=(16, 32), n_levels=2, embed_dim=16, window_size=(2, 2, 4), n_masks=0)
     model = PanguModel(config).train()
-    upper, surface = _inputs(config, batch=1)
-    target_up, target_sfc = _inputs(config, batch=1, seed=1)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     start = time.perf_counter()
-    losses = []
-    for _ in range(300):
-        opt.zero_grad()
-        out_up, out_sfc = model(upper, surface)
-        loss = (out_up - target_up).square().mean() + (out_sfc - target_sfc).square().mean()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if losses[-1] < losses[0] / 10 and len(losses) > 20:
-            break
-    assert losses[-1] < losses[0] / 10, (losses[0], losses[-1], len(losses))
+    check_overfit(
+        model,
+        _inputs(config, batch=1),
+        _inputs(config, batch=1, seed=1),
+        max_steps=300,
+        lr=3e-3,
+        min_steps=20,
+    )
     assert time.perf_counter() - start < 60

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model_harness import check_bf16_autocast, check_gradients, check_save_load
 from scipy.integrate import solve_ivp
 
 from chaosbench_py.training import train_phyxmamba
@@ -83,6 +84,24 @@ def test_rollout_matches_teacher_forcing():
     assert fc.shape == (3, 17, 3)
     assert torch.allclose(fc, m.destandardize(roll)[:, :17])
     assert m.forecast(ctx[0], 3).shape == (3, 3)
+
+
+def test_model_gradients_save_load_and_bf16(tmp_path):
+    """Harness checks of the model alone: every parameter (MTP heads included) gets a gradient from the
+    next-patch + MTP losses; save/load is exact; bf16 autocast stays close to fp32."""
+    torch.manual_seed(0)
+    m = PhyxMamba(_tiny())
+    m.set_normalization([1.0, -2.0, 20.0], [8.0, 9.0, 8.5])
+    x = torch.randn(2, 30, 3) * 8
+
+    def all_heads(model, series):
+        pred, mtp = model(series, return_mtp=True)
+        return (pred, *mtp)
+
+    check_gradients(m, (x,), forward=all_heads)
+    loaded, _ = check_save_load(m, (x,), tmp_path)
+    assert torch.equal(loaded.data_std, m.data_std)
+    check_bf16_autocast(m.eval(), (x,), rtol=0.1)
 
 
 def test_bad_inputs_named():

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from model_harness import check_gradients, check_overfit, check_save_load
 
-from emulators import build_model, load_model, save_model
+from emulators import EmulatorInputError, build_model
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig, normalized_positive_definite_diagonal
 
 
@@ -88,7 +89,7 @@ def test_initialisation_statistics():
     np.testing.assert_allclose(a.numpy(), np.diag(k) / np.linalg.eigvalsh(k).max(), rtol=1e-6)
     # affine B: Kaiming normal std sqrt(2/M)
     ma = ShPLRNN(ShPLRNNConfig(obs_dim=50, latent_dim=40, hidden_dim=10, observation="affine"))
-    assert abs(float(ma.B.std()) - math.sqrt(2 / 40)) < 0.1 * math.sqrt(2 / 40)
+    assert abs(float(ma.B.detach().std()) - math.sqrt(2 / 40)) < 0.1 * math.sqrt(2 / 40)
 
 
 def test_observation_models():
@@ -103,7 +104,7 @@ def test_observation_models():
         ma.b.normal_()
     za = ma.init_state(x)
     torch.testing.assert_close(ma.observe(za), x)  # B pinv(B) = I for full row rank B (N < M)
-    assert float(ma.observation_regularization()) >= 0
+    assert float(ma.observation_regularization().detach()) >= 0
     assert float(m.observation_regularization()) == 0
     gen = ma.generate(x[:1], 10)
     assert gen.shape == (1, 10, 3)
@@ -140,18 +141,52 @@ def test_bad_config_and_input_errors():
         ShPLRNNConfig(obs_dim=3, latent_dim=3, hidden_dim=4, observation="linear")
     with pytest.raises(KeyError, match="hiden_dim"):
         build_model("shplrnn", {"obs_dim": 3, "latent_dim": 3, "hiden_dim": 4})
-    with pytest.raises(ValueError, match="z"):
-        _model().step(torch.zeros(2, 4))
+    with pytest.raises(EmulatorInputError, match=r"z must be a tensor of shape \(\.\.\., 5\), got \(2, 4\)"):
+        _model().step(torch.zeros(2, 4, dtype=torch.float64))
+    with pytest.raises(EmulatorInputError, match=r"inputs must have shape \(2, 3, 2\), got \(2, 4, 2\)"):
+        _model(input_dim=2)(
+            torch.zeros(2, 5, dtype=torch.float64), 3, torch.zeros(2, 4, 2, dtype=torch.float64)
+        )
+    with pytest.raises(EmulatorInputError, match="z0 must be a floating-point tensor, got dtype torch.int64"):
+        _model()(torch.zeros(2, 5, dtype=torch.long), 3)
 
 
 def test_checkpoint_round_trip(tmp_path):
     m = build_model("shplrnn", {"obs_dim": 2, "latent_dim": 4, "hidden_dim": 6, "clipped": True,
                                 "observation": "affine"})  # fmt: skip
-    path = save_model(m, tmp_path / "m.pt")
-    m2, _ = load_model(path)
-    assert m2.config == m.config
+    m2, _ = check_save_load(m, (torch.randn(3, 4), 5), tmp_path)
     z = torch.randn(3, 4)
-    torch.testing.assert_close(m2.step(z), m.step(z))
+    torch.testing.assert_close(m2.step(z), m.step(z), rtol=0, atol=0)
+    m64, _ = check_save_load(_model(), (torch.randn(3, 5, dtype=torch.float64), 5), tmp_path, name="m64.pt")
+    assert m64.W1.dtype == torch.float64
+
+
+@pytest.mark.parametrize("observation", ["identity", "affine"])
+def test_gradients_reach_every_parameter(observation):
+    """Teacher-forced loss of the generated observations: W1, W2, A, h1, h2, L / B, b all get a gradient."""
+    m = _model(observation=observation, obs_bias=True, input_dim=2, seed=2)
+    with torch.no_grad():
+        m.h2.normal_()  # h2 = 0 at init makes relu(W2 z + h2) half-dead; any value works for the check
+    x0 = torch.randn(4, 3, dtype=torch.float64)
+    s = torch.randn(4, 6, 2, dtype=torch.float64)
+    check_gradients(m, (x0,), forward=lambda mod, x: mod.observe(mod(mod.init_state(x), 6, s)))
+
+
+def test_tiny_overfit_one_trajectory():
+    """Free-running loss on one short trajectory falls 10x (shPLRNN fit by back-propagation through time)."""
+    torch.manual_seed(0)
+    t = torch.arange(1, 11, dtype=torch.float64) * 0.3
+    target = torch.stack([torch.sin(t), torch.cos(t), 0.5 * torch.sin(2 * t)], dim=-1)[None]  # (1, 10, 3)
+    m = _model(seed=1)
+    x0 = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64)
+    check_overfit(
+        m,
+        (x0,),
+        target,
+        max_steps=400,
+        lr=2e-2,
+        forward=lambda mod, x: mod.observe(mod(mod.init_state(x), 10)),
+    )
 
 
 @pytest.mark.parametrize("n,m", [(2, 5), (4, 4), (6, 3)])

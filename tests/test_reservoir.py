@@ -8,23 +8,15 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from model_harness import check_save_load, single_thread  # noqa: F401  (autouse fixture)
 from scipy.integrate import solve_ivp
 
 import physics_metrics as pm
 from chaosbench_py.training.baselines import fit_reservoir
-from emulators import build_model, load_model, save_model
+from emulators import EmulatorInputError, build_model
 from emulators.reservoir import NVAR, EchoStateNetwork, ESNConfig, NVARConfig, ridge_regression
 
 LORENZ_LAMBDA1 = 0.9056  # largest Lyapunov exponent of Lorenz-63 (sigma=10, rho=28, beta=8/3)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """These models run many tiny ops: one intra-op thread avoids OpenMP spin-waits on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ---------------------------------------------------------------------------------------------- ridge
@@ -118,9 +110,9 @@ def test_nvar_lyapunov_spectrum_of_lorenz(lorenz_nvar):
 
 def test_nvar_save_load_round_trip(lorenz_nvar, tmp_path):
     model, x, n0 = lorenz_nvar
-    loaded, _ = load_model(save_model(model, tmp_path / "nvar.pt"))
+    loaded, _ = check_save_load(model, (x[:n0], 50), tmp_path)
     assert isinstance(loaded, NVAR) and bool(loaded.fitted)
-    assert torch.equal(loaded.predict(x[:n0], 50), model.predict(x[:n0], 50))
+    assert torch.equal(loaded.readout, model.readout)
 
 
 def test_nvar_errors():
@@ -133,6 +125,8 @@ def test_nvar_errors():
         m.fit(torch.zeros(5, 3))  # shorter than the delay window + 1
     with pytest.raises(ValueError, match="delay"):
         NVARConfig(delay=0)
+    with pytest.raises(EmulatorInputError, match=r"state: expected shape \(batch, 15\), got \(2, 5\)"):
+        m.step(torch.zeros(2, 5, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------------------------------------- ESN
@@ -200,9 +194,15 @@ def test_esn_step_lyapunov_on_limit_cycle():
 def test_esn_save_load_round_trip_and_registry(tmp_path):
     x = _sine()
     m = _sine_esn(2)
-    loaded, _ = load_model(save_model(m, tmp_path / "esn.pt"))
+    loaded, _ = check_save_load(m, (x[:800], 100), tmp_path)
     assert isinstance(loaded, EchoStateNetwork) and bool(loaded.fitted)
-    assert torch.equal(loaded.predict(x[:800], 100), m.predict(x[:800], 100))
+    assert loaded.w_res.dtype == torch.float64
+    # a float32 copy comes back float32 (the stored dtype), not the float64 the constructor makes
+    m32 = EchoStateNetwork(m.config).float()
+    m32.readout.copy_(m.readout.float())
+    m32.fitted.fill_(True)
+    m32_loaded, _ = check_save_load(m32, (x[:50].float(), 3), tmp_path, name="esn32.pt")
+    assert m32_loaded.w_res.dtype == torch.float32
     built = build_model("esn", {"input_dim": 1, "reservoir_dim": 100, "spectral_radius": 0.9, "connectivity": 0.1,
                                 "input_scaling": 1.0, "leak_rate": 0.3, "quadratic_readout": False, "seed": 2})  # fmt: skip
     assert torch.equal(built.w_res, m.w_res)
@@ -222,6 +222,12 @@ def test_esn_errors():
         m.fit(torch.full((300, 2), float("nan")))
     with pytest.raises(ValueError, match="spectral_radius"):
         ESNConfig(spectral_radius=0.0)
+    with pytest.raises(
+        EmulatorInputError, match=r"series: expected shape \(T, 2\) or \(B, T, 2\).*got \(300, 3\)"
+    ):
+        m.fit(torch.zeros(300, 3))
+    with pytest.raises(EmulatorInputError, match=r"r: expected shape \(batch, 20\), got \(1, 19\)"):
+        m.step(torch.zeros(1, 19, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------------------------------------- helpers

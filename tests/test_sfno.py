@@ -7,10 +7,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from gridded_inputs import overfit
+from model_harness import (
+    check_bf16_autocast,
+    check_gradients,
+    check_overfit,
+    check_roll_equivariance,
+    check_save_load,
+    roll_error,
+    single_thread,  # noqa: F401  (autouse fixture)
+)
 from scipy.special import sph_harm_y
 
-from emulators import build_model, load_model, save_model
+from emulators import EmulatorInputError, build_model
 from emulators.sfno import (
     InverseRealSHT,
     RealSHT,
@@ -26,15 +34,6 @@ GRIDS = [
     ("equiangular-nopole", 32, 64),
     ("legendre-gauss", 32, 64),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread avoids spin-wait contention on a loaded 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(
@@ -146,21 +145,16 @@ def test_longitude_roll_equivariance(operator_type):
         _small(operator_type=operator_type, normalization="instance")
     ).double()
     x = torch.randn(2, 3, 16, 32, dtype=torch.float64)
-    y = model(x)
-    for shift in (1, 7, 16):
-        torch.testing.assert_close(
-            model(torch.roll(x, shift, -1)), torch.roll(y, shift, -1), rtol=0, atol=1e-10
-        )
+    check_roll_equivariance(model, x, shifts=(1, 7, 16), atol=1e-10)
     # a roll in latitude is not a symmetry of the sphere (shows the check can fail)
-    assert (model(torch.roll(x, 3, -2)) - torch.roll(y, 3, -2)).abs().max() > 1e-6
+    assert roll_error(model, x, 3, dim=-2) > 1e-6
 
 
 def test_gradient_flow():
     torch.manual_seed(0)
     model = SphericalFourierNeuralOperator(_small(outer_skip="linear", normalization="instance"))
-    model(torch.randn(2, 3, 16, 32)).pow(2).mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+    grads = check_gradients(model, (torch.randn(2, 3, 16, 32),))
+    assert len(grads) == len(list(model.parameters()))
 
 
 def test_tiny_overfit():
@@ -170,8 +164,7 @@ def test_tiny_overfit():
     )
     x = torch.randn(2, 2, 8, 16)
     y = torch.roll(x, 1, -1) * 0.5 + torch.randn(2, 2, 8, 16) * 0.1
-    first, last = overfit(model, x, y, max_steps=400)  # stops once the loss has fallen 10x
-    assert last < first / 10, (first, last)
+    check_overfit(model, (x,), y, max_steps=400)  # stops once the loss has fallen 10x
 
 
 def test_save_load_round_trip(tmp_path):
@@ -179,23 +172,23 @@ def test_save_load_round_trip(tmp_path):
         "sfno",
         {"img_size": [16, 32], "grid": "equiangular", "embed_dim": 8, "n_layers": 2, "lmax": 6, "mmax": 5},
     )
-    x = torch.randn(2, 3, 16, 32)
-    save_model(model, tmp_path / "sfno.pt")
-    loaded, _ = load_model(tmp_path / "sfno.pt")
-    assert isinstance(loaded, SphericalFourierNeuralOperator) and loaded.config == model.config
+    loaded, _ = check_save_load(model, (torch.randn(2, 3, 16, 32),), tmp_path)
+    assert isinstance(loaded, SphericalFourierNeuralOperator)
     assert (loaded.lmax, loaded.mmax) == (6, 5)
-    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
+def test_save_load_keeps_float64(tmp_path):
+    """A float64 model comes back float64, Legendre tables included: outputs bit-identical."""
+    torch.manual_seed(0)
+    model = SphericalFourierNeuralOperator(_small(n_layers=1)).double()
+    loaded, _ = check_save_load(model, (torch.randn(1, 3, 16, 32, dtype=torch.float64),), tmp_path)
+    assert loaded.blocks[0].spectral.sht.weighted_legendre.dtype == torch.float64
 
 
 def test_bf16_autocast_forward():
     torch.manual_seed(0)
     model = SphericalFourierNeuralOperator(_small())
-    x = torch.randn(2, 3, 16, 32)
-    ref = model(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(x)
-    assert out.shape == ref.shape and torch.isfinite(out).all()
-    assert (out.float() - ref).norm() / ref.norm() < 0.05
+    check_bf16_autocast(model, (torch.randn(2, 3, 16, 32),))
 
 
 def test_bad_input_names_argument():
@@ -205,5 +198,9 @@ def test_bad_input_names_argument():
         SphericalFourierNeuralOperator(_small(lmax=40))
     with pytest.raises(ValueError, match="mmax"):
         RealSHT(16, 16, lmax=10, mmax=9, grid="legendre-gauss")
-    with pytest.raises(ValueError, match="x:"):
+    with pytest.raises(
+        EmulatorInputError, match=r"x: expected shape \(batch, 3, 16, 32\), got \(1, 3, 16, 30\)"
+    ):
+        SphericalFourierNeuralOperator(_small())(torch.randn(1, 3, 16, 30))
+    with pytest.raises(EmulatorInputError, match="30 longitudes instead of 32"):
         SphericalFourierNeuralOperator(_small())(torch.randn(1, 3, 16, 30))
