@@ -73,7 +73,7 @@ def test_finite_time_blowup_is_reported(method):
     def explode(t, x):
         return x * x
 
-    with pytest.raises(FloatingPointError, match="NaN/inf|underflow"):
+    with pytest.raises(FloatingPointError, match="diverged at t=.* in trajectory 0: .*(NaN/inf|underflow)"):
         integrate(
             explode,
             torch.ones(1, 1, dtype=torch.float64),
@@ -148,8 +148,10 @@ def test_atomic_overwrite_keeps_old_on_failure(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(FileExistsError, match="keep.nc exists; pass overwrite=True"):
         save_trajectories(ds * 2, path)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_trajectories(ds * 2, path, overwrite=True)
     np.testing.assert_array_equal(open_trajectories(path)["x"].values, before)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.nc"]
 
@@ -175,16 +177,28 @@ def test_store_chunked_equals_in_memory_and_resumes(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         generate_to_store(path, "Lorenz", 3, 250, chunk=100, **kw)
     monkeypatch.setattr(store, "_append_block", real)
-    with pytest.raises(ValueError, match="unfinished run"):
+    # nothing partial at the output path: the unfinished run is hidden and marked incomplete
+    assert not path.exists() and [p.name for p in tmp_path.iterdir()] == [".run.zarr.partial"]
+    with pytest.raises(FileNotFoundError, match="unfinished run is at .*run.zarr.partial"):
         open_trajectories(path)
-    with pytest.raises(FileExistsError):
+    partial = open_trajectories(path, allow_incomplete=True)
+    assert partial.sizes["time"] == 101 and partial.attrs["generation_status"] == "incomplete"
+    with pytest.raises(ValueError, match="unfinished run"):
+        open_trajectories(tmp_path / ".run.zarr.partial")
+    with pytest.raises(FileExistsError, match="resume=True"):
         generate_to_store(path, "Lorenz", 3, 250, chunk=100, **kw)
-    with pytest.raises(ValueError, match="different arguments"):
+    with pytest.raises(ValueError, match="different arguments: .*seed: 3 in the store, 4 now"):
         generate_to_store(path, "Lorenz", 3, 250, chunk=100, resume=True, seed=4, noise=0.05, transient=1.0)
     generate_to_store(path, "Lorenz", 3, 250, chunk=100, resume=True, **kw)
     back = open_trajectories(path)
     np.testing.assert_array_equal(back["x"].values, full["x"].values)
     np.testing.assert_allclose(back.time.values, full.time.values)
+    assert back.attrs["generation_status"] == "complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.zarr"]
+    # resuming a complete store with the same arguments is a no-op; with others it is refused
+    generate_to_store(path, "Lorenz", 3, 250, chunk=100, resume=True, **kw)
+    with pytest.raises(ValueError, match="length: 250 in the store, 300 now"):
+        generate_to_store(path, "Lorenz", 3, 300, chunk=100, resume=True, **kw)
 
 
 def test_maps_and_pde_generate():

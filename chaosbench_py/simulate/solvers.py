@@ -14,19 +14,34 @@ trajectory's RMS norm, so every trajectory meets ``rtol``/``atol``. Output times
 
 ``dopri8``, ``dopri5`` and ``bosh3`` call :func:`torchdiffeq.odeint` with the same max norm and
 with the output times as forced step ends (torchdiffeq's dense output is only 4th order).
+
+Divergence
+----------
+An unbounded system (e.g. Lorenz with ``beta < 0``) must not make a run hang: :func:`integrate`
+stops with :class:`~chaosbench_py.errors.SimulationDivergedError` (naming the system and its
+parameters, the time reached, the trajectory and the reason) when
+
+* the state becomes NaN/inf;
+* ``|x_d|`` exceeds ``bound`` on a coordinate (checked at every output time, and every
+  ``_BOUND_CHECK_EVERY`` steps of the adaptive solver). For a catalog system the default bound is
+  ``DIVERGENCE_FACTOR`` (10⁶) × its attractor scale (see :func:`divergence_bound`); coordinates
+  the catalog lists as unbounded (clocks, phases) are not bounded;
+* the adaptive step collapses: more than ``max_steps_per_output`` steps between two output times
+  (the signature of a solution that races off to infinity), or the step underflows.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 from physics_metrics._threads import single_threaded_if_small
 
-from ..errors import InputError, NonFiniteError
+from ..errors import InputError, InputTypeError, SimulationDivergedError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +50,99 @@ VectorField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ADAPTIVE_METHODS = ("dop853", "dopri8", "dopri5", "bosh3")
 FIXED_METHODS = ("rk4",)
 METHODS = ADAPTIVE_METHODS + FIXED_METHODS
+
+DIVERGENCE_FACTOR = 1e6  # default bound: this many times the attractor scale
+MAX_STEPS_PER_OUTPUT = 100_000  # adaptive steps between two output times before "step collapse"
+_BOUND_CHECK_EVERY = 100  # adaptive steps between state checks inside one output interval
+
+
+class _Diverged(Exception):
+    """Raised inside the solvers; :func:`integrate` turns it into a SimulationDivergedError."""
+
+    def __init__(self, t: float, trajectory: int, reason: str):
+        super().__init__(reason)
+        self.t, self.trajectory, self.reason = float(t), int(trajectory), reason
+
+
+def divergence_bound(
+    system: Any, x0: torch.Tensor | None = None, scale: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-coordinate bound on ``|x_d|`` beyond which a run of ``system`` counts as diverged, shape ``(D,)``.
+
+    ``DIVERGENCE_FACTOR`` × ``max(1, attractor scale, max |x0|)``, one number for all bounded
+    coordinates, where the attractor scale is ``max_d (|mean_d| + std_d)`` of ``scale`` (an orbit's
+    per-coordinate max |x|, e.g. the pilot orbit's) or else of the catalog's stored mean and std.
+    Coordinates in ``system.info.unbounded_indices`` (clocks, phases, winding angles) get ``inf``.
+    A callable without catalog metadata gets ``inf`` everywhere (only NaN/inf and step collapse
+    are detected for it).
+    """
+    info = getattr(system, "info", None)
+    dim = int(x0.shape[-1]) if x0 is not None else int(system.dim)
+    dtype = x0.dtype if x0 is not None and x0.is_floating_point() else torch.float64
+    device = x0.device if x0 is not None else None
+    if info is None:
+        return torch.full((dim,), math.inf, dtype=dtype, device=device)
+    unbounded = [i for i in getattr(info, "unbounded_indices", ()) if 0 <= i < dim]
+    bounded = [i for i in range(dim) if i not in unbounded]
+    size = 1.0
+    if scale is not None:
+        size = max(size, float(torch.as_tensor(scale, dtype=torch.float64)[bounded].abs().max()))
+    elif info.mean is not None and info.std is not None and len(info.mean) == len(info.std) == dim:
+        size = max(size, max(abs(info.mean[i]) + abs(info.std[i]) for i in bounded) if bounded else 1.0)
+    if x0 is not None and bounded:
+        x_b = x0.reshape(-1, dim)[:, bounded].abs()
+        if torch.isfinite(x_b).all():
+            size = max(size, float(x_b.max()))
+    out = torch.full((dim,), DIVERGENCE_FACTOR * size, dtype=dtype, device=device)
+    out[unbounded] = math.inf
+    return out
+
+
+def describe(f: Any) -> str:
+    """``"Lorenz (beta=-20.0, rho=28.0, sigma=10.0)"`` for a catalog system; a neutral phrase otherwise."""
+    name = getattr(f, "name", None)
+    params = getattr(f, "params", None)
+    if not isinstance(name, str):
+        return "the integration"
+    if not params:
+        return name
+    shown = []
+    for k in sorted(params):
+        v = params[k]
+        if isinstance(v, torch.Tensor):
+            v = v.tolist() if v.numel() <= 4 else f"tensor of shape {tuple(v.shape)}"
+        elif isinstance(v, (list, tuple)) and len(v) > 4:
+            v = f"array of length {len(v)}"
+        shown.append(f"{k}={v}")
+    return f"{name} ({', '.join(shown)})"
+
+
+def _check_state(x: torch.Tensor, t: float, bound: torch.Tensor) -> None:
+    """Raise :class:`_Diverged` when a row of ``x`` (B, D) is NaN/inf or beyond ``bound``."""
+    finite = torch.isfinite(x).all(-1)
+    over = (x.abs() > bound).any(-1)
+    bad = ~finite | over
+    if not bool(bad.any()):
+        return
+    i = int(bad.nonzero()[0])
+    if not bool(finite[i]):
+        raise _Diverged(t, i, "the state became NaN/inf")
+    d = int((x[i].abs() / bound).argmax())
+    raise _Diverged(
+        t, i, f"|x[{d}]| = {float(x[i, d].abs()):.3g} exceeds the divergence bound {float(bound[d]):.3g}"
+    )
+
+
+def _positive_finite(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # numpy / 0-d torch numbers
+        except (TypeError, ValueError):
+            raise InputTypeError(f"{name} must be a positive number; got {value!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{name} must be positive and finite; got {value!r}")
 
 
 def _max_norm(t: torch.Tensor) -> torch.Tensor:
@@ -61,6 +169,9 @@ def integrate(
     dt: float | None = None,
     first_step: float | None = None,
     max_steps: int = 10_000_000,
+    bound: float | Sequence[float] | torch.Tensor | None = None,
+    max_steps_per_output: int = MAX_STEPS_PER_OUTPUT,
+    label: str = "",
 ) -> torch.Tensor:
     """Integrate dx/dt = f(t, x) for a batch of initial conditions.
 
@@ -83,13 +194,42 @@ def integrate(
         Step of ``rk4`` (required for it); ignored by adaptive methods.
     first_step:
         Initial step of the adaptive methods (e.g. the system's recommended ``dt``).
+    max_steps:
+        Total number of adaptive steps allowed.
+    bound:
+        Bound on ``|x_d|`` (a number, or one per coordinate, ``inf`` for none): beyond it the run
+        counts as diverged. Default: :func:`divergence_bound` (10⁶ × the attractor scale for a
+        catalog system; none for other callables).
+    max_steps_per_output:
+        Adaptive steps allowed between two consecutive output times before the step counts as
+        collapsed (default 100 000).
+    label:
+        Words added to a divergence message to say which part of a run this is (e.g.
+        ``"during the transient"``).
 
     Returns
     -------
     Tensor of shape ``(B, T, D)`` (``(T, D)`` when ``x0`` was 1-D).
+
+    Raises
+    ------
+    SimulationDivergedError
+        NaN/inf, a coordinate beyond ``bound``, or a collapsed step (see the module docstring);
+        the message names the system and parameters, the time reached and the trajectory index.
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}; got {method!r}")
+    _positive_finite("rtol", rtol)
+    _positive_finite("atol", atol)
+    _positive_finite("dt", dt, allow_none=True)
+    _positive_finite("first_step", first_step, allow_none=True)
+    for name, n in (("max_steps", max_steps), ("max_steps_per_output", max_steps_per_output)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"{name} must be an integer >= 1; got {n!r}")
+    if not isinstance(x0, torch.Tensor):
+        raise InputTypeError(f"x0 must be a torch tensor; got {type(x0).__name__}")
+    if not x0.is_floating_point():
+        x0 = x0.to(torch.float64)
     squeeze = x0.ndim == 1
     x = x0[None] if squeeze else x0
     if x.ndim != 2:
@@ -100,37 +240,106 @@ def integrate(
     if times.numel() > 1 and not bool((times[1:] > times[:-1]).all()):
         raise InputError("times must be strictly increasing")
     if not torch.isfinite(x).all():
-        raise InputError("x0 contains NaN/inf")
-
-    if method == "rk4":
-        if dt is None or not dt > 0:
-            raise InputError("method='rk4' needs a positive step dt")
-        with single_threaded_if_small(x):
-            out = _integrate_rk4(f, x, times, dt)
-    elif method == "dop853":
-        with single_threaded_if_small(x):
-            out = _integrate_dop853(f, x, times, rtol, atol, first_step, max_steps)
+        bad = int((~torch.isfinite(x)).any(-1).nonzero()[0])
+        raise InputError(f"x0 contains NaN/inf (trajectory {bad})")
+    if not torch.isfinite(times).all():
+        raise InputError("times contains NaN/inf")
+    if bound is None:
+        bound_t = divergence_bound(f, x)
     else:
-        import torchdiffeq
+        bound_t = torch.as_tensor(bound, dtype=x.dtype, device=x.device).expand(x.shape[-1]).clone()
+        if torch.isnan(bound_t).any() or not bool((bound_t > 0).all()):
+            raise InputError(f"bound must be positive (inf for none); got {bound!r}")
 
-        # step_t: every output time is a step end, so outputs are never interpolated (torchdiffeq's
-        # dense output is 4th order only and would dominate the error of dopri8)
-        options: dict = {"norm": _max_norm, "max_num_steps": max_steps, "step_t": times}
-        if first_step is not None:
-            options["first_step"] = first_step
-        with torch.no_grad():
-            sol = torchdiffeq.odeint(f, x, times, method=method, rtol=rtol, atol=atol, options=options)
-        out = sol.transpose(0, 1)  # (T, B, D) -> (B, T, D)
-    if not torch.isfinite(out).all():
-        bad_t = int((~torch.isfinite(out)).any(dim=(0, 2)).nonzero()[0])
-        raise NonFiniteError(
-            f"integration produced NaN/inf at output time index {bad_t} (t={float(times[bad_t]):.6g}); "
-            "the system may be unbounded from this initial condition or the step too large"
-        )
+    try:
+        _check_state(x, float(times[0]), bound_t)
+        if method == "rk4":
+            if dt is None:
+                raise InputError("method='rk4' needs a positive step dt")
+            with single_threaded_if_small(x):
+                out = _integrate_rk4(f, x, times, dt, bound_t)
+        elif method == "dop853":
+            with single_threaded_if_small(x):
+                out = _integrate_dop853(
+                    f,
+                    x,
+                    times,
+                    rtol,
+                    atol,
+                    first_step,
+                    max_steps,
+                    bound=bound_t,
+                    max_per_output=max_steps_per_output,
+                )
+        else:
+            out = _integrate_torchdiffeq(
+                f,
+                x,
+                times,
+                method,
+                rtol,
+                atol,
+                first_step,
+                min(max_steps, max_steps_per_output * (len(times) - 1)),
+            )
+            for k in range(out.shape[1]):
+                _check_state(out[:, k], float(times[k]), bound_t)
+    except _Diverged as exc:
+        raise diverged_error(f, exc.t, exc.trajectory, exc.reason, label) from None
     return out[0] if squeeze else out
 
 
-def _integrate_rk4(f: VectorField, x: torch.Tensor, times: torch.Tensor, dt: float) -> torch.Tensor:
+def diverged_error(
+    f: Any, t: float, trajectory: int, reason: str, label: str = ""
+) -> SimulationDivergedError:
+    """The one-line :class:`SimulationDivergedError` for system ``f`` at time ``t`` in ``trajectory``."""
+    where = f" {label}" if label else ""
+    at = f" at t={t:.6g}" if math.isfinite(t) else ""
+    which = f" in trajectory {trajectory}" if trajectory >= 0 else ""
+    err = SimulationDivergedError(
+        f"{describe(f)}: the simulation diverged{at}{which}{where}: {reason} "
+        "(the system may be unbounded with these parameters or from this initial condition)"
+    )
+    err.time, err.trajectory, err.reason = t, trajectory, reason  # for callers that re-word the message
+    return err
+
+
+def _integrate_torchdiffeq(
+    f: VectorField,
+    x: torch.Tensor,
+    times: torch.Tensor,
+    method: str,
+    rtol: float,
+    atol: float,
+    first_step: float | None,
+    max_steps: int,
+) -> torch.Tensor:
+    import torchdiffeq
+
+    # step_t: every output time is a step end, so outputs are never interpolated (torchdiffeq's
+    # dense output is 4th order only and would dominate the error of dopri8)
+    options: dict = {"norm": _max_norm, "max_num_steps": max_steps, "step_t": times}
+    if first_step is not None:
+        options["first_step"] = first_step
+    try:
+        with torch.no_grad():
+            sol = torchdiffeq.odeint(f, x, times, method=method, rtol=rtol, atol=atol, options=options)
+    except (RuntimeError, AssertionError) as exc:
+        text = str(exc)
+        if "max_num_steps" in text or "underflow" in text:
+            raise _Diverged(
+                math.nan,
+                -1,
+                f"{method}: {text} somewhere in t = [{float(times[0]):.6g}, {float(times[-1]):.6g}] "
+                "(the adaptive step collapsed)",
+            ) from None
+        raise
+    return sol.transpose(0, 1)  # (T, B, D) -> (B, T, D)
+
+
+def _integrate_rk4(
+    f: VectorField, x: torch.Tensor, times: torch.Tensor, dt: float, bound: torch.Tensor
+) -> torch.Tensor:
     outs = [x]
     t_prev = times[0]
     with torch.no_grad():
@@ -139,9 +348,12 @@ def _integrate_rk4(f: VectorField, x: torch.Tensor, times: torch.Tensor, dt: flo
             n_sub = max(1, math.ceil(span / dt - 1e-9))
             h = span / n_sub
             t = t_prev
-            for _ in range(n_sub):
+            for k in range(n_sub):
                 x = rk4_step(f, t, x, h)
                 t = t + h
+                if (k + 1) % _BOUND_CHECK_EVERY == 0:
+                    _check_state(x, float(t), bound)
+            _check_state(x, float(t_next), bound)
             outs.append(x)
             t_prev = t_next
     return torch.stack(outs, dim=1)
@@ -237,7 +449,12 @@ def _integrate_dop853(
     first_step: float | None,
     max_steps: int,
     compile_step: bool = True,
+    *,
+    bound: torch.Tensor | None = None,
+    max_per_output: int = MAX_STEPS_PER_OUTPUT,
 ) -> torch.Tensor:
+    if bound is None:
+        bound = torch.full((x.shape[-1],), math.inf, dtype=x.dtype, device=x.device)
     tab = _DOP853Tableau.get(x.dtype, x.device)
     safety, min_factor, max_factor, exponent = 0.9, 0.2, 10.0, -1.0 / 8.0
     t = float(times[0])
@@ -256,7 +473,10 @@ def _integrate_dop853(
         if compile_step and len(times) > 2:
             step = _compile_step(step, (times[0], as_t(h), x, fx))
         n_steps = 0
+        t_prev_out = t
+        err_b = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for t_out in times[1:].tolist():
+            n_interval = 0
             while t < t_out:
                 h_proposed = h  # the controller's step; landing on t_out may shorten it
                 h = min(h, t_out - t) if h > 0 else t_out - t
@@ -266,10 +486,22 @@ def _integrate_dop853(
                 step_rejected = False
                 while True:
                     n_steps += 1
-                    if n_steps > max_steps:
-                        raise RuntimeError(
-                            f"dop853: more than {max_steps} steps (stiff system or tolerance too tight?)"
+                    n_interval += 1
+                    if n_steps > max_steps or n_interval > max_per_output:
+                        worst = int(err_b.argmax())
+                        raise _Diverged(
+                            t,
+                            worst,
+                            f"the adaptive step collapsed to h={h:.3g}: more than "
+                            + (
+                                f"{max_per_output} steps between output times {t_prev_out:.6g} and {t_out:.6g}"
+                                if n_interval > max_per_output
+                                else f"{max_steps} steps in all"
+                            )
+                            + " (a solution racing off to infinity, or too stiff for these tolerances)",
                         )
+                    if n_interval % _BOUND_CHECK_EVERY == 0:
+                        _check_state(x, t, bound)
                     x_new, f_new, err_b = step(as_t(t), as_t(h), x, fx)
                     err = float(err_b.max())
                     if not err == err:  # NaN: step far too large (or the state blew up)
@@ -280,8 +512,12 @@ def _integrate_dop853(
                             factor = min(1.0, factor)
                         break
                     if h < 1e-14 * max(1.0, abs(t)):
-                        raise NonFiniteError(
-                            f"dop853: step size underflow at t={t:.6g} (the solution may blow up here)"
+                        bad = ~torch.isfinite(err_b)
+                        worst = int(bad.nonzero()[0]) if bool(bad.any()) else int(err_b.argmax())
+                        raise _Diverged(
+                            t,
+                            worst,
+                            f"step size underflow (h={h:.3g}): NaN/inf or a blow-up just after this time",
                         )
                     h *= max(min_factor, safety * err**exponent) if err != float("inf") else min_factor
                     last = False
@@ -291,5 +527,7 @@ def _integrate_dop853(
                 # a step shortened only to land on an output time says nothing against the
                 # proposed size: continue from it (else h would restart small after every output)
                 h = max(h * factor, h_proposed) if (last and not step_rejected) else h * factor
+            _check_state(x, t_out, bound)
             outs.append(x)
+            t_prev_out = t_out
     return torch.stack(outs, dim=1)

@@ -28,9 +28,18 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import InputError, NonFiniteError
+from ..errors import InputError, InputTypeError
 from ..systems.base import Flow, Map, System
-from .solvers import ADAPTIVE_METHODS, METHODS, integrate
+from .solvers import (
+    ADAPTIVE_METHODS,
+    MAX_STEPS_PER_OUTPUT,
+    METHODS,
+    _check_state,
+    _Diverged,
+    diverged_error,
+    divergence_bound,
+    integrate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +59,76 @@ class Sampling:
     unit_length: float  # length of one unit in system time units
 
 
+def _integer(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (numpy integers accepted; bools, floats and strings are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InputTypeError(
+            f"{name} must be an integer >= {minimum}; got {value!r} ({type(value).__name__})"
+        )
+    if value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def _number(name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as a finite float, >= 0 (or > 0 with ``positive``); a clear error otherwise."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise InputTypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})") from None
+    if not math.isfinite(v):
+        raise InputError(f"{name} must be finite; got {value!r}")
+    if positive and not v > 0:
+        raise InputError(f"{name} must be > 0; got {value!r}")
+    if v < 0:
+        raise InputError(f"{name} must be >= 0; got {value!r}")
+    return v
+
+
+def check_generation_args(
+    system: System,
+    *,
+    n_trajectories: Any,
+    length: Any,
+    chunk: Any,
+    transient: Any,
+    ic_spread: Any,
+    noise: Any,
+    seed: Any,
+    method: Any,
+    rtol: Any,
+    atol: Any,
+    dt: Any,
+) -> dict[str, Any]:
+    """Validate the arguments shared by :func:`generate_trajectories` and ``generate_to_store``.
+
+    Returns them normalised (ints and floats); raises :class:`~chaosbench_py.errors.InputError` /
+    :class:`~chaosbench_py.errors.InputTypeError` naming the argument (and the system) otherwise.
+    """
+    pre = f"{system.name}: "
+    try:
+        out = dict(
+            n_trajectories=_integer("n_trajectories (number of trajectories)", n_trajectories, 1),
+            length=_integer("length (samples per trajectory)", length, 1),
+            chunk=_integer("chunk (samples per chunk)", chunk, 1),
+            transient=_number("transient", transient),
+            ic_spread=_number("ic_spread", ic_spread),
+            noise=_number("noise", noise),
+            seed=_integer("seed", seed, 0),
+            rtol=_number("rtol", rtol, positive=True),
+            atol=_number("atol", atol, positive=True),
+            dt=None if dt is None else _number("dt", dt, positive=True),
+        )
+    except InputError as exc:
+        raise type(exc)(pre + str(exc)) from None
+    if not isinstance(method, str) or method not in METHODS:
+        raise InputError(f"{pre}method must be one of {METHODS}; got {method!r}")
+    out["method"] = method
+    return out
+
+
 def resolve_sampling(
     system: System,
     *,
@@ -65,6 +144,15 @@ def resolve_sampling(
     if sum(given) > 1:
         raise InputError("give at most one of pts_per_period, pts_per_lyapunov, sample_dt")
     info = system.info
+    try:
+        if pts_per_period is not None:
+            pts_per_period = _number("pts_per_period", pts_per_period, positive=True)
+        if pts_per_lyapunov is not None:
+            pts_per_lyapunov = _number("pts_per_lyapunov", pts_per_lyapunov, positive=True)
+        if sample_dt is not None:
+            sample_dt = _number("sample_dt", sample_dt, positive=True)
+    except InputError as exc:
+        raise type(exc)(f"{info.name}: {exc}") from None
     if isinstance(system, Map):
         step_dt = info.dt if info.kind == "pde" and info.dt else 1.0
         if pts_per_period is not None:
@@ -117,11 +205,9 @@ def initial_conditions(
     separate. Unlike perturbing the default initial condition by a finite amount, this never
     starts a trajectory outside the basin of attraction (e.g. Hénon, HyperRossler).
     """
-    if n < 1:
-        raise InputError(f"number of trajectories must be >= 1; got {n}")
+    n = _integer(f"{system.name}: number of trajectories", n, 1)
+    ic_spread = _number(f"{system.name}: ic_spread", ic_spread)
     orbit = _pilot_orbit(system, n, dtype)
-    if not torch.isfinite(orbit).all():
-        raise NonFiniteError(f"{system.name}: the orbit of the default initial condition diverges")
     n_pilot = orbit.shape[0]
     if n <= n_pilot:
         pick = torch.randperm(n_pilot, generator=generator)[:n]
@@ -136,8 +222,12 @@ def initial_conditions(
     return (picked + ic_spread * scale * noise).to(device)
 
 
+_PILOT = "during the pilot orbit from the default initial condition"
+
+
 def _pilot_orbit(system: System, n: int, dtype: torch.dtype) -> torch.Tensor:
     x0 = system.default_initial_condition(dtype=dtype, device="cpu")[None]
+    bound = divergence_bound(system, x0)
     if isinstance(system, Map):
         n_pilot = max(1000, 10 * n)
         states = []
@@ -145,15 +235,59 @@ def _pilot_orbit(system: System, n: int, dtype: torch.dtype) -> torch.Tensor:
         with torch.no_grad():
             for k in range(1000 + n_pilot):
                 x = system.step(x)
+                if k % 100 == 99:  # an unbounded map overflows within a few dozen steps
+                    _check_map(system, x, k + 1, bound, _PILOT)
                 if k >= 1000:
                     states.append(x[0])
-        return torch.stack(states)
+        orbit = torch.stack(states)
+        _check_map(system, orbit, 1000, bound, _PILOT, batch_is_time=True)
+        return orbit
     period = system.info.period or system.info.dt or 1.0
     n_periods = max(100, n // 5)
     times = period * torch.arange(20 * 10, (20 + n_periods) * 10 + 1, dtype=dtype) / 10
     times = torch.cat([torch.zeros(1, dtype=dtype), times])
-    orbit = integrate(system, x0, times, rtol=1e-8, atol=1e-8, first_step=system.info.dt)
+    orbit = integrate(
+        system,
+        x0,
+        times,
+        rtol=1e-8,
+        atol=1e-8,
+        first_step=system.info.dt,
+        bound=bound,
+        max_steps_per_output=_steps_limit(system, period / 10),
+        label=_PILOT,
+    )
     return orbit[0, 1:]
+
+
+def _steps_limit(system: System, interval: float) -> int:
+    """Adaptive steps allowed per output interval before the step counts as collapsed: 100 × the
+    steps of the system's recommended ``dt``, at least 10 000 (never more than the solver default)."""
+    dt = system.info.dt
+    if not dt or not dt > 0:
+        return MAX_STEPS_PER_OUTPUT
+    return int(min(MAX_STEPS_PER_OUTPUT, max(10_000, 100 * math.ceil(interval / dt))))
+
+
+def _check_map(
+    system: System,
+    x: torch.Tensor,
+    step: int,
+    bound: torch.Tensor,
+    label: str,
+    *,
+    batch_is_time: bool = False,
+) -> None:
+    """Diverged-map check of states ``x`` (B, D) at iteration ``step`` (or of an orbit (T, D) whose
+    row k is iteration ``step + k + 1`` of trajectory 0, with ``batch_is_time``)."""
+    try:
+        _check_state(x, float(step), bound)
+    except _Diverged as exc:
+        if batch_is_time:
+            exc.t, exc.trajectory = float(step + exc.trajectory + 1), 0
+        raise diverged_error(
+            system, exc.t, exc.trajectory, exc.reason.replace("state", "iterate"), label
+        ) from None
 
 
 def _advance(
@@ -166,27 +300,53 @@ def _advance(
     rtol: float,
     atol: float,
     dt: float | None,
+    *,
+    label: str = "",
 ) -> torch.Tensor:
-    """Advance states ``x`` (B, D) and return ``n_samples`` further samples, shape (B, n_samples, D)."""
+    """Advance states ``x`` (B, D) and return ``n_samples`` further samples, shape (B, n_samples, D).
+
+    Raises :class:`~chaosbench_py.errors.SimulationDivergedError` (system, parameters, time,
+    trajectory, ``label``) when a trajectory leaves the bound of :func:`divergence_bound`, becomes
+    NaN/inf, or the adaptive step collapses.
+    """
+    bound = divergence_bound(system, x)
     if isinstance(system, Map):
         step_dt = system.info.dt if system.info.kind == "pde" and system.info.dt else 1.0
         every = round(sampling.sample_dt / step_dt)
         outs = []
         with torch.no_grad():
-            for _ in range(n_samples):
+            for k in range(n_samples):
                 for _ in range(every):
                     x = system.step(x)
+                try:
+                    _check_state(x, t0 + (k + 1) * sampling.sample_dt, bound)
+                except _Diverged as exc:
+                    reason = exc.reason.replace("state", "iterate")
+                    raise diverged_error(system, exc.t, exc.trajectory, reason, label) from None
                 outs.append(x)
-        out = torch.stack(outs, dim=1)
-        if not torch.isfinite(out).all():
-            raise NonFiniteError(f"{system.name}: iteration produced NaN/inf")
-        return out
+        return torch.stack(outs, dim=1)
     assert isinstance(system, Flow)
     times = t0 + sampling.sample_dt * torch.arange(n_samples + 1, dtype=x.dtype, device=x.device)
     if method == "rk4" and dt is None:
         dt = system.info.dt or sampling.sample_dt / 10
     first = system.info.dt if method in ADAPTIVE_METHODS else None
-    return integrate(system, x, times, method=method, rtol=rtol, atol=atol, dt=dt, first_step=first)[:, 1:]
+    return integrate(
+        system,
+        x,
+        times,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        dt=dt,
+        first_step=first,
+        bound=bound,
+        max_steps_per_output=_steps_limit(system, sampling.sample_dt),
+        label=label,
+    )[:, 1:]
+
+
+_SAMPLED = "while sampling"
+_TRANSIENT = "during the transient"
 
 
 def iter_trajectory_chunks(
@@ -211,7 +371,8 @@ def iter_trajectory_chunks(
     done = 1
     while done < length:
         n = min(chunk, length - done)
-        block = _advance(system, x, t0 + (done - 1) * sampling.sample_dt, n, sampling, method, rtol, atol, dt)
+        t_block = t0 + (done - 1) * sampling.sample_dt
+        block = _advance(system, x, t_block, n, sampling, method, rtol, atol, dt, label=_SAMPLED)
         yield done, block
         x = block[:, -1]
         done += n
@@ -246,7 +407,8 @@ def generate_trajectories(
     system:
         A catalog system or its name.
     n_trajectories, length:
-        Batch size B and number of samples T per trajectory (after the transient).
+        Batch size B >= 1 and number of samples T >= 1 per trajectory (after the transient;
+        ``length=1`` gives the initial state only, so 2 is the least that shows any dynamics).
     pts_per_period, pts_per_lyapunov, sample_dt:
         Sampling (at most one; default 100 points per dominant period, see :func:`resolve_sampling`).
     transient:
@@ -260,9 +422,19 @@ def generate_trajectories(
         Observation noise: each sample gets ``noise * std_d * N(0,1)`` added, with ``std_d`` from
         :func:`noise_scale` (the catalog's attractor std). The dynamics stay clean.
     seed:
-        Seeds both the initial-condition perturbation and the observation noise.
+        Seeds both the initial-condition perturbation and the observation noise (an integer >= 0).
     method, rtol, atol, dt:
-        Solver (see :func:`chaosbench_py.simulate.solvers.integrate`).
+        Solver (see :func:`chaosbench_py.simulate.solvers.integrate`); tolerances and ``dt`` > 0.
+    chunk:
+        Samples integrated per solver call (>= 1); also the unit of the noise streams.
+
+    Raises
+    ------
+    InputError, InputTypeError, UnknownNameError
+        A bad argument or parameter (named in the message), before any integration.
+    SimulationDivergedError
+        A trajectory blows up (pilot orbit, transient or sampled run): the message names the
+        system, its parameters, the time reached and the trajectory.
 
     Returns
     -------
@@ -271,41 +443,62 @@ def generate_trajectories(
     absolute time of sample 0 is ``attrs["time_offset"]``), and provenance attributes.
     """
     from .. import __version__
-    from ..systems import get_system
 
-    if isinstance(system, str):
-        system = get_system(system)
-    if method not in METHODS:
-        raise InputError(f"method must be one of {METHODS}; got {method!r}")
-    if length < 1:
-        raise InputError(f"length must be >= 1; got {length}")
-    if noise < 0:
-        raise InputError(f"noise must be >= 0; got {noise}")
+    system = _as_system(system)
+    args = check_generation_args(
+        system,
+        n_trajectories=n_trajectories,
+        length=length,
+        chunk=chunk,
+        transient=transient,
+        ic_spread=ic_spread,
+        noise=noise,
+        seed=seed,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        dt=dt,
+    )
+    n_trajectories, length, chunk = args["n_trajectories"], args["length"], args["chunk"]
+    transient, ic_spread, noise, seed = args["transient"], args["ic_spread"], args["noise"], args["seed"]
+    rtol, atol, dt = args["rtol"], args["atol"], args["dt"]
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise InputTypeError(f"{system.name}: dtype must be a floating torch dtype; got {dtype!r}")
     sampling = resolve_sampling(
         system, pts_per_period=pts_per_period, pts_per_lyapunov=pts_per_lyapunov, sample_dt=sample_dt
     )
+    _check_noise_scale(system, noise, n_trajectories, length)
     gen = torch.Generator().manual_seed(seed)
     if initial_condition is None:
         x0 = initial_conditions(system, n_trajectories, ic_spread=ic_spread, generator=gen, dtype=dtype)
     elif isinstance(initial_condition, str):
         if initial_condition != "default":
             raise InputError(
-                f"initial_condition must be None, 'default' or an array; got {initial_condition!r}"
+                f"{system.name}: initial_condition must be None, 'default' or an array; got {initial_condition!r}"
             )
         x0 = system.default_initial_condition(dtype=dtype).expand(n_trajectories, -1).clone()
     else:
-        x0 = system.check_state(torch.as_tensor(initial_condition, dtype=dtype), "initial_condition")
+        try:
+            x0 = torch.as_tensor(np.asarray(initial_condition, dtype=np.float64), dtype=dtype)
+        except (TypeError, ValueError):
+            raise InputTypeError(
+                f"{system.name}: initial_condition must be an array of numbers; got {initial_condition!r}"
+            ) from None
+        x0 = system.check_state(x0, "initial_condition")
         x0 = x0.expand(n_trajectories, -1).clone() if x0.ndim == 1 else x0
         if x0.ndim != 2 or x0.shape[0] != n_trajectories:
             raise InputError(
-                f"initial_condition must have shape ({system.dim},) or ({n_trajectories}, {system.dim}); "
-                f"got {tuple(x0.shape)}"
+                f"{system.name}: initial_condition must have shape ({system.dim},) or "
+                f"({n_trajectories}, {system.dim}); got {tuple(x0.shape)}"
             )
+        if not torch.isfinite(x0).all():
+            bad = int((~torch.isfinite(x0)).any(-1).nonzero()[0])
+            raise InputError(f"{system.name}: initial_condition contains NaN/inf (trajectory {bad})")
     x0 = x0.to(device)
 
     n_transient = int(round(transient * sampling.unit_length / sampling.sample_dt))
     if n_transient > 0:
-        x0 = _advance(system, x0, 0.0, n_transient, sampling, method, rtol, atol, dt)[:, -1]
+        x0 = _advance(system, x0, 0.0, n_transient, sampling, method, rtol, atol, dt, label=_TRANSIENT)[:, -1]
 
     from tqdm.auto import tqdm
 
@@ -339,6 +532,29 @@ def generate_trajectories(
     ds.attrs["time_offset"] = float(t_start)
     ds.attrs["chaosbench_py_version"] = __version__
     return ds
+
+
+def _as_system(system: Any) -> System:
+    """A catalog system from a name (or the system itself); a clear error for anything else."""
+    from ..systems import get_system
+
+    if isinstance(system, str):
+        return get_system(system)
+    if not isinstance(system, System):
+        raise InputTypeError(
+            f"system must be a catalog system or its name (see list_systems()); got {type(system).__name__}"
+        )
+    return system
+
+
+def _check_noise_scale(system: System, noise: float, n_trajectories: int, length: int) -> None:
+    """Observation noise needs a scale: the catalog's std, else the data's (needs >= 2 samples)."""
+    has_std = system.info.std is not None and len(system.info.std) == system.dim
+    if noise > 0 and not has_std and n_trajectories * length < 2:
+        raise InputError(
+            f"{system.name}: noise > 0 needs at least 2 samples to estimate the noise scale "
+            f"(the catalog has no attractor std for it); got {n_trajectories} x {length}"
+        )
 
 
 def noise_scale(system: System, first_block: np.ndarray) -> np.ndarray:

@@ -10,6 +10,9 @@ Conventions
 * Parameters are passed as a mapping ``name -> value``. A value is a Python float or a tensor
   that broadcasts against ``x[..., 0]`` (so a parameter sweep is a batch dimension too).
 * Time ``t`` is a scalar tensor (or float); autonomous systems ignore it.
+
+This module imports nothing else of :mod:`chaosbench_py.systems`; the registry
+(``registry.py``) and the catalog modules import it, never the other way round.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
-from ..errors import InputError, UnknownNameError
+from ..errors import InputError, InputTypeError, UnknownNameError
 
 RHSFunction = Callable[[torch.Tensor | float, torch.Tensor, Mapping[str, Any]], torch.Tensor]
 MapFunction = Callable[[torch.Tensor, Mapping[str, Any]], torch.Tensor]
@@ -104,6 +108,54 @@ class SystemInfo:
         return attrs
 
 
+def check_parameters(system: str, defaults: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """Validate parameter overrides ``params`` of ``system`` against its ``defaults``.
+
+    * a name not in ``defaults`` → :class:`UnknownNameError` listing the valid names;
+    * a scalar parameter takes a real number (``int``/``float``/numpy scalar) or a real tensor or
+      array of any shape (a parameter sweep is a batch dimension); strings, ``None``, booleans and
+      lists are refused (:class:`InputTypeError`; a sweep is given as a tensor);
+    * a vector/matrix parameter (a list in ``defaults``) takes a list, array or tensor whose
+      trailing shape is the default's (a tensor may add leading sweep dimensions);
+    * every value must be finite (:class:`InputError`).
+
+    Each message names the system and the parameter.
+    """
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise UnknownNameError(
+            f"{system}: unknown parameter(s) {unknown}; valid parameters are {sorted(defaults)}"
+        )
+    for name, value in params.items():
+        default = defaults[name]
+        where = f"{system}: parameter {name!r}"
+        vector = isinstance(default, (list, tuple))
+        if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+            kind = "an array of numbers" if vector else "a number"
+            raise InputTypeError(f"{where} must be {kind}; got {value!r} ({type(value).__name__})")
+        if isinstance(value, torch.Tensor):
+            if value.is_complex() or value.dtype == torch.bool:
+                raise InputTypeError(f"{where} must be real; got a tensor of dtype {value.dtype}")
+            arr = value.detach().to("cpu", torch.float64).numpy()
+        else:
+            if not vector and isinstance(value, (list, tuple)):
+                raise InputTypeError(
+                    f"{where} is a number; got a {type(value).__name__} (pass a torch tensor to sweep it)"
+                )
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                kind = "an array of numbers" if vector else "a number"
+                raise InputTypeError(f"{where} must be {kind}; got {value!r}") from None
+        if vector:
+            want = np.shape(default)
+            ok = arr.shape == want or (isinstance(value, torch.Tensor) and arr.shape[-len(want) :] == want)
+            if not ok:
+                raise InputError(f"{where} must have shape {want}; got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise InputError(f"{where} must be finite; got {value!r}")
+
+
 class System:
     """Common behaviour of flows and maps: parameters, validation, Jacobians."""
 
@@ -113,12 +165,7 @@ class System:
         self.info = info
         merged = dict(info.parameters)
         if params:
-            unknown = sorted(set(params) - set(info.parameters))
-            if unknown:
-                raise UnknownNameError(
-                    f"{info.name}: unknown parameter(s) {unknown}; "
-                    f"valid parameters are {sorted(info.parameters)}"
-                )
+            check_parameters(info.name, info.parameters, params)
             merged.update(params)
         self.params: dict[str, Any] = merged
 
@@ -137,8 +184,6 @@ class System:
         parameters); build through ``get_system(name, **params)`` to get any invariants the
         catalog knows for the new values.
         """
-        from .registry import without_stale_invariants
-
         new = self.__class__.__new__(self.__class__)
         new.__dict__.update(self.__dict__)
         System.__init__(new, self.info, {**self.params, **params})
@@ -241,6 +286,27 @@ class Map(System):
         flat = x.reshape(-1, self.dim)
         jac = torch.func.vmap(torch.func.jacrev(self.step))(flat)
         return jac.reshape(*batch_shape, self.dim, self.dim)
+
+
+def without_stale_invariants(info: SystemInfo, overrides: Mapping[str, Any]) -> SystemInfo:
+    """``info`` with its reference invariants dropped when ``overrides`` change a parameter.
+
+    The published invariants belong to the default parameters; for other values none are known.
+    """
+    changed = [k for k, v in overrides.items() if k in info.parameters and not _same(v, info.parameters[k])]
+    if not changed:
+        return info
+    note = f"reference invariants are for the default parameters; none known with {sorted(changed)} changed"
+    return dataclasses.replace(info, invariants=Invariants(provenance=note))
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(
+            torch.equal(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))
+        )
+    except (TypeError, ValueError, RuntimeError):
+        return False
 
 
 def finite_or_none(value: Any) -> float | None:

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError, UnknownNameError
-from .base import Flow, Invariants, SystemInfo
+from ..errors import InputError
+from .base import Flow, Invariants, SystemInfo, check_parameters
 from .registry import _info_from_dysts, register_system
 
 logger = logging.getLogger(__name__)
@@ -94,9 +94,9 @@ def lorenz96(dim: int | None = None, **params: Any) -> Flow:
 
     Raises
     ------
-    ValueError
-        ``dim`` not an integer ≥ 4.
-    KeyError
+    InputError
+        ``dim`` not an integer ≥ 4; a parameter value that is not a finite number.
+    UnknownNameError
         Unknown parameter name (the only parameter is ``f``).
     """
     base = _info_from_dysts(_DYSTS_NAME, "flow")
@@ -104,11 +104,7 @@ def lorenz96(dim: int | None = None, **params: Any) -> Flow:
         dim = base.dim
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 4:
         raise InputError(f"Lorenz96: dim must be an integer >= 4; got {dim!r}")
-    unknown = sorted(set(params) - set(base.parameters))
-    if unknown:
-        raise UnknownNameError(
-            f"Lorenz96: unknown parameter(s) {unknown}; valid parameters are {sorted(base.parameters)}"
-        )
+    check_parameters("Lorenz96", base.parameters, params)
     f = params.get("f", base.parameters["f"])
     f_is_default = not isinstance(f, torch.Tensor) and float(f) == float(base.parameters["f"])
     if dim == base.dim:
@@ -184,19 +180,15 @@ def lorenz96_two_scale(n_slow: int = 36, n_fast: int = 10, **params: Any) -> Flo
 
     Raises
     ------
-    ValueError
-        ``n_slow`` < 4 or ``n_fast`` < 1 (or not integers).
-    KeyError
+    InputError
+        ``n_slow`` < 4 or ``n_fast`` < 1 (or not integers); a parameter value that is not a finite number.
+    UnknownNameError
         Unknown parameter name.
     """
     for name, val, low in (("n_slow", n_slow, 4), ("n_fast", n_fast, 1)):
         if isinstance(val, bool) or not isinstance(val, int) or val < low:
             raise InputError(f"Lorenz96TwoScale: {name} must be an integer >= {low}; got {val!r}")
-    unknown = sorted(set(params) - set(_TWO_SCALE_DEFAULTS))
-    if unknown:
-        raise UnknownNameError(
-            f"Lorenz96TwoScale: unknown parameter(s) {unknown}; valid parameters are {sorted(_TWO_SCALE_DEFAULTS)}"
-        )
+    check_parameters("Lorenz96TwoScale", _TWO_SCALE_DEFAULTS, params)
     f = params.get("F", _TWO_SCALE_DEFAULTS["F"])
     f0 = float(f) if not isinstance(f, torch.Tensor) or f.numel() == 1 else _TWO_SCALE_DEFAULTS["F"]
     n_total = n_fast * n_slow

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from .base import Invariants, Map, MapFunction
+from .base import Invariants, Map, MapFunction, check_parameters
 from .registry import _info_from_dysts, register_system
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def _catalog_map(
     def deco(fn: MapFunction) -> MapFunction:
         def factory(**params: Any) -> Map:
             info = _info_from_dysts(name, "map")
+            check_parameters(catalog_name, info.parameters, params)
             merged = {**info.parameters, **params}
             inv = invariants(merged) if invariants is not None else None
             info = dataclasses.replace(

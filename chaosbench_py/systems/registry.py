@@ -9,17 +9,28 @@ Metadata for the dysts systems is read from ``data/dysts_flows.json`` and
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import importlib
+import inspect
 import json
 from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
-from ..errors import InputError, UnknownNameError
-from .base import Flow, Invariants, Map, MapFunction, RHSFunction, System, SystemInfo, finite_or_none
+from ..errors import InputError, InputTypeError, UnknownNameError
+from .base import (
+    Flow,
+    Invariants,
+    Map,
+    MapFunction,
+    RHSFunction,
+    System,
+    SystemInfo,
+    check_parameters,
+    finite_or_none,
+    without_stale_invariants,
+)
 
 _FLOW_RHS: dict[str, RHSFunction] = {}
 _MAP_FNS: dict[str, MapFunction] = {}
@@ -122,29 +133,6 @@ def _info_from_dysts(name: str, kind: str) -> SystemInfo:
     )
 
 
-def without_stale_invariants(info: SystemInfo, overrides: Mapping[str, Any]) -> SystemInfo:
-    """``info`` with its reference invariants dropped when ``overrides`` change a parameter.
-
-    The published invariants belong to the default parameters; for other values none are known.
-    """
-    changed = [k for k, v in overrides.items() if k in info.parameters and not _same(v, info.parameters[k])]
-    if not changed:
-        return info
-    note = f"reference invariants are for the default parameters; none known with {sorted(changed)} changed"
-    return dataclasses.replace(info, invariants=Invariants(provenance=note))
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        import torch
-
-        return bool(
-            torch.equal(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64))
-        )
-    except (TypeError, ValueError, RuntimeError):
-        return False
-
-
 def list_systems(kind: str | None = None) -> list[str]:
     """Sorted names of all catalog systems; ``kind`` in {"flow", "map", "pde"} filters."""
     _load_catalog()
@@ -164,14 +152,32 @@ def get_system(name: str, **kwargs: Any) -> System:
 
     Raises
     ------
-    KeyError
-        Unknown name (the message lists close matches) or unknown parameter.
+    UnknownNameError
+        Unknown name (the message lists close matches) or unknown parameter (the valid ones listed).
+    InputTypeError, InputError
+        A parameter value that is not a number, not finite or of the wrong shape (see
+        :func:`~chaosbench_py.systems.base.check_parameters`).
     """
     _load_catalog()
+    if not isinstance(name, str):
+        raise InputTypeError(f"system name must be a string (see list_systems()); got {name!r}")
     if name in _FACTORIES:
-        return _FACTORIES[name][0](**kwargs)
+        factory = _FACTORIES[name][0]
+        accepted = inspect.signature(factory).parameters.values()
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
+            valid = sorted(p.name for p in accepted)
+            unknown = sorted(set(kwargs) - set(valid))
+            if unknown:
+                raise UnknownNameError(f"{name}: unknown argument(s) {unknown}; valid arguments are {valid}")
+        return factory(**kwargs)
     if name in _FLOW_RHS:
         info = _info_from_dysts(name, "flow")
+        if "dim" in kwargs and "dim" not in info.parameters:
+            raise UnknownNameError(
+                f"{name} has a fixed dimension ({info.dim}); a dim argument applies only to systems of any "
+                f"size ({', '.join(n for n in sorted(_FACTORIES) if 'dim' in inspect.signature(_FACTORIES[n][0]).parameters)})"
+            )
+        check_parameters(name, info.parameters, kwargs)
         return Flow(without_stale_invariants(info, kwargs), _FLOW_RHS[name], kwargs or None)
     if name in _MAP_FNS:
         return Map(_info_from_dysts(name, "map"), _MAP_FNS[name], kwargs or None)
