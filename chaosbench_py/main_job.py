@@ -191,8 +191,9 @@ def lorenz_reconstruction(report: Report, out_dir: Path, *, quick: bool) -> dict
     noise = 0.05 * x.std(axis=1, keepdims=True) * np.random.default_rng(0).standard_normal(x.shape)
     train = train.copy(data={"x": x + noise})
     train.attrs["noise"] = "Gaussian observation noise, 0.05 × the std of each dimension (seed 0)"
-    train_store = save_trajectories(train, out_dir / "data" / "lorenz_train.zarr")
-    test_store = save_trajectories(test, out_dir / "data" / "lorenz_test.zarr")
+    # the main job's own intermediate data, regenerated on every run (identical for the same seed)
+    train_store = save_trajectories(train, out_dir / "data" / "lorenz_train.zarr", overwrite=True)
+    test_store = save_trajectories(test, out_dir / "data" / "lorenz_test.zarr", overwrite=True)
     cfg_path = _write_yaml(
         out_dir / "configs" / "lorenz_shplrnn_gtf.yaml", _lorenz_run_config(train_store, quick)
     )
