@@ -58,18 +58,49 @@ def _cmd_systems_info(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
+    from .errors import InputError, InputTypeError, OutputExistsError
     from .simulate import generate_to_store, generate_trajectories, save_trajectories
     from .systems import get_system
 
-    params = {}
+    def param_value(name: str, text: str) -> object:
+        """A --param value: a number, or a JSON list of numbers for a vector/matrix parameter."""
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        if text.strip().startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        raise InputTypeError(
+            f"--param {name}={text}: {text!r} is not a number (e.g. {name}=10, or {name}=[1,2,3] for a vector)"
+        )
+
+    params: dict[str, object] = {}
     for item in args.param or []:
-        if "=" not in item:
-            raise SystemExit(f"chaosbench generate: --param expects NAME=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        params[k] = float(v)
-    factory_kwargs = {"dim": args.dim} if args.dim else {}
-    system = get_system(args.system, **factory_kwargs, **params)
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise InputError(f"--param expects NAME=VALUE (e.g. --param sigma=10); got {item!r}")
+        params[name.strip()] = param_value(name.strip(), text.strip())
     out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".zarr", ".nc", ".nc4", ".netcdf"):
+        raise InputError(
+            f"--out {out}: unknown format {suffix or '(no suffix)'!r}; use a .zarr directory or a .nc file"
+        )
+    if suffix != ".zarr" and args.resume:
+        raise InputError(f"--resume applies to .zarr outputs (a .nc file is written in one piece): {out}")
+    if args.resume and args.overwrite:
+        raise InputError("pass --resume or --overwrite, not both")
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"--device {args.device!r} is not a torch device (cpu, cuda, cuda:1 ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {args.device}: CUDA is not available on this machine")
+    factory_kwargs = {"dim": args.dim} if args.dim is not None else {}
+    system = get_system(args.system, **factory_kwargs, **params)
     kwargs = dict(
         pts_per_period=args.pts_per_period,
         pts_per_lyapunov=args.pts_per_lyapunov,
@@ -82,7 +113,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         atol=args.atol,
         dt=args.dt,
     )
-    if out.suffix == ".zarr":
+    if suffix == ".zarr":
         generate_to_store(
             out,
             system,
@@ -90,22 +121,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             args.length,
             chunk=args.chunk,
             resume=args.resume,
+            overwrite=args.overwrite,
             progress=not args.quiet,
+            device=device,
             **kwargs,
         )
     else:
-        if out.exists() and not args.overwrite:
-            raise SystemExit(f"chaosbench generate: {out} exists (use --overwrite)")
+        if out.exists() and not args.overwrite:  # refused before any integration
+            raise OutputExistsError(f"{out} exists; pass --overwrite to replace it, or choose another path")
         ds = generate_trajectories(
             system,
             args.trajectories,
             args.length,
             chunk=args.chunk,
             progress=not args.quiet,
-            device=torch.device(args.device),
+            device=device,
             **kwargs,
         )
-        save_trajectories(ds, out)
+        save_trajectories(ds, out, overwrite=args.overwrite)
     print(f"wrote {out}")
     return 0
 
@@ -194,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="integrate trajectories of a system and write them to zarr/netCDF",
         description="Integrate a batch of trajectories (initial conditions on the attractor) and write "
-        "a (trajectory, time, dim) dataset. A .zarr output is written chunk by chunk and can be resumed.",
+        "a (trajectory, time, dim) dataset. A .zarr output is written chunk by chunk and can be resumed. "
+        "An existing output is refused unless --overwrite (or --resume); a run that blows up stops with "
+        "the time and trajectory named.",
     )
     pg.add_argument("--system", required=True, help="catalog name (see `chaosbench systems list`)")
     pg.add_argument("--trajectories", type=int, default=1, help="number of initial conditions (default 1)")
@@ -222,8 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)"
     )
     pg.add_argument("--chunk", type=int, default=1000, help="time samples integrated and written per chunk")
-    pg.add_argument("--resume", action="store_true", help="continue an interrupted .zarr run")
-    pg.add_argument("--overwrite", action="store_true", help="replace an existing .nc output")
+    pg.add_argument(
+        "--resume", action="store_true", help="continue an interrupted .zarr run (same arguments)"
+    )
+    pg.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (.zarr or .nc) once the new one is complete",
+    )
     pg.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1 ...)")
     pg.add_argument("--quiet", action="store_true", help="no progress bar")
     pg.set_defaults(func=_cmd_generate)
