@@ -20,6 +20,10 @@ Dynamical-systems half:
 * Delay embedding parameters: :func:`choose_delay_mutual_information`, :func:`choose_embedding_dim_fnn`,
   :func:`cao`.
 
+Statistics over units (seeds, initial conditions, init times): :func:`median_mad`,
+:func:`bootstrap_interval` / :func:`bootstrap_interval_xr`, paired tests :func:`paired_permutation_test`,
+:func:`paired_wilcoxon_test`, :func:`paired_t_test` (IID or Geer AR(2)-corrected).
+
 Weather half: :mod:`physics_metrics.weather` — latitude weights, RMSE/bias/MAE/ACC
 (WeatherBench2 conventions), CRPS/spread/SSR/CRPSS, spectra, MS-SSIM, training losses, the
 ChaosBench-as-coded convention, reference forecasts and :func:`physics_metrics.weather.scorecard`.
@@ -51,9 +55,25 @@ from .forecast import (
     smape_per_step,
     valid_prediction_time,
 )
+from .inference import (
+    MAD_NORMAL_SCALE,
+    BootstrapInterval,
+    MedianMAD,
+    bootstrap_interval,
+    bootstrap_interval_xr,
+    median_mad,
+)
 from .lyapunov import LyapunovSpectrum, lyapunov_spectrum_flow, lyapunov_spectrum_map
 from .lyapunov_series import DivergenceEstimate, delay_embed, kantz, rosenstein
 from .mmd import PHYXMAMBA_RQ_SCALES, maximum_mean_discrepancy
+from .paired_tests import (
+    PairedTest,
+    PairedTTest,
+    ar2_inflation_factor,
+    paired_permutation_test,
+    paired_t_test,
+    paired_wilcoxon_test,
+)
 from .power_spectrum import (
     power_spectrum_hellinger,
     power_spectrum_hellinger_first_bins,
@@ -103,4 +123,17 @@ __all__ = [
     "statistical_complexity",
     "valid_prediction_time",
     "weather",
+    # statistics over units (seeds, initial conditions, init times)
+    "MAD_NORMAL_SCALE",
+    "BootstrapInterval",
+    "MedianMAD",
+    "PairedTTest",
+    "PairedTest",
+    "ar2_inflation_factor",
+    "bootstrap_interval",
+    "bootstrap_interval_xr",
+    "median_mad",
+    "paired_permutation_test",
+    "paired_t_test",
+    "paired_wilcoxon_test",
 ]
