@@ -13,7 +13,12 @@ latitude and longitude as given by the caller (normally canonical: 90 → −90,
 * crash-safe: each append writes the arrays first and then bumps the committed count in the
   group attributes (the pattern of :mod:`chaosbench_py.simulate.store`). A crash in between leaves
   an uncommitted tail that :func:`open_forecast` ignores and the next ``ForecastWriter`` on the
-  same path truncates.
+  same path truncates. The store itself is created beside its place and renamed in, so a crash
+  while creating it leaves nothing at the path;
+* never destructive: a store is recognised by its ``schema``/``schema_version``/``forecast_layout``
+  group attributes. Anything else at the path (a store written by xarray, a file, a store of another
+  version or layout) is refused before it is touched; ``overwrite=True`` replaces it, whole, at the
+  first write.
 
 :meth:`ForecastWriter.to_netcdf` exports the committed inits atomically (temporary sibling, then
 rename); :func:`open_forecast` opens a zarr or netCDF forecast lazily.
@@ -493,13 +498,11 @@ class ForecastWriter:
             enc["init_time"] = dict(_TIME_ENCODING)
             enc["valid_time"] = dict(_TIME_ENCODING)
             enc["lead_time"] = {"units": "seconds", "dtype": "int64"}
-            if self._replace:  # build the new store beside the old one, then swap it in
-                with atomic_store(self.path) as tmp:
-                    block.to_zarr(tmp, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
-                self._replace = False
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                block.to_zarr(self.path, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
+            # the store is built beside its place and renamed in (replacing the old one when
+            # overwrite=True): a crash while creating it never leaves a half-made store at self.path
+            with atomic_store(self.path) as tmp:
+                block.to_zarr(tmp, mode="w-", encoding=enc, consolidated=False, zarr_format=3)
+            self._replace = False
         else:
             block.to_zarr(self.path, append_dim="init_time", consolidated=False)
 
@@ -627,7 +630,9 @@ def open_forecast(
                         "reopen it with ForecastWriter(...) to resume, or open_forecast(..., repair=True)"
                     )
                 committed = repair_forecast_store(path)
-        ds = _open_dataset_named(path, xr.open_zarr, consolidated=None if not own else False, chunks=ck)
+        ds = _open_dataset_named(
+            path, xr.open_zarr, consolidated=None if (path / ".zmetadata").exists() else False, chunks=ck
+        )
         if own:
             if ds.sizes.get("init_time", 0) > committed:
                 ds = ds.isel(init_time=slice(0, committed))

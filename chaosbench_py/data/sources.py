@@ -495,13 +495,13 @@ def open_chaosbench(
         if variables is None
         else ([variables] if isinstance(variables, str) else variables)
     )
+    if variables is None:
+        want = [v for v in CHAOSBENCH_VARIABLES if v in first.data_vars] or avail
     missing = [v for v in want if v not in first.data_vars]
     if missing:
         raise UnknownNameError(
             f"variable(s) {missing} not in ChaosBench store {paths[0]}; available: {avail}"
         )
-    if variables is None:
-        want = [v for v in CHAOSBENCH_VARIABLES if v in first.data_vars] or avail
 
     ref = _raw_coords(paths[0])
     if verify == "all":

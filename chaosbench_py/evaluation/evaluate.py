@@ -30,9 +30,9 @@ import xarray as xr
 import physics_metrics as pm
 from chaosbench_py.evaluation.dsr import DSREvaluation, evaluate_dsr
 from chaosbench_py.files import atomic_write_text
-from physics_metrics.weather import climatology_forecast, persistence_forecast, scorecard
+from physics_metrics.weather import SCORES, climatology_forecast, persistence_forecast, scorecard
 
-from ..errors import InputError, InputTypeError, MissingInputError, UnknownNameError
+from ..errors import CorruptFileError, InputError, InputTypeError, MissingInputError, UnknownNameError
 from .rollout import rollout_sequence
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,6 @@ __all__ = [
     "write_dynamics_evaluation",
 ]
 
-#: metrics of ``physics_metrics.weather.scorecard`` that need ensemble members (not scored for the
-#: deterministic references) and those that need a climatology
-_ENSEMBLE_METRICS = ("crps", "spread", "ssr", "crpss")
-_CLIMATOLOGY_METRICS = ("acc", "acc_centred", "crpss")
 _REFERENCES = ("persistence", "climatology")
 
 
@@ -87,7 +83,9 @@ def evaluate_weather(
             :func:`chaosbench_py.data.climatology`); needed by ``acc`` and the climatology
             reference. Without it the climatology reference and the metrics that need it are
             skipped with a logged warning.
-        metrics: scorecard metric names (``physics_metrics.weather.SCORECARD_METRICS``).
+        metrics: scorecard score names (the registry ``physics_metrics.weather.SCORES``; those that
+            need a climatology are skipped without one, those that need an ensemble are not scored
+            for the deterministic references).
         references: any of ``"persistence"`` (``F(t0, τ) = X(t0)``) and ``"climatology"``
             (``F(t0, τ) = C(doy(t0 + τ))``), built for the forecast's init and lead times and
             scored with the same metrics (ensemble-only metrics dropped: they are deterministic).
@@ -104,12 +102,17 @@ def evaluate_weather(
     if isinstance(metrics, str) or isinstance(references, str):
         raise InputTypeError("metrics/references: pass lists of names, e.g. ['rmse']")
     metrics = list(metrics)
+    unregistered = [m for m in metrics if m not in SCORES]
+    if unregistered:
+        raise UnknownNameError(
+            f"metrics: {unregistered} are not registered scores (registered: {list(SCORES)})"
+        )
     unknown = [r for r in references if r not in _REFERENCES]
     if unknown:
         raise InputError(f"references: unknown {unknown}; choose from {list(_REFERENCES)}")
     refs = list(dict.fromkeys(references))
     if climatology is None:
-        need = [m for m in metrics if m in _CLIMATOLOGY_METRICS]
+        need = [m for m in metrics if SCORES[m].needs_climatology]
         if need:
             logger.warning("evaluate_weather: no climatology given; metric(s) %s skipped", need)
             metrics = [m for m in metrics if m not in need]
@@ -125,7 +128,7 @@ def evaluate_weather(
     clim_v = None if climatology is None else _restrict(climatology, forecast, variables)
     cards = {"model": scorecard(forecast, truth_v, clim_v, metrics=metrics, convention=convention)}
     inits, leads = forecast["init_time"].values, forecast["lead_time"].values
-    ref_metrics = [m for m in metrics if m not in _ENSEMBLE_METRICS]
+    ref_metrics = [m for m in metrics if not SCORES[m].needs_ensemble]
     for name in refs:
         if not ref_metrics:
             logger.warning("evaluate_weather: only ensemble metrics asked; reference %r skipped", name)
@@ -369,7 +372,12 @@ def read_dynamics_evaluation(path: str | os.PathLike) -> DSREvaluation:
     p = Path(path)
     if not p.exists():
         raise MissingInputError(f"no dynamics evaluation at {p}")
-    payload = json.loads(p.read_text(encoding="utf-8"))
+    try:
+        payload = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CorruptFileError(f"{p}: not a dynamics evaluation file ({type(err).__name__}: {err})") from None
+    if not isinstance(payload, dict):
+        raise CorruptFileError(f"{p}: not a dynamics evaluation file (a JSON {type(payload).__name__})")
     if payload.get("schema") != "chaosbench_py.dynamics_evaluation":
         raise InputError(f"{p}: not a dynamics evaluation file (schema {payload.get('schema')!r})")
     names = {f.name for f in dataclasses.fields(DSREvaluation)}

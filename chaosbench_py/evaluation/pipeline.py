@@ -12,6 +12,15 @@
     ``OUT/dynamics.json``, with the series and the model's free run as ``.npy``.
 
   ``OUT/evaluation.json`` records what was done, for :func:`build_report`.
+
+  Nothing partial is ever visible in ``OUT``: the evaluation is built in a hidden sibling
+  ``.OUT.partial/`` (which also holds ``request.json``, the request: run, checkpoint hash, options)
+  and renamed to ``OUT`` only when complete. An existing non-empty ``OUT`` is refused unless
+  ``overwrite=True`` (it is replaced when the new evaluation is complete); an interrupted
+  evaluation (a ``.OUT.partial/`` left by a killed process) is continued with ``resume=True`` —
+  the forecast store by init (:class:`~chaosbench_py.data.ForecastWriter`), the scores from the
+  whole forecast — and gives the same files as an uninterrupted run. ``resume=True`` on a complete
+  ``OUT`` of the same request returns at once.
 * :func:`build_report` turns an evaluation folder into ``report.md`` + ``report.html`` + PNGs.
 
 Climatology of a gridded run (``climatology=``): ``"doy"`` — the day-of-year climatology of the
@@ -23,10 +32,12 @@ picks ``"doy"`` when the training period covers a year and ``"mean"`` otherwise.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,8 +48,9 @@ import xarray as xr
 
 from chaosbench_py.files import atomic_output, atomic_write_text
 from emulators.checkpoint import load_model
+from physics_metrics.weather import SCORES
 
-from ..errors import InputError, MissingInputError
+from ..errors import CorruptFileError, InputError, MissingInputError, OutputExistsError
 from .evaluate import (
     evaluate_dynamics,
     evaluate_weather,
@@ -163,14 +175,19 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     truth = data[variables]
     if levels is not None and "level" in truth.dims:
         truth = truth.sel(level=levels)
-    metrics = ("rmse", "acc", "bias") + (("crps", "spread", "ssr") if members > 1 else ())
+    metrics = [
+        name
+        for name, spec in SCORES.items()
+        if spec.evaluate and "wb2" in spec.conventions() and (members > 1 or not spec.needs_ensemble)
+    ]
     cards = evaluate_weather(forecast, truth, clim, metrics=metrics)
     for name, card in cards.items():
         _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
     scorecards_to_csv(cards, out / "scores.csv")
     return {"variables": variables, "levels": levels, "n_inits": len(inits), "n_steps": n_steps,
             "step": str(pd.Timedelta(step)), "climatology": kind, "members": members,
-            "scorecards": sorted(cards), "data_path": str(data_path or extra["data_path"])}  # fmt: skip
+            "scorecards": sorted(cards), "metrics": list(metrics),
+            "data_path": str(data_path or extra["data_path"])}  # fmt: skip
 
 
 def _evaluate_trajectories(model, extra, out: Path, *, data_path, test_data, time_step, true_spectrum,
@@ -199,10 +216,83 @@ def _evaluate_trajectories(model, extra, out: Path, *, data_path, test_data, tim
     ev = evaluate_dynamics(model, test, time_step=time_step, true_lyapunov_spectrum=true_spectrum)
     free = rollout_sequence(model, test[:1], test.shape[0] - 1)[0]
     write_dynamics_evaluation(ev, out / "dynamics.json")
-    np.save(out / "test_series.npy", test)
-    np.save(out / "free_run.npy", free)
+    for name, arr in (("test_series.npy", test), ("free_run.npy", free)):
+        with atomic_output(out / name, ".npy") as tmp:
+            np.save(tmp, arr)
     return {"time_step": time_step, "test_points": int(test.shape[0]),
             "true_spectrum": None if true_spectrum is None else [float(v) for v in true_spectrum]}  # fmt: skip
+
+
+def _check_options(
+    *, n_inits, n_steps, members, perturbation_std, time_step, true_spectrum, max_test_points
+) -> None:
+    """The numeric options of :func:`evaluate_run`, checked before any work (each error names the option)."""
+    for name, value, low in (("n_inits", n_inits, 1), ("n_steps", n_steps, 1), ("members", members, 1),
+                             ("max_test_points", max_test_points, 20)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise InputError(f"{name}={value!r}: must be an integer ≥ {low}")
+    if not (
+        isinstance(perturbation_std, int | float)
+        and math.isfinite(perturbation_std)
+        and perturbation_std >= 0
+    ):
+        raise InputError(f"perturbation_std={perturbation_std!r}: must be finite and ≥ 0")
+    if perturbation_std > 0 and members == 1:
+        raise InputError("perturbation_std: > 0 needs members > 1 (a single member is the deterministic run)")
+    if time_step is not None and not (
+        isinstance(time_step, int | float) and math.isfinite(time_step) and time_step > 0
+    ):
+        raise InputError(f"time_step={time_step!r}: must be positive and finite")
+    if true_spectrum is not None:
+        spec = np.asarray(true_spectrum, dtype=np.float64).ravel()
+        if spec.size == 0 or not np.isfinite(spec).all():
+            raise InputError(f"true_spectrum={list(true_spectrum)!r}: need one or more finite exponents")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _request_differences(have: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    keys = list(dict.fromkeys([*want, *have]))
+    return [f"{k}: {have.get(k, '<missing>')!r} there, {want.get(k, '<missing>')!r} now" for k in keys
+            if have.get(k, "<missing>") != want.get(k, "<missing>")]  # fmt: skip
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _remove_temporaries(staging: Path) -> None:
+    """Delete the hidden temporary files/folders a killed atomic write leaves (``.<name>.<random>``);
+    the forecast store is left to :class:`~chaosbench_py.data.ForecastWriter`, which repairs it."""
+    for folder in (staging, staging / "scorecards"):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith("."):
+                logger.info("evaluate_run: removing the left-over temporary %s", p)
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Put the complete evaluation in ``staging`` at ``out``: the old ``out`` (if any) is moved aside first
+    (a directory cannot be renamed over a non-empty one), then deleted."""
+    trash = out.parent / f".{out.name}.old"
+    if trash.exists():
+        shutil.rmtree(trash)
+    if out.exists():
+        os.replace(out, trash)
+    os.replace(staging, out)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def evaluate_run(
@@ -222,6 +312,8 @@ def evaluate_run(
     max_test_points: int = 20_000,
     seed: int = 0,
     compose: dict[int, str] | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> Path:
     """Evaluate the model in ``run_dir`` (see the module docstring); returns ``out_dir/evaluation.json``.
 
@@ -230,29 +322,95 @@ def evaluate_run(
     ``members`` / ``perturbation_std`` for an ensemble, ``climatology`` ``auto|doy|mean|none``;
     ``compose`` ``{lead_in_steps: run_dir}`` adds longer-lead models combined by Pangu's rule (the lead
     ``k`` forecast uses the largest model lead dividing ``k``; ``rollout_gridded`` with a mapping).
+    The scores are the registered ones with ``evaluate=True`` (``physics_metrics.weather.SCORES``;
+    ensemble scores only with ``members > 1``).
     Trajectory runs: ``test_data`` (default: the held-out end of the training file), ``time_step``
     (default: the store's time axis), ``true_spectrum`` (default: estimated from the data).
+
+    Output: ``overwrite`` replaces an existing non-empty ``out_dir`` (once the new evaluation is
+    complete); ``resume`` continues an interrupted evaluation of the same request (the same run,
+    checkpoint and options; anything else is refused naming what differs). Without either, an
+    existing non-empty ``out_dir`` or a left-over ``.<out_dir>.partial/`` is an
+    :class:`~chaosbench_py.errors.OutputExistsError` naming it.
     """
     if climatology not in ("auto", "doy", "mean", "none"):
         raise InputError(f"climatology={climatology!r}: expected auto, doy, mean or none")
-    model, extra, path = _load_run(run_dir)
+    _check_options(n_inits=n_inits, n_steps=n_steps, members=members, perturbation_std=perturbation_std,
+                   time_step=time_step, true_spectrum=true_spectrum, max_test_points=max_test_points)  # fmt: skip
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if extra["kind"] == "gridded":
-        info = _evaluate_gridded(model, extra, out, data_path=data_path, test=test, n_inits=n_inits,
-                                 n_steps=n_steps, members=members, perturbation_std=perturbation_std,
-                                 climatology=climatology, seed=seed, compose=compose)  # fmt: skip
-    else:
-        info = _evaluate_trajectories(model, extra, out, data_path=data_path, test_data=test_data,
-                                      time_step=time_step, true_spectrum=true_spectrum,
-                                      max_test_points=max_test_points)  # fmt: skip
-    meta = {
-        "kind": extra["kind"],
-        "model": extra["run_config"]["model"]["name"],
-        "model_path": str(path),
-        **info,
-    }
-    _atomic_json(out / "evaluation.json", meta)
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(
+            f"{out}: exists and is a file, not an evaluation folder; choose another --out"
+        )
+    model, extra, path = _load_run(run_dir)
+    options = {"data_path": data_path, "test": None if test is None else [str(t) for t in test],
+               "n_inits": n_inits, "n_steps": n_steps, "members": members, "perturbation_std": perturbation_std,
+               "climatology": climatology, "test_data": test_data, "time_step": time_step,
+               "true_spectrum": None if true_spectrum is None else [float(v) for v in true_spectrum],
+               "max_test_points": max_test_points, "seed": seed,
+               "compose": None if not compose else {str(k): str(Path(v).resolve()) for k, v in compose.items()}}  # fmt: skip
+    request = {"model_path": str(path.resolve()), "model_sha256": _sha256(path),
+               **json.loads(json.dumps(options, default=str))}  # fmt: skip
+    staging = out.parent / f".{out.name}.partial"
+    nonempty = out.is_dir() and any(out.iterdir())
+
+    done = _read_json(out / "evaluation.json") if nonempty else None
+    if resume and done is not None and done.get("request") == request and not staging.exists():
+        logger.info("evaluate_run: %s is already complete for this request", out)
+        return out / "evaluation.json"
+    if nonempty and not overwrite and not (resume and staging.exists()):
+        raise OutputExistsError(
+            f"{out}: exists and is not empty"
+            + (" (it holds an evaluation of another request)" if resume and done is not None else "")
+            + "; pass overwrite=True (--overwrite) to replace it, or choose another folder"
+        )
+    if staging.exists():
+        if resume:
+            have = _read_json(staging / "request.json")
+            if have is None and not (staging / "request.json").exists():
+                # killed before the request was recorded (it is written first): nothing to continue
+                shutil.rmtree(staging)
+                have = request
+            if have is None:
+                raise OutputExistsError(f"{staging}: an interrupted evaluation without a readable request.json; "
+                                        "pass overwrite=True (--overwrite) to start over")  # fmt: skip
+            diffs = _request_differences(have, request)
+            if diffs:
+                raise OutputExistsError(
+                    f"{staging}: the interrupted evaluation was of another request ({'; '.join(diffs)}); "
+                    "pass overwrite=True (--overwrite) to start over"
+                )
+            logger.info("evaluate_run: resuming the interrupted evaluation in %s", staging)
+            _remove_temporaries(staging)
+        elif overwrite:
+            shutil.rmtree(staging)
+        else:
+            raise OutputExistsError(
+                f"{staging}: an interrupted evaluation for {out} exists; pass resume=True (--resume) to "
+                "continue it or overwrite=True (--overwrite) to start over"
+            )
+    if not (staging / "evaluation.json").exists():
+        staging.mkdir(parents=True, exist_ok=True)
+        if not (staging / "request.json").exists():
+            _atomic_json(staging / "request.json", request)
+        if extra["kind"] == "gridded":
+            info = _evaluate_gridded(model, extra, staging, data_path=data_path, test=test, n_inits=n_inits,
+                                     n_steps=n_steps, members=members, perturbation_std=perturbation_std,
+                                     climatology=climatology, seed=seed, compose=compose)  # fmt: skip
+        else:
+            info = _evaluate_trajectories(model, extra, staging, data_path=data_path, test_data=test_data,
+                                          time_step=time_step, true_spectrum=true_spectrum,
+                                          max_test_points=max_test_points)  # fmt: skip
+        meta = {
+            "kind": extra["kind"],
+            "model": extra["run_config"]["model"]["name"],
+            "model_path": str(path),
+            **info,
+            "request": request,
+        }
+        _remove_temporaries(staging)
+        _atomic_json(staging / "evaluation.json", meta)  # the evaluation is complete from here on
+    _publish(staging, out)
     return out / "evaluation.json"
 
 
@@ -266,17 +424,26 @@ def build_report(
 ) -> Any:
     """Add the evaluation in ``eval_dir`` to ``report`` (a :class:`chaosbench_py.report.Report`; a new one
     in ``out_dir`` — default ``eval_dir`` — when ``None``) and return it (call ``.write()`` to write)."""
-    from chaosbench_py.data import open_forecast
+    from chaosbench_py.data import open_forecast, open_gridded
     from chaosbench_py.report import Report, add_dynamics_section, add_weather_section
-    from chaosbench_py.data import open_gridded
 
     eval_dir = Path(eval_dir)
     meta_path = eval_dir / "evaluation.json"
     if not meta_path.exists():
+        held = sorted(p.name for p in eval_dir.iterdir())[:5] if eval_dir.is_dir() else []
         raise MissingInputError(
             f"no evaluation at {meta_path} (run: chaosbench evaluate RUN --out {eval_dir})"
+            + (
+                f"; the folder holds {held} — an evaluation is complete only with evaluation.json"
+                if held
+                else ""
+            )
         )
-    meta = json.loads(meta_path.read_text())
+    meta = _read_json(meta_path)
+    missing = [k for k in ("kind", "model") if meta is None or k not in meta]
+    if meta is None or missing:
+        raise CorruptFileError(f"{meta_path}: not an evaluation record ("
+                               + ("not a JSON object" if meta is None else f"no {missing}") + ")")  # fmt: skip
     if report is None:
         report = Report(title or f"chaosbench_py — {meta['model']}", Path(out_dir) if out_dir else eval_dir)
     name = heading or f"{meta['model']} ({meta['kind']})"

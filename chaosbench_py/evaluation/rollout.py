@@ -287,7 +287,9 @@ def rollout_gridded(
     inits = _as_init_times(init_times)
     pos = times.get_indexer(inits)
     if np.any(pos < 0):
-        raise UnknownNameError(f"init_times: {[str(t) for t in inits[pos < 0][:5]]} not in the data's time axis")
+        raise UnknownNameError(
+            f"init_times: {[str(t) for t in inits[pos < 0][:5]]} not in the data's time axis"
+        )
     lead_step = _resolve_step(times, step)
     lead_times = lead_step * np.arange(1, n_steps + 1)
     used_levels = list(dict.fromkeys(ch.level for ch in layout if ch.level is not None))

@@ -15,7 +15,7 @@ from .plots import (
     plot_zonal_power_spectra,
     score_curves,
 )
-from .sections import add_dynamics_section, add_weather_section
+from .sections import add_dynamics_section, add_weather_section, report_scores
 
 __all__ = [
     "COASTLINES_CARTOPY",
@@ -31,6 +31,7 @@ __all__ = [
     "plot_lyapunov_spectra",
     "plot_scores_vs_lead",
     "plot_zonal_power_spectra",
+    "report_scores",
     "save_figure",
     "score_curves",
 ]

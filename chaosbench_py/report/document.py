@@ -1,8 +1,11 @@
 """A small report builder: sections of text, tables and figures → Markdown and self-contained HTML.
 
-The report is written as ``report.md`` (with PNGs beside it) and ``report.html`` (figures
-embedded as base64, so the one file can be mailed or opened anywhere). Files are written
-atomically (temporary file + rename).
+The report is written as ``report.md`` (with PNGs in ``figures/`` beside it) and ``report.html``
+(figures embedded as base64, so the one file can be mailed or opened anywhere). Nothing is written
+before :meth:`Report.write`: figures are rendered to PNG bytes in memory when they are added. Then
+the ``figures/`` folder is built beside its place and swapped in, and ``report.html`` and
+``report.md`` are written atomically (temporary file + rename), the Markdown last. An existing
+report is refused unless ``overwrite=True``.
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ from __future__ import annotations
 import base64
 import datetime
 import html
+import io
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosbench_py.files import atomic_output, atomic_write_text
+from chaosbench_py.files import atomic_output, atomic_store, atomic_write_text
+
+from ..errors import InputError, OutputExistsError
 
 __all__ = ["Report", "atomic_write_text", "save_figure"]
 
@@ -30,6 +37,18 @@ def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def _png_bytes(fig: Any, dpi: int = 110) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
 
 
 def _fmt(v: Any) -> str:
@@ -47,6 +66,10 @@ class Report:
     title: str
     out_dir: Path
     blocks: list[tuple[str, Any]] = field(default_factory=list)
+    _figures: dict[Path, bytes] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
 
     def heading(self, text: str, level: int = 2) -> None:
         self.blocks.append(("heading", (level, text)))
@@ -59,7 +82,15 @@ class Report:
             self.blocks.append(("table", (list(rows), caption)))
 
     def figure(self, fig: Any, name: str, caption: str) -> Path:
-        path = save_figure(fig, self.out_dir / "figures" / f"{name}.png")
+        """Add a matplotlib figure (rendered to PNG now, closed); returns the path it will have after
+        :meth:`write`. A name used twice is an error (one figure would silently replace the other)."""
+        path = self.out_dir / "figures" / f"{name}.png"
+        if path in self._figures:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            raise InputError(f"figure name {name!r} is used twice in this report")
+        self._figures[path] = _png_bytes(fig)
         self.blocks.append(("figure", (path, caption)))
         return path
 
@@ -121,7 +152,7 @@ class Report:
                 parts.append("</table>")
             elif kind == "figure":
                 path, caption = payload
-                data = base64.b64encode(path.read_bytes()).decode()
+                data = base64.b64encode(self._figures[path]).decode()
                 parts.append(
                     f"<figure><img src='data:image/png;base64,{data}' alt='{esc(caption)}'>"
                     f"<figcaption>{esc(caption)}</figcaption></figure>"
@@ -129,9 +160,34 @@ class Report:
         parts.append("</body></html>")
         return "\n".join(parts)
 
-    def write(self) -> Path:
-        """Write ``report.md`` and ``report.html`` into ``out_dir``; returns the Markdown path."""
+    def outputs(self) -> list[Path]:
+        """The paths :meth:`write` creates or replaces: ``report.md``, ``report.html``, ``figures/``."""
+        return [self.out_dir / "report.md", self.out_dir / "report.html", self.out_dir / "figures"]
+
+    def write(self, *, overwrite: bool = False) -> Path:
+        """Write ``figures/``, ``report.html`` and ``report.md`` into ``out_dir``; returns the Markdown path.
+
+        An existing ``report.md``, ``report.html`` or ``figures/`` is refused
+        (:class:`~chaosbench_py.errors.OutputExistsError` naming it) unless ``overwrite=True``, which
+        replaces them (the old ``figures/`` folder as a whole). Each piece appears whole (built beside
+        its place, then renamed); the Markdown, written last, marks a complete report.
+        """
+        existing = [p for p in self.outputs() if p.exists() or p.is_symlink()]
+        if existing and not overwrite:
+            raise OutputExistsError(
+                f"{existing[0]}: exists (a report was written to {self.out_dir} before); pass overwrite=True "
+                "(chaosbench report --overwrite) to replace it, or choose another folder"
+            )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        fig_dir = self.out_dir / "figures"
+        if self._figures:
+            with atomic_store(fig_dir) as tmp:
+                tmp.mkdir()
+                for path, data in self._figures.items():
+                    (tmp / path.name).write_bytes(data)
+        elif fig_dir.exists():
+            shutil.rmtree(fig_dir)
         md = self.out_dir / "report.md"
-        atomic_write_text(md, self._markdown())
         atomic_write_text(self.out_dir / "report.html", self._html())
+        atomic_write_text(md, self._markdown())
         return md

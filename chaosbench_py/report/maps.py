@@ -226,7 +226,9 @@ def plot_forecast_maps(
     if projection not in ("robinson", "platecarree"):
         raise InputError(f"projection: expected 'robinson' or 'platecarree', got {projection!r}")
     if land_sea_mask is not None and not isinstance(land_sea_mask, xr.DataArray):
-        raise InputTypeError(f"land_sea_mask: expected an xarray.DataArray, got {type(land_sea_mask).__name__}")
+        raise InputTypeError(
+            f"land_sea_mask: expected an xarray.DataArray, got {type(land_sea_mask).__name__}"
+        )
     f, t, info = _select_forecast_map(forecast, truth, variable, lead_time, init_time, level, member)
     err = f - t
     lat_e = _edges(f["latitude"].values, -90.0, 90.0)

@@ -153,7 +153,9 @@ def score_curves(
     found = False
     for name, card in scorecards.items():
         if not isinstance(card, xr.Dataset):
-            raise InputTypeError(f"scorecards[{name!r}]: expected an xarray.Dataset, got {type(card).__name__}")
+            raise InputTypeError(
+                f"scorecards[{name!r}]: expected an xarray.Dataset, got {type(card).__name__}"
+            )
         if variable not in card.data_vars:
             logger.warning("scorecard %r has no variable %r; left out of the plot", name, variable)
             continue

@@ -35,7 +35,7 @@ from .plots import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["add_dynamics_section", "add_weather_section"]
+__all__ = ["add_dynamics_section", "add_weather_section", "report_scores"]
 
 
 def _slug(text: str) -> str:
@@ -44,6 +44,15 @@ def _slug(text: str) -> str:
 
 def _with_metric(scorecards: Mapping[str, xr.Dataset], metric: str) -> dict[str, xr.Dataset]:
     return {k: v for k, v in scorecards.items() if metric in _metric_names(v)}
+
+
+def report_scores(scorecards: Mapping[str, xr.Dataset]) -> list[str]:
+    """The scores a report shows: every registered score with ``report=True``
+    (:data:`physics_metrics.weather.SCORES`, in registry order) that at least one scorecard holds."""
+    from physics_metrics.weather import SCORES
+
+    present = {m for card in scorecards.values() for m in _metric_names(card)}
+    return [name for name, spec in SCORES.items() if spec.report and name in present]
 
 
 def _table_leads(scorecards: Mapping[str, xr.Dataset], n: int = 4) -> np.ndarray:
@@ -74,9 +83,10 @@ def add_weather_section(
     days) of the maps and spectra. ``table_lead_times``: leads of the table (default: up to four spread
     over the scorecards' leads). ``land_sea_mask``: optional, for coastlines when cartopy is not usable.
 
-    Adds: a table of RMSE and ACC (when a scorecard has it) per variable, model and table lead; one
-    figure of RMSE vs lead and one of ACC vs lead (only scorecards that have ACC); per variable, one map
-    figure per map lead and one zonal-spectrum figure. Raises ``ValueError`` naming a variable, level,
+    Adds: a table of the scores a report shows (:func:`report_scores`: the registered scores with
+    ``report=True`` that the scorecards hold — RMSE, ACC, CRPS, SSR of the built-in ones) per variable,
+    model and table lead; one figure per such score vs lead (only the scorecards that have it); per
+    variable, one map figure per map lead and one zonal-spectrum figure. Raises ``ValueError`` naming a variable, level,
     lead time or metric that is missing.
     """
     if not isinstance(report, Report):
@@ -104,22 +114,29 @@ def add_weather_section(
     )
 
     # table -------------------------------------------------------------------------------------
+    from physics_metrics.weather import SCORES
+
     if table_lead_times is None:
         leads = _table_leads(scorecards)
     else:
         leads = np.array([_as_timedelta(x, "table_lead_times") for x in table_lead_times])
-    acc_cards = _with_metric(scorecards, "acc")
+    shown = report_scores(scorecards)
+    if not shown:
+        raise InputError(
+            f"scorecards: hold none of the scores a report shows ({[n for n, s in SCORES.items() if s.report]}); "
+            f"they have {sorted({m for c in scorecards.values() for m in _metric_names(c)})}"
+        )
+    labels = {m: SCORES[m].label for m in shown}
     rows = []
     for var, lev in specs:
-        rmse = score_curves(scorecards, "rmse", var, lev)
-        acc = score_curves(acc_cards, "acc", var, lev) if acc_cards else {}
-        for model, curve in rmse.items():
-            lev_used = curve["level"].item() if "level" in curve.coords else lev
+        curves = {m: score_curves(_with_metric(scorecards, m), m, var, lev) for m in shown}
+        models = list(dict.fromkeys(k for c in curves.values() for k in c))
+        for model in models:
+            first = next(c[model] for c in curves.values() if model in c)
+            lev_used = first["level"].item() if "level" in first.coords else lev
             row: dict[str, Any] = {"variable": _label(var, lev_used), "model": model}
-            for metric, curves in (("RMSE", rmse), ("ACC", acc)):
-                if metric == "ACC" and not acc:
-                    continue
-                c = curves.get(model)
+            for m in shown:
+                c = curves[m].get(model)
                 for lt in leads:
                     val = math.nan
                     if c is not None:
@@ -130,20 +147,21 @@ def add_weather_section(
                                 f"table_lead_times: {pd.Timedelta(lt)} is not in scorecard {model!r}"
                             )
                         val = float(c.values[hit[0]])
-                    row[f"{metric} {_fmt_lead(lt)}"] = val
+                    row[f"{labels[m]} {_fmt_lead(lt)}"] = val
             rows.append(row)
     report.table(
         rows,
-        f"{name}: RMSE and ACC at selected lead times ('–': not in that scorecard, or undefined, e.g. the "
-        "ACC of a climatology forecast).",
+        f"{name}: {', '.join(labels.values())} at selected lead times ('–': not in that scorecard, or undefined, "
+        "e.g. the ACC of a climatology forecast).",
     )
 
     # scores vs lead ------------------------------------------------------------------------------
-    fig = plot_scores_vs_lead(scorecards, "rmse", variables=specs)
-    report.figure(fig, f"{slug}_rmse_vs_lead", f"{name}: RMSE vs lead time (dashed: reference rows).")
-    if acc_cards:
-        fig = plot_scores_vs_lead(acc_cards, "acc", variables=specs)
-        report.figure(fig, f"{slug}_acc_vs_lead", f"{name}: ACC vs lead time.")
+    for m in shown:
+        fig = plot_scores_vs_lead(_with_metric(scorecards, m), m, variables=specs)
+        units = "" if SCORES[m].units in ("variable", "1") else f" ({SCORES[m].units})"
+        report.figure(
+            fig, f"{slug}_{m}_vs_lead", f"{name}: {labels[m]}{units} vs lead time (dashed: reference rows)."
+        )
 
     # maps and spectra ----------------------------------------------------------------------------
     for var, lev in specs:
