@@ -177,7 +177,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_run
 
-    spectrum = None if args.true_spectrum is None else [float(v) for v in args.true_spectrum.split(",")]
+    spectrum = None
+    if args.true_spectrum is not None:
+        try:
+            spectrum = [float(v) for v in args.true_spectrum.split(",")]
+        except ValueError:
+            raise InputError(f"--true-spectrum {args.true_spectrum!r}: expected comma-separated numbers, "
+                             "e.g. 0.906,0,-14.57") from None  # fmt: skip
     compose = {}
     for item in args.compose or []:
         lead, sep, run = item.partition("=")
@@ -188,20 +194,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.run, args.out, data_path=args.data, test=args.test, n_inits=args.n_inits, n_steps=args.steps,
         members=args.members, perturbation_std=args.perturbation, climatology=args.climatology,
         test_data=args.test_data, time_step=args.time_step, true_spectrum=spectrum, seed=args.seed,
-        compose=compose or None,
+        compose=compose or None, overwrite=args.overwrite, resume=args.resume,
     )  # fmt: skip
     print(f"evaluation: {path}")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .errors import OutputExistsError
     from .evaluation import build_report
     from .report import Report
 
-    report = Report(args.title, Path(args.out))
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise OutputExistsError(f"{out}: exists and is not empty; pass --overwrite to replace the report in it")
+    report = Report(args.title, out)
     for eval_dir in args.evaluations:
         build_report(eval_dir, report=report)
-    print(f"report: {report.write()}")
+    print(f"report: {report.write(overwrite=args.overwrite)}")
     return 0
 
 
@@ -334,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gridded: add a model of LEAD base steps (e.g. 4=runs/fno_24h for a 6-hourly base run); "
                     "forecasts combine the models by Pangu's rule (repeatable)")  # fmt: skip
     pe.add_argument("--seed", type=int, default=0)
+    pe.add_argument("--overwrite", action="store_true",
+                    help="replace an existing non-empty OUT (once the new evaluation is complete)")  # fmt: skip
+    pe.add_argument("--resume", action="store_true",
+                    help="continue an interrupted evaluation into OUT (same run and options)")  # fmt: skip
     pe.set_defaults(func=_cmd_evaluate)
 
     pp = sub.add_parser(
@@ -346,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("evaluations", nargs="+", help="evaluation folder(s) written by `chaosbench evaluate`")
     pp.add_argument("--out", required=True, help="report folder")
     pp.add_argument("--title", default="chaosbench_py report")
+    pp.add_argument("--overwrite", action="store_true", help="replace an existing report in OUT")
     pp.set_defaults(func=_cmd_report)
     return p
 
