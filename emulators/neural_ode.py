@@ -157,10 +157,14 @@ class NeuralODE(nn.Module):
         out = self._solve(x, t)[1].to(in_dtype)
         return out if batched else out[0]
 
-    def forward(self, x0: torch.Tensor, n_steps: int) -> torch.Tensor:
+    def forward(self, x0: torch.Tensor, n_steps: int | None = None) -> torch.Tensor:
+        x, batched = self._check_state(x0, "x0")
+        if n_steps is None:
+            raise EmulatorInputError(
+                "n_steps: NeuralODE.forward(x0, n_steps) needs the number of output steps"
+            )
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise EmulatorInputError(f"n_steps must be a positive int, got {n_steps!r}")
-        x, batched = self._check_state(x0, "x0")
         x = x.to(self._param_dtype())  # the output is in the model's dtype
         t = torch.arange(n_steps + 1, dtype=x.dtype, device=x.device) * self.config.dt
         out = self._solve(x, t)[1:].transpose(0, 1)  # (B, n_steps, D)

@@ -153,14 +153,19 @@ class ShPLRNN(nn.Module):
             out = out + s @ self.C.T
         return out
 
-    def forward(self, z0: torch.Tensor, n_steps: int, inputs: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, z0: torch.Tensor, n_steps: int | None = None, inputs: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Free run: ``z0 (B, M)`` → latent states ``z_1..z_n`` of shape ``(B, n_steps, M)``.
 
-        ``inputs``: optional ``(B, n_steps, K)`` external inputs ``s_1..s_n``.
+        ``n_steps`` is required (``None`` only so that a forgotten one is reported after the shape
+        of ``z0``). ``inputs``: optional ``(B, n_steps, K)`` external inputs ``s_1..s_n``.
         """
+        self._check(z0, self.config.latent_dim, "z0")
+        if n_steps is None:
+            raise EmulatorInputError("n_steps: ShPLRNN.forward(z0, n_steps) needs the number of steps to run")
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
             raise EmulatorInputError(f"n_steps must be an int >= 0, got {n_steps!r}")
-        self._check(z0, self.config.latent_dim, "z0")
         if inputs is not None:
             self._check(inputs, self.config.input_dim, "inputs")
             if inputs.shape[:-1] != (*z0.shape[:-1], n_steps):

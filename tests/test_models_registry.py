@@ -429,6 +429,13 @@ BAD_TENSORS = [
     ),  # fmt: skip
     ("shplrnn-dim", _with("shplrnn", lambda a: (a[0][:, :2], a[1])), ["(..., 3)", "(2, 2)"]),
     ("shplrnn-steps", _with("shplrnn", lambda a: (a[0], -1)), ["n_steps", "-1"]),
+    ("shplrnn-no-steps", _with("shplrnn", lambda a: (a[0],)), ["n_steps", "needs the number of steps"]),
+    ("shplrnn-series", _with("shplrnn", lambda a: (torch.zeros(2, 10, 5),)), ["(..., 3)", "(2, 10, 5)"]),
+    (
+        "neural_ode-no-steps",
+        _with("neural_ode", lambda a: (a[0],)),
+        ["n_steps", "needs the number of output steps"],
+    ),
     ("neural_ode-dim", _with("neural_ode", lambda a: (a[0][:, :2], a[1])), ["(B, 3) or (3,)", "(2, 2)"]),
     ("neural_ode-steps", _with("neural_ode", lambda a: (a[0], 2.5)), ["n_steps", "2.5"]),
     ("esn-dim", _with("esn", lambda a: (a[0][..., :1], 3)), ["(T, 2) or (B, T, 2)", "(1, 40, 1)"]),
