@@ -341,34 +341,124 @@ def _checkpoint_step(path: Path) -> int:
         return -1
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, store):
-    cfg = _config(store, steps=200, checkpoint_every=7)
-    cfg_path = tmp_path / "run.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
-    killed = tmp_path / "killed"
-    proc = _run_cli(cfg_path, killed)
-    deadline = time.time() + 120
-    while _checkpoint_step(killed / "checkpoints" / "last.pt") < 14:
-        assert proc.poll() is None, proc.stdout.read()
-        assert time.time() < deadline, "no checkpoint after 120 s"
-        time.sleep(0.05)
+def _logged_step(out: Path) -> int:
+    """The last step in the run's metrics.csv (the staging folder's before the first checkpoint)."""
+    for folder in (out, out.parent / f".{out.name}.incomplete"):
+        try:
+            lines = (folder / "metrics.csv").read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        return int(lines[-1].split(",")[0]) if len(lines) > 1 else 0
+    return -1
+
+
+def _wait_until(proc: subprocess.Popen, condition, what: str, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the run ended before {what}: {proc.stdout.read()}"
+        assert time.time() < deadline, f"not {what} after {timeout} s"
+        time.sleep(0.01)
+
+
+def _kill(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    step_at_kill = _checkpoint_step(killed / "checkpoints" / "last.pt")
-    assert 14 <= step_at_kill < 200 and not (killed / "model.pt").exists()
-    position = torch.load(killed / "checkpoints" / "last.pt", weights_only=True)["extra"]["training"][
-        "data_position"
-    ]
-    assert (
-        position["batch_in_epoch"] != 0
-    )  # killed with a checkpoint in the middle of an epoch (8 steps/epoch)
+    proc.communicate()
+
+
+def _assert_nothing_partial(out: Path, cfg: dict) -> None:
+    """Every file in view in a killed run is whole: the config, whole metrics rows 1..n, loadable .pt files."""
+    if not out.exists():  # killed before the first checkpoint: only the hidden staging folder exists
+        return
+    assert (out / "checkpoints" / "last.pt").exists(), "a run folder in view without its checkpoint"
+    assert config_from_dict(yaml.safe_load((out / "config.yaml").read_text())) == config_from_dict(cfg)
+    lines = (out / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert all(len(line.split(",")) == len(header) for line in lines[1:]), lines[-1]
+    assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, len(lines)))
+    for pt in [out / "checkpoints" / "last.pt", out / "model.pt"]:
+        if pt.exists():
+            torch.load(pt, weights_only=True)  # whole: an atomic rename or nothing
+
+
+def _finish_and_compare(cfg_path: Path, killed: Path, straight: subprocess.Popen, straight_out: Path) -> None:
     resumed = _run_cli(cfg_path, killed, "--resume")
-    straight = _run_cli(cfg_path, tmp_path / "straight")
     for p in (resumed, straight):
         out, _ = p.communicate(timeout=300)
         assert p.returncode == 0, out
-    _assert_same_weights(killed / "model.pt", tmp_path / "straight" / "model.pt")
-    assert [r["step"] for r in read_metrics(killed / "metrics.csv")] == list(range(1, 201))
+    _assert_same_weights(killed / "model.pt", straight_out / "model.pt")
+    _assert_same_weights(killed / "checkpoints" / "last.pt", straight_out / "checkpoints" / "last.pt")
+    rows, ref = read_metrics(killed / "metrics.csv"), read_metrics(straight_out / "metrics.csv")
+    assert [r["step"] for r in rows] == [r["step"] for r in ref]
+    assert [r["loss"] for r in rows] == [r["loss"] for r in ref]  # the same floats
+    assert not [p for p in killed.rglob(".*")], "temporary files left in the run folder"
+    assert not (killed.parent / f".{killed.name}.incomplete").exists()
+
+
+def test_sigkill_at_three_points_then_resume_equals_uninterrupted(tmp_path, store):
+    """Killed (1) before the first checkpoint, (2) just after a mid-epoch checkpoint, (3) between
+    checkpoints; after each kill nothing partial is in view; the resumed run equals an uninterrupted one."""
+    cfg = _config(store, steps=60, checkpoint_every=7)
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    killed = tmp_path / "killed"
+    straight = _run_cli(cfg_path, tmp_path / "straight")
+    # (1) training, no checkpoint yet: the run folder is not in view
+    proc = _run_cli(cfg_path, killed)
+    _wait_until(proc, lambda: _logged_step(killed) >= 2, "two logged steps")
+    _kill(proc)
+    assert not killed.exists() and (tmp_path / ".killed.incomplete").exists()
+    # (2) a fresh start clears the leftover; killed just after the checkpoint of step 14 (mid-epoch)
+    proc = _run_cli(cfg_path, killed)
+    _wait_until(
+        proc, lambda: _checkpoint_step(killed / "checkpoints" / "last.pt") >= 14, "a checkpoint at 14"
+    )
+    _kill(proc)
+    _assert_nothing_partial(killed, cfg)
+    step_at_kill = _checkpoint_step(killed / "checkpoints" / "last.pt")
+    assert 14 <= step_at_kill < 60 and not (killed / "model.pt").exists()
+    position = torch.load(killed / "checkpoints" / "last.pt", weights_only=True)["extra"]["training"][
+        "data_position"
+    ]
+    assert position["batch_in_epoch"] != 0  # a checkpoint in the middle of an epoch (8 steps/epoch)
+    # (3) resumed, then killed between two checkpoints
+    proc = _run_cli(cfg_path, killed, "--resume")
+    _wait_until(proc, lambda: _logged_step(killed) >= 31, "step 31")
+    _kill(proc)
+    _assert_nothing_partial(killed, cfg)
+    assert _checkpoint_step(killed / "checkpoints" / "last.pt") >= 28
+    _finish_and_compare(cfg_path, killed, straight, tmp_path / "straight")
+
+
+@pytest.mark.slow
+def test_sigkill_at_twenty_random_points_then_resume_equals_uninterrupted(tmp_path, store):
+    """20 kills at random moments (start-up, mid-step, during checkpoint writes: checkpoint every 3 steps)."""
+    cfg = _config(store, steps=120, checkpoint_every=3)
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    killed = tmp_path / "killed"
+    straight = _run_cli(cfg_path, tmp_path / "straight")
+    rng = np.random.default_rng(1)
+    kills = 0
+    while kills < 20:
+        resume = _checkpoint_step(killed / "checkpoints" / "last.pt") >= 0
+        proc = _run_cli(cfg_path, killed, *(["--resume"] if resume else []))
+        if rng.random() < 0.25:  # a moment of the start-up (imports, data, model, the first steps)
+            time.sleep(rng.uniform(0.2, 4.0))
+        else:  # a moment a few steps on
+            target = max(_logged_step(killed), 0) + int(rng.integers(1, 6))
+            if target >= 120:
+                target = 118
+            _wait_until(
+                proc,
+                lambda t=target, p=proc: _logged_step(killed) >= t or p.poll() is not None,
+                f"step {target}",
+            )
+            time.sleep(rng.uniform(0.0, 0.05))
+        assert proc.poll() is None, proc.stdout.read()  # finished too early: the test would not kill
+        _kill(proc)
+        kills += 1
+        _assert_nothing_partial(killed, cfg)
+    _finish_and_compare(cfg_path, killed, straight, tmp_path / "straight")
 
 
 # ---------------------------------------------------------------------------- DDP

@@ -474,10 +474,15 @@ def load_run_config(path: str | Path, overrides: Mapping[str, Any] | None = None
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"no run configuration at {path}")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a run configuration (YAML file)")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text (YAML) file: {exc.reason} at byte {exc.start}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        reason = " ".join(str(exc).split())  # one line
+        raise ConfigError(f"{path}: not valid YAML ({reason})") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for dotted, value in (overrides or {}).items():
