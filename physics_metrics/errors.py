@@ -9,7 +9,13 @@ traceback.
 
 from __future__ import annotations
 
-__all__ = ["MetricInputError", "MetricTypeError", "MetricKeyError", "NonFiniteInputError"]
+__all__ = [
+    "MetricInputError",
+    "MetricTypeError",
+    "MetricKeyError",
+    "NonFiniteInputError",
+    "MetricOutputExistsError",
+]
 
 
 class MetricInputError(ValueError):
@@ -29,3 +35,7 @@ class MetricKeyError(MetricInputError, KeyError):
 
 class NonFiniteInputError(MetricInputError, FloatingPointError):
     """NaN or infinity where a metric needs finite numbers (named by variable and position)."""
+
+
+class MetricOutputExistsError(MetricInputError, FileExistsError):
+    """An output file (a written scorecard) exists and would be replaced; pass ``overwrite=True``."""

@@ -308,3 +308,27 @@ def test_open_forecast_bad_files_named(tmp_path):
     xr.open_zarr(store, consolidated=False).isel(init_time=slice(0, 0)).to_netcdf(tmp_path / "empty.nc")
     with pytest.raises(InputError, match=r"empty.nc: dimension 'init_time' has length 0"):
         open_forecast(tmp_path / "empty.nc")
+
+
+def test_scorecard_and_evaluation_writers_refuse_existing_files(tmp_path):
+    from chaosbench_py.evaluation import scorecards_to_csv
+    from physics_metrics.errors import MetricOutputExistsError
+    from physics_metrics.weather import write_scorecard_csv, write_scorecard_netcdf
+
+    card = xr.Dataset(
+        {"t2m": (("metric", "lead_time"), np.ones((1, 2)), {"units": "K"})},
+        coords={"metric": ["rmse"], "lead_time": LEADS.astype("timedelta64[ns]")},
+    )
+    for path, write in (
+        (tmp_path / "card.nc", lambda p, **kw: write_scorecard_netcdf(card, p, **kw)),
+        (tmp_path / "rmse_m.csv", lambda p, **kw: write_scorecard_csv(card, p.parent, model_name="m", **kw)),
+        (tmp_path / "scores.csv", lambda p, **kw: scorecards_to_csv({"m": card}, p, **kw)),
+    ):
+        path.write_text("mine")
+        with pytest.raises(FileExistsError, match=rf"{path.name}: exists; pass overwrite=True"):
+            write(path)
+        assert path.read_text() == "mine"
+        write(path, overwrite=True)
+        assert path.read_bytes() != b"mine"
+    with pytest.raises(MetricOutputExistsError):
+        write_scorecard_netcdf(card, tmp_path / "card.nc")

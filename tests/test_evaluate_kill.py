@@ -34,8 +34,6 @@ OPTIONS = ["--n-inits", "3", "--steps", "2", "--climatology", "mean", *TEST]
 HOOK = r"""
 import os, runpy, shutil, signal, sys
 import xarray as xr
-
-from chaosbench_py.data import open_forecast
 from zarr.core.attributes import Attributes
 import chaosbench_py.evaluation.pipeline as pipeline
 
@@ -121,6 +119,14 @@ def train_tiny_run(root: Path) -> Path:
     return root / "run"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """(run folder, baseline evaluation folder) — the baseline evaluated in this process, uninterrupted."""
@@ -193,18 +199,41 @@ def test_killed_three_times_then_resumed_equals_uninterrupted(tmp_path, tiny):
     assert codes == [-signal.SIGKILL] * 3
 
 
-def test_resume_refuses_another_request_and_overwrite_replaces(tmp_path, tiny):
+def test_resume_refuses_another_request_and_overwrite_replaces(tmp_path, tiny, monkeypatch):
+    """In-process: an evaluation interrupted by an exception after its forecast was written."""
+    import chaosbench_py.evaluation.pipeline as pipeline
+    from chaosbench_py.errors import OutputExistsError
+    from chaosbench_py.evaluation import evaluate_run
+
     run, baseline = tiny
     out = tmp_path / "ev"
-    assert _evaluate(run, out, kill_at="update:2").returncode == -signal.SIGKILL
-    other = _evaluate(run, out, "--resume", "--seed", "3")
-    assert other.returncode == 2 and "seed: 0 there, 3 now" in other.stderr and ".ev.partial" in other.stderr
-    plain = _evaluate(run, out)
-    assert plain.returncode == 2 and "interrupted evaluation" in plain.stderr and "--resume" in plain.stderr
-    assert _evaluate(run, out, "--overwrite").returncode == 0
+    kw = dict(n_inits=3, n_steps=2, climatology="mean", test=TEST[1:])
+
+    def interrupted(*a, **k):
+        raise RuntimeError("interrupted")
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "scorecards_to_csv", interrupted)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            evaluate_run(run, out, **kw)
+    assert not out.exists() and (tmp_path / ".ev.partial" / "forecast.zarr").exists()
+    with pytest.raises(
+        OutputExistsError,
+        match=r"\.ev\.partial: the interrupted evaluation was of another request \(seed: 0 there, 3 now",
+    ):
+        evaluate_run(run, out, resume=True, **kw, seed=3)
+    with pytest.raises(
+        OutputExistsError, match=r"\.ev\.partial: an interrupted evaluation for .*ev exists; pass resume=True"
+    ):
+        evaluate_run(run, out, **kw)
+    evaluate_run(run, out, overwrite=True, **kw)
     _assert_same_evaluation(out, baseline)
-    again = _evaluate(run, out)
-    assert again.returncode == 2 and f"{out}: exists and is not empty" in again.stderr
+    with pytest.raises(OutputExistsError, match=rf"{out}: exists and is not empty"):
+        evaluate_run(run, out, **kw)
+    with pytest.raises(OutputExistsError, match=r"holds an evaluation of another request"):
+        evaluate_run(run, out, resume=True, **{**kw, "n_steps": 1})
+    assert evaluate_run(run, out, resume=True, **kw) == out / "evaluation.json"  # complete: nothing to do
+    _assert_same_evaluation(out, baseline)
 
 
 @pytest.mark.slow

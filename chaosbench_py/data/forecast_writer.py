@@ -637,6 +637,14 @@ def open_forecast(
             if ds.sizes.get("init_time", 0) > committed:
                 ds = ds.isel(init_time=slice(0, committed))
             ds.attrs.pop(COMMITTED_ATTR, None)
+            try:  # the writer's variable order (a store's listing order depends on the file system)
+                order = [
+                    v for v in json.loads(ds.attrs.get(LAYOUT_ATTR, "{}")).get("variables", []) if v in ds
+                ]
+            except (TypeError, ValueError, AttributeError):
+                order = []
+            if order and set(order) == set(map(str, ds.data_vars)):
+                ds = ds[order]
     else:
         ds = _open_dataset_named(path, xr.open_dataset, chunks=ck)
     for d in ("init_time", "lead_time", "latitude", "longitude"):

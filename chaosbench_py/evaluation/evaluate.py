@@ -32,7 +32,14 @@ from chaosbench_py.evaluation.dsr import DSREvaluation, evaluate_dsr
 from chaosbench_py.files import atomic_write_text
 from physics_metrics.weather import SCORES, climatology_forecast, persistence_forecast, scorecard
 
-from ..errors import CorruptFileError, InputError, InputTypeError, MissingInputError, UnknownNameError
+from ..errors import (
+    CorruptFileError,
+    InputError,
+    InputTypeError,
+    MissingInputError,
+    OutputExistsError,
+    UnknownNameError,
+)
 from .rollout import rollout_sequence
 
 logger = logging.getLogger(__name__)
@@ -142,8 +149,11 @@ def evaluate_weather(
     return cards
 
 
-def scorecards_to_csv(scorecards: Mapping[str, xr.Dataset], path: str | os.PathLike) -> Path:
-    """Write scorecards as one tidy CSV, atomically (temporary sibling, then rename).
+def scorecards_to_csv(
+    scorecards: Mapping[str, xr.Dataset], path: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
+    """Write scorecards as one tidy CSV, atomically (temporary sibling, then rename); an existing
+    ``path`` is refused (:class:`~chaosbench_py.errors.OutputExistsError`) unless ``overwrite=True``.
 
     Columns ``model, variable, level, metric, lead_time_hours, value``: one row per scorecard ×
     variable × level × metric × lead time; ``level`` is empty for surface variables; values with
@@ -151,6 +161,8 @@ def scorecards_to_csv(scorecards: Mapping[str, xr.Dataset], path: str | os.PathL
     """
     if not isinstance(scorecards, Mapping) or not scorecards:
         raise InputError("scorecards: expected a non-empty mapping of name → scorecard Dataset")
+    if Path(path).exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; pass overwrite=True to replace it")
     rows = []
     for name, card in scorecards.items():
         if not isinstance(card, xr.Dataset) or "metric" not in card.dims or "lead_time" not in card.dims:
@@ -351,14 +363,19 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_dynamics_evaluation(evaluation: DSREvaluation, path: str | os.PathLike) -> Path:
-    """Write a :class:`DSREvaluation` (all fields, ``extra`` included) as JSON, atomically.
+def write_dynamics_evaluation(
+    evaluation: DSREvaluation, path: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
+    """Write a :class:`DSREvaluation` (all fields, ``extra`` included) as JSON, atomically; an existing
+    ``path`` is refused (:class:`~chaosbench_py.errors.OutputExistsError`) unless ``overwrite=True``.
 
     Non-finite numbers are written as the JavaScript literals ``NaN`` / ``Infinity`` (Python's
     ``json`` default), which :func:`read_dynamics_evaluation` reads back. Returns the path.
     """
     if not isinstance(evaluation, DSREvaluation):
         raise InputTypeError(f"evaluation: expected a DSREvaluation, got {type(evaluation).__name__}")
+    if Path(path).exists() and not overwrite:
+        raise OutputExistsError(f"{path}: exists; pass overwrite=True to replace it")
     payload = {"schema": "chaosbench_py.dynamics_evaluation", "version": 1}
     payload.update(_jsonable(dataclasses.asdict(evaluation)))
     out = Path(path)

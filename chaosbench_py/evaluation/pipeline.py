@@ -183,7 +183,7 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     cards = evaluate_weather(forecast, truth, clim, metrics=metrics)
     for name, card in cards.items():
         _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
-    scorecards_to_csv(cards, out / "scores.csv")
+    scorecards_to_csv(cards, out / "scores.csv", overwrite=True)  # in the staging folder: a resume redoes it
     return {"variables": variables, "levels": levels, "n_inits": len(inits), "n_steps": n_steps,
             "step": str(pd.Timedelta(step)), "climatology": kind, "members": members,
             "scorecards": sorted(cards), "metrics": list(metrics),
@@ -215,7 +215,7 @@ def _evaluate_trajectories(model, extra, out: Path, *, data_path, test_data, tim
             logger.warning("the training data has no time axis: exponents are per step (pass time_step=)")
     ev = evaluate_dynamics(model, test, time_step=time_step, true_lyapunov_spectrum=true_spectrum)
     free = rollout_sequence(model, test[:1], test.shape[0] - 1)[0]
-    write_dynamics_evaluation(ev, out / "dynamics.json")
+    write_dynamics_evaluation(ev, out / "dynamics.json", overwrite=True)  # staging folder, as above
     for name, arr in (("test_series.npy", test), ("free_run.npy", free)):
         with atomic_output(out / name, ".npy") as tmp:
             np.save(tmp, arr)

@@ -12,16 +12,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import MetricInputError
+from ..errors import MetricInputError, MetricOutputExistsError
 
 logger = logging.getLogger(__name__)
 
 
-def write_scorecard_netcdf(card: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``card`` to a netCDF file atomically (temporary file in the same folder, then rename)."""
+def write_scorecard_netcdf(card: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``card`` to a netCDF file atomically (temporary file in the same folder, then rename).
+
+    An existing ``path`` is refused (:class:`MetricOutputExistsError` naming it) unless ``overwrite=True``.
+    """
     if not isinstance(card, xr.Dataset) or "metric" not in card.dims:
         raise MetricInputError("card: expected a scorecard Dataset with a 'metric' dimension")
     path = Path(path)
+    if path.exists() and not overwrite:
+        raise MetricOutputExistsError(f"{path}: exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -42,18 +47,23 @@ def _fmt_level(level: Any) -> str:
 
 
 def write_scorecard_csv(
-    card: xr.Dataset, out_dir: str | os.PathLike, *, model_name: str = "model"
+    card: xr.Dataset, out_dir: str | os.PathLike, *, model_name: str = "model", overwrite: bool = False
 ) -> list[Path]:
     """Write ``card`` in ChaosBench's CSV layout: one file ``<metric>_<model_name>.csv`` per metric.
 
     Each file has one row per lead time (in card order) and one column per ``var-level`` (e.g. ``z-500``;
     surface variables by name), variables in card order and levels in card order, preceded by a
     ``lead_time_days`` column (lead time in days, float). Values are written with full precision
-    (``repr``). Files are written atomically. Returns the paths.
+    (``repr``). Files are written atomically. Returns the paths. An existing file of one of these names
+    is refused (:class:`MetricOutputExistsError`, before anything is written) unless ``overwrite=True``.
     """
     if not isinstance(card, xr.Dataset) or "metric" not in card.dims or "lead_time" not in card.dims:
         raise MetricInputError("card: expected a scorecard Dataset with 'metric' and 'lead_time' dimensions")
     out_dir = Path(out_dir)
+    existing = [out_dir / f"{m}_{model_name}.csv" for m in card["metric"].values]
+    existing = [p for p in existing if p.exists()]
+    if existing and not overwrite:
+        raise MetricOutputExistsError(f"{existing[0]}: exists; pass overwrite=True to replace it")
     out_dir.mkdir(parents=True, exist_ok=True)
     lead_days = card["lead_time"].values / np.timedelta64(1, "D")
     paths = []
