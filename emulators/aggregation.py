@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import EmulatorInputError
+from .errors import EmulatorInputError, EmulatorTypeError
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,12 @@ def rollout_hierarchical(
     if not models:
         raise EmulatorInputError("models must map at least one lead time to a model")
     leads = _check_leads(models)
+    not_callable = [lead for lead in leads if not callable(models[lead])]
+    if not_callable:
+        raise EmulatorTypeError(
+            f"models: the entries for lead(s) {not_callable} h are not callables (a model or a function), "
+            f"got {[type(models[lead]).__name__ for lead in not_callable]}"
+        )
     if not return_all:
         state = x0
         for lead in plan_lead(lead_hours, leads):

@@ -15,6 +15,7 @@ __all__ = [
     "EmulatorOutputExistsError",
     "CheckpointError",
     "CheckpointNotFoundError",
+    "NotFittedError",
 ]
 
 
@@ -43,6 +44,10 @@ class CheckpointError(EmulatorInputError):
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """No file at the checkpoint path."""
+
+
+class NotFittedError(EmulatorInputError, RuntimeError):
+    """A closed-form model (ESN, NVAR) used before its read-out was fitted."""
 
 
 class EmulatorOutputExistsError(EmulatorInputError, FileExistsError):

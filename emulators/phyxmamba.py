@@ -31,6 +31,7 @@ import torch.nn as nn
 from .errors import EmulatorInputError, EmulatorKeyError, EmulatorTypeError
 from .registry import register_model
 from .ssm import Mamba2, MambaConfig, RMSNorm
+from .validation import check_int, check_real
 
 __all__ = ["PhyxMamba", "PhyxMambaConfig", "delay_embed_causal", "phyxmamba_preset"]
 
@@ -96,8 +97,8 @@ class PhyxMambaConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise EmulatorInputError(f"PhyxMambaConfig.{name}: must be a positive int, got {v!r}")
-        if self.mtp_steps < 0:
-            raise EmulatorInputError(f"PhyxMambaConfig.mtp_steps: must be >= 0, got {self.mtp_steps}")
+        self.mtp_steps = check_int("PhyxMambaConfig", "mtp_steps", self.mtp_steps, minimum=0)
+        self.dropout = check_real("PhyxMambaConfig", "dropout", self.dropout, at_least=0, below=1)
         if self.lookback % self.token_size:
             raise EmulatorInputError(
                 f"PhyxMambaConfig.lookback={self.lookback} must be a multiple of token_size={self.token_size}"
@@ -137,6 +138,12 @@ def phyxmamba_preset(system: str, size: str = "paper", **overrides) -> PhyxMamba
         raise EmulatorKeyError(f"system: no PhyxMamba preset for {system!r}; known: {sorted(_PRESETS)}")
     if size not in ("paper", "cpu"):
         raise EmulatorInputError(f"size: must be 'paper' or 'cpu', got {size!r}")
+    valid = {f.name for f in dataclasses.fields(PhyxMambaConfig)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise EmulatorKeyError(
+            f"phyxmamba_preset({system!r}): unknown config key(s) {unknown}; valid keys: {sorted(valid)}"
+        )
     values = dict(_PRESETS[key])
     if size == "cpu":
         values.update(_CPU)
@@ -187,12 +194,19 @@ class PhyxMamba(nn.Module):
     # -- normalisation ---------------------------------------------------------------------------
     def set_normalization(self, mean, std) -> None:
         """Set per-variable ``mean``/``std`` (shape ``(n_vars,)``) used to standardise inputs."""
-        mean = torch.as_tensor(mean, dtype=self.data_mean.dtype).reshape(-1)
-        std = torch.as_tensor(std, dtype=self.data_std.dtype).reshape(-1)
+        try:
+            mean = torch.as_tensor(mean, dtype=self.data_mean.dtype).reshape(-1)
+            std = torch.as_tensor(std, dtype=self.data_std.dtype).reshape(-1)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise EmulatorTypeError(f"mean/std: expected {self.config.n_vars} numbers each ({exc})") from None
         if mean.numel() != self.config.n_vars or std.numel() != self.config.n_vars:
-            raise EmulatorInputError(f"mean/std: expected {self.config.n_vars} values each")
+            raise EmulatorInputError(
+                f"mean/std: expected {self.config.n_vars} values each, got {mean.numel()} and {std.numel()}"
+            )
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+            raise EmulatorInputError(f"mean/std: must be finite, got {mean.tolist()} and {std.tolist()}")
         if bool((std <= 0).any()):
-            raise EmulatorInputError("std: must be > 0")
+            raise EmulatorInputError(f"std: must be > 0, got {std.tolist()}")
         self.data_mean.copy_(mean)
         self.data_std.copy_(std)
 
@@ -294,6 +308,8 @@ class PhyxMamba(nn.Module):
         :meth:`Mamba2.step`. Returns standardised predictions ``(B, n_patches*P, V)``.
         """
         self._check(context, "context")
+        if isinstance(n_patches, bool) or not isinstance(n_patches, int) or n_patches < 1:
+            raise EmulatorInputError(f"n_patches: must be an integer >= 1, got {n_patches!r}")
         c = self.config
         z = context if standardized else self.standardize(context)
         e = self.tokens(z)

@@ -236,8 +236,8 @@ class ShPLRNN(nn.Module):
 
         As the GTF ``generate(model, O, x0, T)``: ``n_steps - 1`` free steps after the inferred initial state.
         """
-        if n_steps < 1:
-            raise EmulatorInputError(f"n_steps must be >= 1, got {n_steps!r}")
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+            raise EmulatorInputError(f"n_steps must be an int >= 1, got {n_steps!r}")
         z0 = self.init_state(x0)
         zs = self.forward(z0, n_steps - 1, inputs)
         return self.observe(torch.cat([z0.unsqueeze(-2), zs], dim=-2))

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .errors import EmulatorInputError, EmulatorTypeError
+from .errors import EmulatorInputError, EmulatorTypeError, NotFittedError
 from .registry import register_model
 from .validation import check_bool, check_int, check_real, check_tensor
 
@@ -102,14 +102,17 @@ def ridge_regression(features: torch.Tensor, targets: torch.Tensor, ridge: float
     -------
     ``(D, F)`` read-out matrix ``W`` with ``Y ≈ Φ Wᵀ``.
     """
-    if not (isinstance(ridge, int | float) and not isinstance(ridge, bool)) or not ridge >= 0:
-        raise EmulatorInputError(f"ridge must be a non-negative number, got {ridge!r}")
+    if not (isinstance(ridge, int | float) and not isinstance(ridge, bool)) or not 0 <= ridge < float("inf"):
+        raise EmulatorInputError(f"ridge must be a finite non-negative number, got {ridge!r}")
+    features, targets = torch.as_tensor(features), torch.as_tensor(targets)
     if features.ndim != 2 or targets.ndim != 2 or features.shape[0] != targets.shape[0]:
         raise EmulatorInputError(
             f"features (M, F) and targets (M, D) must share M; got {tuple(features.shape)} and {tuple(targets.shape)}"
         )
     phi = features.to(torch.float64)
     y = targets.to(torch.float64)
+    if not (torch.isfinite(phi).all() and torch.isfinite(y).all()):
+        raise EmulatorInputError("features / targets: contain NaN or infinite values (a diverged state?)")
     # SVD form W = Yᵀ U diag(σ/(σ² + λ)) Vᵀ: the same solution as the normal equations without squaring the
     # condition number of Φ (NVAR features on Lorenz-63 have cond(Φ) ~ 1e10).
     u, sig, vh = torch.linalg.svd(phi, full_matrices=False)
@@ -244,6 +247,11 @@ class EchoStateNetwork(nn.Module):
         x = x.to(self.w_res)
         r = torch.zeros(x.shape[0], self.config.reservoir_dim, dtype=x.dtype, device=x.device)
         if r0 is not None:
+            if not isinstance(r0, torch.Tensor) or r0.shape[-1:] != (self.config.reservoir_dim,):
+                got = tuple(r0.shape) if isinstance(r0, torch.Tensor) else type(r0).__name__
+                raise EmulatorInputError(
+                    f"r0: expected shape ({self.config.reservoir_dim},) or (B, {self.config.reservoir_dim}), got {got}"
+                )
             r = r + r0.to(r)
         states = []
         for t in range(x.shape[1]):
@@ -277,7 +285,7 @@ class EchoStateNetwork(nn.Module):
 
     def _require_fitted(self) -> None:
         if not bool(self.fitted):
-            raise RuntimeError("EchoStateNetwork: the read-out is not fitted; call fit(series) first")
+            raise NotFittedError("EchoStateNetwork: the read-out is not fitted; call fit(series) first")
 
     @torch.no_grad()
     def predict(self, warmup: Any, n_steps: int) -> torch.Tensor:
@@ -441,7 +449,7 @@ class NVAR(nn.Module):
         Returns (B, n_steps, D) (unbatched (n_steps, D)).
         """
         if not bool(self.fitted):
-            raise RuntimeError("NVAR: the read-out is not fitted; call fit(series) first")
+            raise NotFittedError("NVAR: the read-out is not fitted; call fit(series) first")
         n_steps = _check_n_steps(n_steps)
         x, batched = _as_series(warmup, "warmup", self.config.input_dim, min_length=self.window)
         state = self.embed(x)

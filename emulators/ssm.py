@@ -37,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import EmulatorInputError
+from .validation import check_real
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +302,18 @@ class MambaConfig:
             raise EmulatorInputError(
                 f"MambaConfig.backend: must be 'auto', 'torch' or 'mamba_ssm', got {self.backend!r}"
             )
-        self.A_init_range = tuple(self.A_init_range)
+        own = "MambaConfig"
+        self.dt_min = check_real(own, "dt_min", self.dt_min, above=0)
+        self.dt_max = check_real(own, "dt_max", self.dt_max, above=self.dt_min)
+        self.dt_init_floor = check_real(own, "dt_init_floor", self.dt_init_floor, above=0)
+        self.norm_eps = check_real(own, "norm_eps", self.norm_eps, above=0)
+        if not isinstance(self.A_init_range, (tuple, list)) or len(self.A_init_range) != 2:
+            raise EmulatorInputError(
+                f"{own}.A_init_range must be two numbers (low, high), got {self.A_init_range!r}"
+            )
+        lo = check_real(own, "A_init_range[0]", self.A_init_range[0], above=0)
+        hi = check_real(own, "A_init_range[1]", self.A_init_range[1], at_least=lo)
+        self.A_init_range = (lo, hi)
 
     @property
     def d_inner(self) -> int:
@@ -416,16 +428,31 @@ class Mamba2(nn.Module):
             torch.zeros(batch_size, self.nheads, c.headdim, c.d_state, device=device, dtype=dtype),
         )
 
-    def step(self, u: torch.Tensor, cache):
+    def step(self, u: torch.Tensor, cache=None):
         """One recurrent step: ``u (b, 1, d_model)`` or ``(b, d_model)`` -> same shape, new cache.
 
-        Pure torch on every device (one step is a handful of small ops)."""
+        ``cache``: ``(conv_state, ssm_state)`` from :meth:`allocate_cache`, :meth:`forward` with
+        ``return_cache=True`` or the previous step; ``None`` starts from zeros. Pure torch on every
+        device (one step is a handful of small ops)."""
+        if not isinstance(u, torch.Tensor):
+            raise EmulatorInputError(
+                f"u: expected a torch.Tensor (batch, [1,] {self.config.d_model}), got {type(u).__name__}"
+            )
         squeeze = u.ndim == 2
         if squeeze:
             u = u[:, None]
         self._check_input(u)
         c = self.config
+        if cache is None:
+            cache = self.allocate_cache(u.shape[0], u.device, u.dtype)
+        if not isinstance(cache, (tuple, list)) or len(cache) != 2:
+            raise EmulatorInputError("cache: expected (conv_state, ssm_state) as returned by allocate_cache")
         conv_state, ssm_state = cache
+        want = ((u.shape[0], self.conv_dim, c.d_conv), (u.shape[0], self.nheads, c.headdim, c.d_state))
+        if (tuple(conv_state.shape), tuple(ssm_state.shape)) != want:
+            raise EmulatorInputError(
+                f"cache: expected shapes {want[0]} and {want[1]}, got {tuple(conv_state.shape)} and {tuple(ssm_state.shape)}"
+            )
         z, xBC, dt = self._split(self.in_proj(u[:, 0]))
         conv_state = torch.cat([conv_state[..., 1:], xBC[..., None]], dim=-1)
         w = self.conv1d.weight[:, 0, :]  # (conv_dim, d_conv)

@@ -23,9 +23,15 @@ def gridded_step(model: nn.Module, x: torch.Tensor, n_dynamic: int | None = None
         raise EmulatorInputError(
             f"x: expected a torch.Tensor of shape (batch, channels, lat, lon), got {shape}"
         )
+    if n_dynamic is not None and (
+        isinstance(n_dynamic, bool) or not isinstance(n_dynamic, int) or not 1 <= n_dynamic <= x.shape[1]
+    ):
+        raise EmulatorInputError(
+            f"n_dynamic: must be an integer in 1 … {x.shape[1]} (the channels of x), got {n_dynamic!r}"
+        )
     stacked = getattr(model, "forward_stacked", None)
     if not callable(stacked):
         return model(x)
-    n = x.shape[1] if n_dynamic is None else int(n_dynamic)
+    n = x.shape[1] if n_dynamic is None else n_dynamic
     masks = x[:, n:] if x.shape[1] > n else None
     return stacked(x[:, :n], masks)

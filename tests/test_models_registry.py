@@ -469,3 +469,122 @@ def test_a_registered_model_without_small_config_fails(monkeypatch):
         small("brand_new")
     with pytest.raises(AssertionError, match="brand_new"):
         test_every_registered_model_has_a_small_config()
+
+
+# ----------------------------------------------------------------------------------- other entry points
+def _pxm():
+    return build_small("phyxmamba")[0]
+
+
+BAD_API_CALLS = [
+    (
+        "rollout-not-callable",
+        lambda: emulators.rollout_hierarchical({6: "model.pt"}, 0, 6),
+        ["lead(s) [6]", "str"],
+    ),
+    ("rollout-unreachable", lambda: emulators.rollout_hierarchical({6: lambda x: x}, 0, 5), ["lead_hours=5"]),
+    ("plan-lead-negative", lambda: emulators.plan_lead(-5), ["lead_hours", "-5"]),
+    (
+        "gridded-step-n-dynamic",
+        lambda: emulators.gridded_step(torch.nn.Identity(), torch.zeros(1, 3, 4, 8), 4),
+        ["n_dynamic", "1 … 3", "4"],
+    ),  # fmt: skip
+    (
+        "gridded-step-rank",
+        lambda: emulators.gridded_step(torch.nn.Identity(), torch.zeros(3, 4, 8)),
+        ["(3, 4, 8)"],
+    ),
+    ("pangu-preset-unknown", lambda: emulators.pangu_preset("tiny"), ["'tiny'", "cpu"]),
+    ("pangu-preset-typo", lambda: emulators.pangu_preset("cpu", windw_size=(2, 4, 8)), ["windw_size"]),
+    ("pangu-mlp-str", lambda: emulators.pangu_preset("cpu", mlp_ratio="4"), ["PanguConfig.mlp_ratio", "'4'"]),
+    (
+        "pangu-levels-float",
+        lambda: emulators.pangu_preset("cpu", n_levels=5.0),
+        ["PanguConfig.n_levels", "5.0"],
+    ),
+    (
+        "pangu-masks-nan",
+        lambda: build_small("pangu")[0].set_constant_masks(torch.full((1, 16, 32), float("nan"))),
+        ["masks", "NaN"],
+    ),  # fmt: skip
+    ("phyxmamba-preset-typo", lambda: emulators.phyxmamba_preset("lorenz63", "cpu", d_modl=8), ["d_modl"]),
+    ("phyxmamba-dropout-str", lambda: emulators.PhyxMambaConfig(dropout="0.1"), ["dropout", "'0.1'"]),
+    (
+        "phyxmamba-norm-nan",
+        lambda: _pxm().set_normalization([0, float("nan"), 0], [1, 1, 1]),
+        ["finite", "nan"],
+    ),
+    ("phyxmamba-norm-std", lambda: _pxm().set_normalization([0, 0, 0], [1, 0, 1]), ["std", "> 0"]),
+    (
+        "phyxmamba-norm-count",
+        lambda: _pxm().set_normalization([0, 0], [1, 1]),
+        ["expected 3 values", "got 2"],
+    ),
+    ("phyxmamba-rollout-0", lambda: _pxm().rollout(torch.zeros(1, 10, 3), 0), ["n_patches", "0"]),
+    ("mamba-dt", lambda: emulators.MambaConfig(dt_min=0.5, dt_max=0.1), ["MambaConfig.dt_max", "> 0.5"]),
+    ("mamba-A-range", lambda: emulators.MambaConfig(A_init_range=(0, 1)), ["A_init_range[0]", "> 0"]),
+    (
+        "mamba-u",
+        lambda: emulators.Mamba2(emulators.MambaConfig(d_model=8, headdim=4))(torch.zeros(2, 5, 7)),
+        ["u:", "(batch, length, 8)", "(2, 5, 7)"],
+    ),  # fmt: skip
+    (
+        "mamba-cache",
+        lambda: emulators.Mamba2(emulators.MambaConfig(d_model=8, headdim=4)).step(
+            torch.zeros(2, 8), (1, 2, 3)
+        ),
+        ["cache", "(conv_state, ssm_state)"],
+    ),  # fmt: skip
+    (
+        "ridge-nan",
+        lambda: emulators.ridge_regression(torch.full((5, 2), float("nan")), torch.zeros(5, 1), 0.1),
+        ["NaN or infinite"],
+    ),  # fmt: skip
+    (
+        "ridge-shapes",
+        lambda: emulators.ridge_regression(torch.zeros(5, 2), torch.zeros(4, 1), 0.1),
+        ["(5, 2)", "(4, 1)"],
+    ),
+    (
+        "ridge-negative",
+        lambda: emulators.ridge_regression(torch.zeros(5, 2), torch.zeros(5, 1), -1.0),
+        ["ridge", "-1.0"],
+    ),
+    (
+        "esn-r0",
+        lambda: build_small("esn")[0].listen(torch.zeros(20, 2), r0=torch.zeros(3)),
+        ["r0", "(20,)", "(3,)"],
+    ),
+    (
+        "esn-washout",
+        lambda: build_small("esn")[0].fit(torch.zeros(50, 2), washout=100),
+        ["at least 102 time steps"],
+    ),
+    (
+        "esn-unfitted",
+        lambda: emulators.build_model("esn", {"reservoir_dim": 10}).predict(torch.zeros(5, 3), 3),
+        ["not fitted", "fit(series)"],
+    ),  # fmt: skip
+    (
+        "shplrnn-generate",
+        lambda: build_small("shplrnn")[0].generate(torch.zeros(1, 2), "5"),
+        ["n_steps", "'5'"],
+    ),
+    ("delay-embed", lambda: emulators.delay_embed_causal(torch.zeros(1, 5, 2), 0, 1), ["embedding_dim", "0"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "fragments"), [c[1:] for c in BAD_API_CALLS], ids=[c[0] for c in BAD_API_CALLS]
+)
+def test_bad_calls_of_other_entry_points(call, fragments):
+    with pytest.raises(EmulatorInputError) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value), (fragment, str(info.value))
+
+
+def test_not_fitted_is_still_a_runtime_error():
+    """Code that caught RuntimeError for an unfitted reservoir keeps working."""
+    with pytest.raises(RuntimeError, match="not fitted"):
+        emulators.build_model("nvar", {}).predict(torch.zeros(5, 3), 3)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import EmulatorInputError, EmulatorKeyError
+from ..validation import check_bool, check_int, check_real
 
 __all__ = ["PANGU_PRESETS", "PanguConfig", "pangu_preset", "pangu_token_grids"]
 
@@ -79,10 +80,11 @@ class PanguConfig:
         if min(self.depths) < 0:
             raise EmulatorInputError(f"PanguConfig.depths must be non-negative, got {self.depths!r}")
         for key in ("n_levels", "n_upper_vars", "n_surface_vars", "embed_dim"):
-            if getattr(self, key) < 1:
-                raise EmulatorInputError(f"PanguConfig.{key} must be >= 1, got {getattr(self, key)!r}")
-        if self.n_masks < 0:
-            raise EmulatorInputError(f"PanguConfig.n_masks must be >= 0, got {self.n_masks!r}")
+            setattr(self, key, check_int("PanguConfig", key, getattr(self, key)))
+        self.n_masks = check_int("PanguConfig", "n_masks", self.n_masks, minimum=0)
+        self.mlp_ratio = check_real("PanguConfig", "mlp_ratio", self.mlp_ratio)
+        self.drop_path_rate = check_real("PanguConfig", "drop_path_rate", self.drop_path_rate)
+        check_bool("PanguConfig", "use_checkpoint", self.use_checkpoint)
         dims = (self.embed_dim, 2 * self.embed_dim, 2 * self.embed_dim, self.embed_dim)
         for stage, (dim, heads) in enumerate(zip(dims, self.num_heads), start=1):
             if dim % heads:

@@ -185,6 +185,8 @@ class PanguModel(nn.Module):
             raise EmulatorInputError(
                 f"masks must have shape {tuple(self.constant_masks.shape)}, got {tuple(masks.shape)}"
             )
+        if not torch.isfinite(masks).all():
+            raise EmulatorInputError("masks: contain NaN or infinite values (fill land/sea gaps first)")
         self.constant_masks.copy_(masks)
 
     def _check_inputs(self, upper: torch.Tensor, surface: torch.Tensor) -> None:
