@@ -2,8 +2,11 @@
 
 Every model is an ``nn.Module`` built from a config dataclass and registered by name
 (:func:`register_model`); :func:`build_model` builds any of them from ``(name, config)`` and
-:func:`save_model` / :func:`load_model` round-trip them (``weights_only=True``). Importing this
-package imports (and so registers) every model.
+:func:`save_model` / :func:`load_model` round-trip them (``weights_only=True``; an existing file is
+replaced only with ``overwrite=True``; a file that is not a usable checkpoint is a
+:class:`CheckpointError` naming it and what is wrong). Importing this package imports (and so
+registers) every model. Bad configs and tensors raise :class:`EmulatorInputError` (a ``ValueError``)
+naming the key or the expected and actual shapes.
 
 * Low-dimensional chaos: :class:`ShPLRNN` (shallow / clipped PLRNN, analytic Jacobian), :class:`NeuralODE`, :class:`EchoStateNetwork`, :class:`NVAR`,
   :class:`PhyxMamba` on the pure-torch Mamba-2 block :class:`Mamba2` (``mamba_ssm`` kernels on CUDA
@@ -26,7 +29,7 @@ from .baselines import (
     UNetConfig,
 )
 from .checkpoint import load_model, load_state_dict_checked, read_checkpoint, save_model
-from .errors import CheckpointError, EmulatorInputError
+from .errors import CheckpointError, EmulatorInputError, EmulatorOutputExistsError, NotFittedError
 from .fno import FNO, FNOConfig, SpectralConv
 from .neural_ode import NeuralODE, NeuralODEConfig
 from .pangu import PanguConfig, PanguModel, pangu_preset
@@ -48,6 +51,8 @@ from .stepping import gridded_step
 __all__ = [
     "CheckpointError",
     "EmulatorInputError",
+    "EmulatorOutputExistsError",
+    "NotFittedError",
     "load_state_dict_checked",
     "read_checkpoint",
     "ShPLRNN",
