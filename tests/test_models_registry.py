@@ -588,3 +588,30 @@ def test_not_fitted_is_still_a_runtime_error():
     """Code that caught RuntimeError for an unfitted reservoir keeps working."""
     with pytest.raises(RuntimeError, match="not fitted"):
         emulators.build_model("nvar", {}).predict(torch.zeros(5, 3), 3)
+
+
+# ----------------------------------------------------------------------------------- the harness can fail
+def test_harness_checks_can_fail(tmp_path, monkeypatch):
+    import model_harness
+    from model_harness import check_bf16_autocast, check_gradients, check_overfit
+
+    model, args = build_small("fno")
+    model.train()
+    model.unused = torch.nn.Parameter(torch.zeros(3))  # never touched by forward
+    with pytest.raises(AssertionError, match="unused"):
+        check_gradients(model, args)
+    with pytest.raises(AssertionError, match="not 10x lower"):
+        check_overfit(model, args, torch.zeros(2, 3, 8, 12), max_steps=3, lr=0.0)
+    with pytest.raises(AssertionError, match="bf16 relative error"):
+        check_bf16_autocast(model, args, rtol=0.0)
+    real_load = model_harness.load_model
+
+    def perturbed_load(path):
+        loaded, extra = real_load(path)
+        with torch.no_grad():
+            loaded.projection.fc2.bias.add_(1e-6)
+        return loaded, extra
+
+    monkeypatch.setattr(model_harness, "load_model", perturbed_load)
+    with pytest.raises(AssertionError, match="outputs differ after save/load"):
+        check_save_load(build_small("fno")[0], args, tmp_path)
