@@ -117,7 +117,7 @@ def test_latent_regularization_and_norm_bound():
         m.A.fill_(1.0)
         for p in (m.W1, m.W2, m.h1, m.h2):
             p.zero_()
-    assert float(m.latent_regularization()) == 0.0
+    assert float(m.latent_regularization().detach()) == 0.0
     m = _model(seed=4)
     z = torch.randn(50, 5, dtype=torch.float64)
     assert torch.linalg.matrix_norm(m.jacobian(z), 2).max() <= m.norm_upper_bound() + 1e-12
