@@ -30,10 +30,11 @@ from emulators.errors import CheckpointError
 from ..errors import InputError, InputTypeError
 from .baselines import as_trajectory_tensor
 from .config import RunConfig, config_from_dict
+from .distributed import resolve_device
 from .gtf import GTFConfig
 from .phyxmamba import PhyxMambaTrainConfig
 from .tasks import GTF_KEYS, PHYXMAMBA_STAGE_KEYS, GTFTask, MultiStepTask, PhyxMambaTask
-from .trainer import Trainer, resolve_device
+from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
 

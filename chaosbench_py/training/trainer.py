@@ -48,7 +48,6 @@ checkpoint, multiplies the learning rate by ``rollback_lr_factor`` and continues
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import math
 import os
@@ -66,9 +65,10 @@ import emulators
 from emulators.checkpoint import check_model_checkpoint, load_state_dict_checked, read_checkpoint, save_model
 from emulators.errors import CheckpointError
 
-from ..errors import ConfigError, InputError, MissingInputError, NonFiniteError
+from ..errors import InputError, MissingInputError, NonFiniteError
 from ..files import atomic_write_text
 from .config import RunConfig, config_from_dict, config_to_dict
+from .distributed import DistributedContext, resolve_device
 from .run_dir import RunFolder
 from .run_log import MetricsLog
 from .tasks import Task, build_task
@@ -89,50 +89,6 @@ def _package_version() -> str:
         return version("chaosbench-py")
     except Exception:  # pragma: no cover - not installed as a distribution
         return "unknown"
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` → ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; otherwise ``torch.device(name)``."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but CUDA is not available on this machine")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device(f"cuda:{local_rank}")
-    return dev
-
-
-@dataclasses.dataclass
-class DistributedContext:
-    """Rank / world size from ``torchrun``'s environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls) -> DistributedContext:
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                   int(os.environ.get("LOCAL_RANK", 0)))  # fmt: skip
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    def init(self, device: torch.device) -> None:
-        import torch.distributed as dist
-
-        if self.enabled and not dist.is_initialized():
-            backend = "nccl" if device.type == "cuda" else "gloo"
-            if device.type == "cuda":
-                torch.cuda.set_device(device)
-            dist.init_process_group(backend=backend)
-            logger.info("process group: %s, rank %d of %d", backend, self.rank, self.world)
-
-    def barrier(self) -> None:
-        if self.enabled:
-            torch.distributed.barrier()
 
 
 def build_scheduler_lambda(cfg: RunConfig):
