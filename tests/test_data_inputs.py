@@ -332,3 +332,16 @@ def test_scorecard_and_evaluation_writers_refuse_existing_files(tmp_path):
         assert path.read_bytes() != b"mine"
     with pytest.raises(MetricOutputExistsError):
         write_scorecard_netcdf(card, tmp_path / "card.nc")
+
+
+@pytest.mark.filterwarnings("ignore:Object at .* is not recognized as a component of a Zarr hierarchy")
+def test_writer_resume_removes_temporaries_of_a_killed_zarr_write(tmp_path):
+    store = tmp_path / "w.zarr"
+    _writer(store).write(INITS[0], _fields(0))
+    left = store / f"zarr.{'0123456789abcdef' * 2}.partial"  # what a kill inside zarr's atomic write leaves
+    left.write_text("{")
+    mine = store / "notes.partial"  # not zarr's pattern: kept
+    mine.write_text("x")
+    w = _writer(store)
+    assert not left.exists() and mine.exists()
+    np.testing.assert_array_equal(w.written_init_times, INITS[:1])

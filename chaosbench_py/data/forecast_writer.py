@@ -30,6 +30,7 @@ import datetime
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ SCHEMA_NAME = "chaosbench_py.forecast"
 #: version of the store layout this writer makes (recorded in the group attrs as ``schema_version``)
 SCHEMA_VERSION = 2
 FORECAST_DIMS = ("init_time", "lead_time", "member", "level", "latitude", "longitude")
+#: the temporary file zarr's local store writes before renaming it over a key (a kill leaves it behind)
+_ZARR_TEMPORARY = re.compile(r"^.+\.[0-9a-f]{32}\.partial$")
 _TIME_ENCODING = {"units": "seconds since 1970-01-01", "dtype": "int64"}
 
 
@@ -551,7 +554,8 @@ def repair_forecast_store(path: str | os.PathLike) -> int:
     """Truncate an interrupted append (arrays longer than the committed count); return the count.
 
     Only call this when no writer is appending to ``path`` (``ForecastWriter`` calls it when it
-    resumes a store). A store not written by :class:`ForecastWriter` (no ``schema`` attribute, e.g.
+    resumes a store). Temporary files of an interrupted zarr write (``<key>.<uuid>.partial``) are
+    deleted too. A store not written by :class:`ForecastWriter` (no ``schema`` attribute, e.g.
     written by xarray) or one whose arrays are *shorter* than the committed count is refused with
     :class:`~chaosbench_py.errors.CorruptFileError` before anything is changed.
     """
@@ -566,6 +570,10 @@ def repair_forecast_store(path: str | os.PathLike) -> int:
         raise CorruptFileError(
             f"{path}: arrays {short} are shorter than the {committed} committed inits; not repaired"
         )
+    for tmp in path.rglob("*.partial"):  # zarr writes metadata to <name>.<uuid hex>.partial, then renames
+        if _ZARR_TEMPORARY.match(tmp.name) and tmp.is_file():
+            logger.warning("%s: removing the temporary %s of an interrupted write", path, tmp.name)
+            tmp.unlink()
     rw = zarr.open_group(path, mode="a")
     for name, arr in arrays.items():
         if arr.shape[0] != committed:

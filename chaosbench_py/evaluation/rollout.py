@@ -239,7 +239,10 @@ def rollout_gridded(
         store: a ``.zarr`` path: each init's forecast is written through
             :class:`~chaosbench_py.data.ForecastWriter` as soon as it is done; inits already in
             the store are skipped (resume) and the lazily opened store is returned (only the
-            requested init times). Without a store the in-memory Dataset is returned.
+            requested init times). An existing store that the writer did not make, or one of
+            another layout (variables, levels, grid, leads, members), is refused before it is
+            touched (:class:`~chaosbench_py.errors.OutputExistsError` naming what differs).
+            Without a store the in-memory Dataset is returned.
         progress: show a tqdm progress bar over batches.
 
     Returns:
