@@ -63,7 +63,7 @@ from .inference import (
     bootstrap_interval_xr,
     median_mad,
 )
-from .lyapunov import LyapunovSpectrum, lyapunov_spectrum_flow, lyapunov_spectrum_map
+from .lyapunov import LyapunovAccuracyWarning, LyapunovSpectrum, lyapunov_spectrum_flow, lyapunov_spectrum_map
 from .lyapunov_series import DivergenceEstimate, delay_embed, kantz, rosenstein
 from .mmd import PHYXMAMBA_RQ_SCALES, maximum_mean_discrepancy
 from .paired_tests import (
@@ -93,6 +93,7 @@ __all__ = [
     "mutual_information_curve",
     "CorrelationDimension",
     "DivergenceEstimate",
+    "LyapunovAccuracyWarning",
     "LyapunovSpectrum",
     "correlation_dimension",
     "correlation_sum",

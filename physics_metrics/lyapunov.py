@@ -1,4 +1,4 @@
-"""Lyapunov spectra of flows and maps by tangent-space QR (Benettin / Shimada–Nagashima).
+"""Lyapunov spectra of flows and maps by tangent-space QR (Benettin / Shimada–Nagashima), checked.
 
 The state ``x`` and ``k`` tangent vectors ``Q = [q_1 … q_k]`` are evolved together; every few steps
 ``Q`` is re-orthonormalised by a QR decomposition ``Q = Q' R`` (sign-fixed so that ``diag R > 0``)
@@ -7,9 +7,10 @@ and the logarithms of the stretching factors ``R_ii`` are accumulated. After a t
     λ_i ≈ (1/T) Σ_n log R_ii^(n),        i = 1 … k,
 
 the i-th Lyapunov exponent, in units of 1/(time unit of the vector field) for flows and 1/step
-for maps (or 1/time unit when a map's ``time_step`` is given). References: Benettin, Galgani,
-Giorgilli & Strelcyn, Meccanica 15 (1980) 9–30; Shimada & Nagashima, Prog. Theor. Phys. 61 (1979)
-1605; Pikovsky & Politi, *Lyapunov Exponents* (CUP 2016), ch. 3.
+for maps (or 1/time unit when a map's ``time_step`` is given). The exponents are returned sorted,
+largest first. References: Benettin, Galgani, Giorgilli & Strelcyn, Meccanica 15 (1980) 9–30;
+Shimada & Nagashima, Prog. Theor. Phys. 61 (1979) 1605; Pikovsky & Politi, *Lyapunov Exponents*
+(CUP 2016), ch. 3.
 
 Tangent vectors are moved with Jacobian–vector products (forward-mode automatic differentiation,
 :mod:`torch.autograd.forward_ad`), so the Jacobian is never formed and no finite differences are
@@ -18,16 +19,58 @@ batched call of the vector field on ``B·k`` rows: the vector field (or map) mus
 row by row, i.e. row ``i`` of its output may depend only on row ``i`` of its input — true for
 the right-hand sides in :mod:`chaosbench_py` and for one-step maps of emulators in eval mode.
 
+Initial frame
+-------------
+By default the initial tangent frame is the first ``k`` columns of one random orthonormal
+``D × D`` matrix (seeded, the same for every initial condition). The first ``k`` unit vectors —
+``initial_frame="identity"``, the behaviour before version 0.2 — are not generic: when they span
+an invariant subspace of the tangent dynamics (a clock coordinate ``dτ/dt = 1``, uncoupled
+coordinates, a diagonal map) the frame never leaves it and the "leading" exponents are the wrong
+ones (``diag(0.5, 0.9)`` with ``k = 1`` gives ``log 0.5``).
+
+Integration of flows and the accuracy check
+-------------------------------------------
 Flows are integrated with the classical 4th-order Runge–Kutta scheme applied jointly to
 ``(x, Q)``: ``dx/dt = f(t, x)``, ``dQ/dt = J(t, x) Q`` (the variational equation), which is the
-exact tangent map of the RK4 step of the state. The discretisation error of the exponents is
-O(dt⁴); the statistical error of the finite-time average decays like 1/√T (spread over initial
-conditions) and its bias from the initial tangent orientation like 1/T (use ``transient_steps``).
+exact tangent map of the RK4 step of the state. RK4 is only stable for ``h·|μ| ≲ 2.78`` on the
+local Jacobian eigenvalues ``μ``; beyond that, and already well before it, the strongly
+contracting tangent directions are integrated wrongly while the state may look fine (a stiff
+system at ``h = period/100`` can return a positive exponent for a direction that contracts at
+rate 15). This is detected along the computed orbit by the **same-orbit volume identity**: the
+``k``-volume spanned by the frame grows at the rate ``tr(Qᵀ J Q)`` (Liouville's formula on the
+subspace; the continuous QR method of Dieci, Russell & Van Vleck, SIAM J. Numer. Anal. 34 (1997)
+402), so on every orbit and every averaging window
+
+    Σ_{i≤k} λ_i = (1/T) ∫_0^T tr(Qᵀ J Q) dt,        and for k = D:   Σ_i λ_i = (1/T) ∫_0^T ∇·f dt.
+
+The left side comes from the RK4 tangent maps, the right side from the Jacobian sampled along the
+same orbit at the QR points (by the JVPs already computed; trapezoid rule, whose error on a long
+average is O(h²/T) by the Euler–Maclaurin formula). Their relative difference
+
+    identity_error = max_b |Σ_i λ_{b,i} − v_b| / max(|v_b|, Σ_i |λ_{b,i}|),
+
+``b`` running over the initial conditions and ``v_b`` the right-hand side, is the discretisation
+error of the tangent integration; :attr:`LyapunovSpectrum.accurate` says whether it is within
+``rtol`` (plus an absolute floor of ``1e-9`` per time unit for spectra that are all ≈ 0), and a
+:class:`LyapunovAccuracyWarning` is issued when it is not.
+
+With ``step_control="auto"`` (the default) the step ``dt`` is an upper bound: the first eighth of
+the run is a pilot whose identity error must be below ``rtol/2``; otherwise the step is divided
+by ``r = 2^⌈log₂ (err / (rtol/2))^{1/4}⌉`` (RK4's error is ∝ h⁴; 2 ≤ r ≤ 16; 4 after a non-finite
+state) and the pilot repeated. An accepted pilot is the beginning of the run, so the result is
+exactly that of a fixed-step run at the final step. After the run the identity is checked again
+on the averaging window and the step refined (and the run repeated) if it fails there. At most
+``max_refinements`` halvings (``dt / 2^max_refinements``). A blow-up that recurs at the same time
+after a refinement is a real one and is raised. ``step_control="fixed"`` integrates at ``dt``
+and only checks (and warns).
+
+Errors: the discretisation error of the exponents is O(h⁴); the statistical error of the
+finite-time average decays like 1/√T (spread over initial conditions) and its bias from the
+initial tangent orientation like 1/T (use ``transient_steps``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import warnings
@@ -37,12 +80,43 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._tangent import (
+    _accelerate,
+    _batched_jvp,
+    _check_callable_output,
+    _check_int,
+    _check_positive,
+    _common_checks,
+    _identity,
+    _initial_frame,
+    _NonFinite,
+    _quiet_torchscript_deprecation,
+    _refinement_factor,
+    _TangentRun,
+    identity_check,
+)
 from ._threads import single_threaded_if_small
-from .errors import MetricInputError, MetricTypeError, NonFiniteInputError
+from .errors import MetricInputError, NonFiniteInputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LyapunovSpectrum", "lyapunov_spectrum_flow", "lyapunov_spectrum_map"]
+__all__ = [
+    "LyapunovAccuracyWarning",
+    "LyapunovSpectrum",
+    "lyapunov_spectrum_flow",
+    "lyapunov_spectrum_map",
+]
+
+_PILOT_FRACTION = 8  # the pilot is the first 1/8 of the run (transient included)
+
+
+class LyapunovAccuracyWarning(UserWarning):
+    """The same-orbit identity ``Σλ_i = ⟨∇·f⟩`` (or its ``k``-volume form) failed beyond ``rtol``.
+
+    The exponents are then not trustworthy at the step used: the message names both sides of the
+    identity, the step and what to do (a smaller ``dt``, ``step_control="auto"``, more
+    ``max_refinements``; for maps a smaller ``qr_every``).
+    """
 
 
 @dataclass(frozen=True)
@@ -52,17 +126,18 @@ class LyapunovSpectrum:
     Attributes
     ----------
     exponents:
-        ``(k,)`` mean over initial conditions of the exponents, sorted as computed (descending on
-        average); units 1/time unit (flows, or maps with ``time_step``) or 1/step (maps).
+        ``(k,)`` mean over initial conditions of the exponents, sorted descending; units 1/time
+        unit (flows, or maps with ``time_step``) or 1/step (maps).
     per_initial_condition:
-        ``(B, k)`` exponent estimates of each initial condition.
+        ``(B, k)`` exponent estimates of each initial condition, each row sorted descending.
     spread:
         ``(k,)`` standard deviation across initial conditions (``ddof=1``; zeros when ``B == 1``).
     running:
         ``(n_records, k)`` running estimate (mean over initial conditions) at ``times``: the
         cumulative log-stretching divided by the elapsed time, for convergence plots.
     running_per_initial_condition:
-        ``(n_records, B, k)`` the same per initial condition.
+        ``(n_records, B, k)`` the same per initial condition (columns in the order of the final
+        sorted row of that initial condition).
     times:
         ``(n_records,)`` elapsed averaging time (after the transient) of each record, in time units
         (flows, maps with ``time_step``) or steps (maps).
@@ -70,6 +145,25 @@ class LyapunovSpectrum:
         Length of the averaging window in the same units.
     time_unit:
         ``"time"`` or ``"step"``: the unit the exponents are per.
+    info:
+        How it was computed: method, requested and used step (``dt``, ``dt_used``, ``refinement``
+        = ``dt / dt_used``), the step-control attempts, initial frame, …
+    divergence_mean:
+        Mean over initial conditions of the same-orbit phase-space contraction rate: for flows
+        ``(1/T) ∫_0^T ∇·f(x(t)) dt`` (the trace of the Jacobian along the orbits, from the JVPs);
+        for maps ``⟨log |det J(x_n)|⟩`` per step (per time unit with ``time_step``). Only for full
+        spectra (``k = D``); NaN otherwise. ``Σ exponents`` equals it when the integration is
+        accurate.
+    volume_rate:
+        ``(B,)`` the right-hand side of the identity checked, per initial condition: for
+        ``k = D`` the divergence above; for flows with ``k < D`` the growth rate of the
+        ``k``-volume of the frame, ``(1/T) ∫ tr(Qᵀ J Q) dt``, which equals ``Σ_{i≤k} λ_i``. Empty
+        when nothing was checked (maps with ``k < D``).
+    identity_error:
+        ``max_b |Σ_i λ_{b,i} − v_b| / max(|v_b|, Σ_i |λ_{b,i}|)`` over initial conditions ``b``
+        (dimensionless; NaN when not checked).
+    accurate:
+        Whether the identity holds within the requested ``rtol`` (``None`` when not checked).
     """
 
     exponents: np.ndarray
@@ -81,6 +175,10 @@ class LyapunovSpectrum:
     total_time: float
     time_unit: str = "time"
     info: dict = field(default_factory=dict)
+    divergence_mean: float = math.nan
+    volume_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    identity_error: float = math.nan
+    accurate: bool | None = None
 
     @property
     def n_initial_conditions(self) -> int:
@@ -93,8 +191,27 @@ class LyapunovSpectrum:
 
     @property
     def maximum(self) -> float:
-        """The largest exponent (first entry of :attr:`exponents`)."""
-        return float(self.exponents[0])
+        """The largest exponent (``max(exponents)``)."""
+        return float(np.max(self.exponents))
+
+    @property
+    def sum(self) -> float:
+        """``Σ_i λ_i`` of :attr:`exponents` (compare with :attr:`divergence_mean` for full spectra)."""
+        return float(np.sum(self.exponents))
+
+    @property
+    def identity_residual(self) -> np.ndarray:
+        """``(B,)`` ``Σ_i λ_{b,i} − v_b`` per initial condition (empty when not checked)."""
+        if self.volume_rate.size == 0:
+            return np.zeros(0)
+        return self.per_initial_condition.sum(axis=1) - self.volume_rate
+
+    def zero_exponents(self, tol: float) -> int:
+        """Number of exponents with ``|λ_i| ≤ tol`` (units of the exponents): flows have one per
+        continuous symmetry of the orbit (the flow direction; a conserved energy adds one)."""
+        if not (math.isfinite(tol) and tol > 0):
+            raise MetricInputError(f"tol must be a positive finite number, got {tol!r}")
+        return int(np.sum(np.abs(self.exponents) <= tol))
 
     @property
     def kaplan_yorke_dimension(self) -> float:
@@ -133,166 +250,24 @@ class LyapunovSpectrum:
 
 
 # --------------------------------------------------------------------------------------------
-# helpers
+# result
 
 
-def _prepare_x0(x0, dtype, device) -> torch.Tensor:
-    x = torch.as_tensor(x0, dtype=dtype, device=device)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise MetricInputError(f"x0: expected shape (D,) or (B, D), got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise MetricInputError("x0: contains NaN/inf")
-    return x.clone()
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise MetricInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _initial_tangents(b: int, d: int, k: int, seed: int | None, dtype, device) -> torch.Tensor:
-    """Initial orthonormal tangent frames, shape ``(B, D, k)``."""
-    if seed is None:
-        q = torch.eye(d, k, dtype=dtype, device=device).expand(b, d, k).clone()
-    else:
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        a = torch.randn(b, d, k, generator=gen, dtype=dtype).to(device)
-        q, _ = torch.linalg.qr(a)
-    return q
-
-
-def _batched_jvp(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, q: torch.Tensor):
-    """Evaluate ``fn`` and its Jacobian–vector products in one forward-mode call.
-
-    ``x`` (B, D), ``q`` (B, D, k) → ``fn(x)`` (B, D) and ``J q`` (B, D, k). The state is repeated
-    ``k`` times (``B·k`` rows) and each row carries one tangent column (:func:`torch.func.jvp`).
-    """
-    b, d, k = q.shape
-    x_rep = x.repeat_interleave(k, dim=0)
-    tangent = q.transpose(1, 2).reshape(b * k, d)
-    primal, jv = torch.func.jvp(fn, (x_rep,), (tangent,))
-    return primal.reshape(b, k, d)[:, 0, :], jv.reshape(b, k, d).transpose(1, 2)
-
-
-def _check_callable_output(fn: Callable, args: tuple, name: str, d: int) -> None:
-    """Call once eagerly so a wrong output shape or type is reported by name, not from deep in torch."""
-    out = fn(*args)
-    if not isinstance(out, torch.Tensor):
-        raise MetricTypeError(f"{name}: must return a torch.Tensor, got {type(out).__name__}")
-    if tuple(out.shape) != tuple(args[-1].shape):
-        raise MetricInputError(
-            f"{name}: must map (B, D={d}) to (B, D={d}); got output shape {tuple(out.shape)} "
-            f"for input shape {tuple(args[-1].shape)}"
-        )
-
-
-def _accelerate(fn: Callable, example: tuple, enabled: bool, what: str) -> Callable:
-    """Trace ``fn`` to a graph of plain aten ops (``make_fx``) and compile it with TorchScript.
-
-    Forward-mode AD in eager mode costs tens of microseconds per operation on small tensors;
-    the traced graph runs the same arithmetic without that overhead (5–10× faster here). The
-    graph is specialised to the example shapes and assumes no value-dependent Python control
-    flow in ``fn``; when tracing fails the eager function is used (logged at INFO).
-    """
-    if not enabled:
-        return fn
-    try:
-        from torch.fx.experimental.proxy_tensor import make_fx
-
-        gm = make_fx(fn)(*example)
-        graph = gm.graph
-        for node in list(graph.nodes):  # drop unused shape/storage checks left by the jvp decomposition
-            if node.op == "call_function" and not node.users:
-                graph.erase_node(node)
-        graph.eliminate_dead_code()
-        gm.recompile()
-    except Exception as exc:  # noqa: BLE001 - any tracing failure means: run eagerly
-        logger.info("%s: tracing failed (%s); running eagerly", what, exc)
-        return fn
-    try:
-        with _quiet_torchscript_deprecation():
-            scripted = torch.jit.trace(gm, example, check_trace=False)
-            scripted(*example)  # first call compiles (and warns about TorchScript's deprecation)
-            scripted(*example)
-        return scripted
-    except Exception as exc:  # noqa: BLE001
-        logger.info("%s: TorchScript unavailable (%s); running the traced FX graph", what, exc)
-        return gm
-
-
-@contextlib.contextmanager
-def _quiet_torchscript_deprecation():
-    """Silence torch's own "torch.jit.* is deprecated" warnings (raised inside forward-mode AD / tracing)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*torch\.jit\..*deprecated", category=DeprecationWarning)
-        yield
-
-
-def _qr_positive(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """QR of a batch of ``(D, k)`` frames with ``diag R > 0``; returns ``Q`` and ``|diag R|``."""
-    qq, r = torch.linalg.qr(q, mode="reduced")
-    diag = torch.diagonal(r, dim1=-2, dim2=-1)
-    sign = torch.where(diag < 0, -torch.ones_like(diag), torch.ones_like(diag))
-    return qq * sign[:, None, :], diag.abs()
-
-
-def _check_finite(x: torch.Tensor, stretch: torch.Tensor, step: int, what: str) -> None:
-    bad_x = ~torch.isfinite(x).all(dim=1)
-    bad_r = ~(torch.isfinite(stretch).all(dim=1) & (stretch > 0).all(dim=1))
-    if bool(bad_x.any()) or bool(bad_r.any()):
-        ics = torch.nonzero(bad_x | bad_r).flatten().tolist()
-        kind = "state" if bool(bad_x.any()) else "tangent vectors (zero or non-finite stretching)"
-        raise NonFiniteInputError(
-            f"{what}: NaN/inf or degenerate {kind} at step {step} for initial condition(s) {ics[:10]}"
-            " (orbit diverged, or dt / qr_every too large)"
-        )
-
-
-def _run_tangent(
-    advance: Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]],
-    x: torch.Tensor,
-    q: torch.Tensor,
-    *,
-    n_steps: int,
-    transient_steps: int,
-    qr_every: int,
-    record_every: int,
-    unit_per_step: float,
-    what: str,
-):
-    """Shared driver: ``advance(x, q, step_index)`` makes one step; QR every ``qr_every`` steps."""
-    b, _, k = q.shape
-    dtype = x.dtype
-    total = transient_steps + n_steps
-    log_sum = torch.zeros(b, k, dtype=dtype, device=x.device)
-    rec_t: list[float] = []
-    rec_v: list[torch.Tensor] = []
-    for n in range(total):
-        x, q = advance(x, q, n)
-        done = n + 1
-        if done % qr_every and done != total and done != transient_steps:
-            continue
-        q, stretch = _qr_positive(q)
-        _check_finite(x, stretch, done, what)
-        if done > transient_steps:
-            log_sum += torch.log(stretch)
-            since = done - transient_steps
-            if since % record_every == 0 or done == total:
-                rec_t.append(since * unit_per_step)
-                rec_v.append(log_sum / (since * unit_per_step))
-    times = np.asarray(rec_t, dtype=np.float64)
-    running_ic = torch.stack(rec_v).cpu().numpy()  # (n_records, B, k)
-    per_ic = running_ic[-1]
-    return x, q, times, running_ic, per_ic
-
-
-def _make_result(times, running_ic, per_ic, total_time, unit, info) -> LyapunovSpectrum:
+def _make_result(times, running_ic, per_ic, total_time, unit, info, volume_rate, full, rtol, what, warn_on):
+    """Sort each initial condition's exponents (and its running history), average, attach the check."""
+    order = np.argsort(-per_ic, axis=1, kind="stable")
+    per_ic = np.take_along_axis(per_ic, order, axis=1)
+    running_ic = np.take_along_axis(running_ic, order[None, :, :], axis=2)
     b = per_ic.shape[0]
     spread = per_ic.std(axis=0, ddof=1) if b > 1 else np.zeros(per_ic.shape[1])
-    return LyapunovSpectrum(
+    checked = volume_rate is not None
+    identity_error, accurate, divergence = math.nan, None, math.nan
+    if checked:
+        rel, accurate = identity_check(per_ic, volume_rate, rtol)
+        identity_error = float(np.max(rel))
+        if full:
+            divergence = float(np.mean(volume_rate))
+    result = LyapunovSpectrum(
         exponents=per_ic.mean(axis=0),
         per_initial_condition=per_ic,
         spread=spread,
@@ -302,22 +277,29 @@ def _make_result(times, running_ic, per_ic, total_time, unit, info) -> LyapunovS
         total_time=float(total_time),
         time_unit=unit,
         info=info,
+        divergence_mean=divergence,
+        volume_rate=np.zeros(0) if volume_rate is None else np.asarray(volume_rate, dtype=np.float64),
+        identity_error=identity_error,
+        accurate=accurate,
     )
-
-
-def _common_checks(x0, n_steps, n_exponents, qr_every, transient_steps, record_every, dtype, device):
-    x = _prepare_x0(x0, dtype, device)
-    d = x.shape[1]
-    n_steps = _check_int("n_steps", n_steps, 1)
-    qr_every = _check_int("qr_every", qr_every, 1)
-    transient_steps = _check_int("transient_steps", transient_steps, 0)
-    k = d if n_exponents is None else _check_int("n_exponents", n_exponents, 1)
-    if k > d:
-        raise MetricInputError(f"n_exponents={k} exceeds the state dimension D={d}")
-    if record_every is None:
-        record_every = qr_every * max(1, n_steps // (1000 * qr_every))
-    record_every = _check_int("record_every", record_every, 1)
-    return x, d, k, n_steps, qr_every, transient_steps, record_every
+    if accurate is False and warn_on:
+        worst = int(np.argmax(rel))
+        side = "⟨∇·f⟩" if full and what.endswith("flow") else ("⟨log|det J|⟩" if full else "⟨tr(QᵀJQ)⟩")
+        lhs = "Σλ" if full else f"Σ_(i≤{per_ic.shape[1]}) λ_i"
+        advice = (
+            "use a smaller dt, step_control='auto' (the default) or a larger max_refinements"
+            if what.endswith("flow")
+            else "use qr_every=1 and float64 (the tangent vectors collapsed between QR steps)"
+        )
+        where = f" at dt = {info['dt_used']:.6g}" if "dt_used" in info else ""
+        warnings.warn(
+            f"{what}: the same-orbit identity {lhs} = {side} fails: {lhs} = {per_ic[worst].sum():.6g} vs "
+            f"{side} = {volume_rate[worst]:.6g} (initial condition {worst}; relative error {identity_error:.3g} "
+            f"> rtol = {rtol:g}){where}; the exponents are not accurate: {advice}",
+            LyapunovAccuracyWarning,
+            stacklevel=3,
+        )
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,12 +317,23 @@ def lyapunov_spectrum_flow(
     transient_steps: int = 0,
     t0: float = 0.0,
     record_every: int | None = None,
-    seed: int | None = None,
+    seed: int | None = 0,
+    initial_frame="random",
+    step_control: str = "auto",
+    rtol: float = 1e-3,
+    max_refinements: int = 6,
+    warn: bool = True,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device | None = None,
     trace: bool = True,
 ) -> LyapunovSpectrum:
     """Leading ``k`` Lyapunov exponents of the flow ``dx/dt = f(t, x)``, batched over initial conditions.
+
+    Accurate by default: the RK4 step is refined automatically until the same-orbit identity
+    ``Σ_{i≤k} λ_i = (1/T)∫ tr(QᵀJQ) dt`` (``= ⟨∇·f⟩`` for the full spectrum) holds within ``rtol``
+    (see the module docstring for the rule); the result reports the identity
+    (:attr:`LyapunovSpectrum.divergence_mean`, ``identity_error``, ``accurate``) and a
+    :class:`LyapunovAccuracyWarning` is issued when it fails.
 
     Parameters
     ----------
@@ -352,23 +345,38 @@ def lyapunov_spectrum_flow(
         ``(D,)`` or ``(B, D)`` initial conditions (numpy, torch or sequence). Should lie on (or
         near) the attractor; otherwise use ``transient_steps``.
     dt:
-        RK4 step, in the time unit of ``f``.
+        RK4 step in the time unit of ``f`` — with ``step_control="auto"`` the largest step, which
+        is divided by ``2^m`` (``m ≤ max_refinements``) where the identity fails; the time grid of
+        ``n_steps``, ``transient_steps`` and ``record_every`` stays in units of ``dt``.
     n_steps:
-        Number of RK4 steps averaged over (after the transient); averaging time ``T = n_steps·dt``.
+        Number of ``dt`` steps averaged over (after the transient); averaging time ``T = n_steps·dt``.
     n_exponents:
         ``k``, how many leading exponents (default: all ``D``).
     qr_every:
-        Re-orthonormalise every this many steps (1 is safest; larger is cheaper but the tangent
-        vectors must not collapse numerically in between).
+        Re-orthonormalise every this many integration steps (of the refined step; 1 is safest;
+        larger is cheaper but the tangent vectors must not collapse numerically in between).
     transient_steps:
-        Steps integrated first (state and tangent frame, with QR) without accumulating: lets
-        the state reach the attractor and the frame align with the Lyapunov vectors.
+        ``dt`` steps integrated first (state and frame, with QR) without accumulating: lets the
+        state reach the attractor and the frame align with the Lyapunov vectors.
     t0:
         Initial time (matters for non-autonomous fields).
     record_every:
-        Record the running estimate every this many steps (default: ~1000 records).
+        Record the running estimate every this many ``dt`` steps (default: ~1000 records).
     seed:
-        ``None``: initial frame = first ``k`` unit vectors; an integer: random orthonormal frames.
+        Seed of the random initial frame (``None``: torch's global generator).
+    initial_frame:
+        ``"random"`` (default; one random orthonormal frame for all initial conditions),
+        ``"identity"`` (the first ``k`` unit vectors: not generic, see the module docstring), or an
+        array ``(D, k)`` / ``(B, D, k)`` (orthonormalised).
+    step_control:
+        ``"auto"`` (refine the step until the identity holds) or ``"fixed"`` (integrate at ``dt``,
+        only check and warn).
+    rtol:
+        Tolerance of the identity (relative, see ``identity_error``); the pilot must reach ``rtol/2``.
+    max_refinements:
+        At most this many halvings of ``dt`` in total (``auto``).
+    warn:
+        Issue a :class:`LyapunovAccuracyWarning` when the identity fails (default ``True``).
     dtype, device:
         Computation dtype (float64 default) and device.
     trace:
@@ -379,30 +387,33 @@ def lyapunov_spectrum_flow(
     Returns
     -------
     LyapunovSpectrum
-        Exponents in 1/time unit of ``f``.
+        Exponents in 1/time unit of ``f``, sorted descending; ``info["dt_used"]`` is the step
+        used, ``info["attempts"]`` the step-control history ``(stage, dt, identity error)``.
 
     Raises
     ------
-    ValueError
-        Bad shapes or arguments (``n_exponents > D``, ``dt <= 0``, …).
-    FloatingPointError
-        The state or tangent frame became NaN/inf; the message names the step and the initial
-        conditions.
+    MetricInputError (ValueError)
+        Bad shapes or arguments (``n_exponents > D``, ``dt <= 0``, …), named.
+    NonFiniteInputError (ValueError, FloatingPointError)
+        Non-finite ``x0``, or the state or tangent frame became NaN/inf at every step tried (a
+        finite-time blow-up); the message names the step, time and initial conditions.
     """
-    if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
-        raise MetricInputError(f"dt must be a positive finite number, got {dt!r}")
-    x, d, k, n_steps, qr_every, transient_steps, record_every = _common_checks(
-        x0, n_steps, n_exponents, qr_every, transient_steps, record_every, dtype, device
+    dt = _check_positive("dt", dt)
+    if isinstance(t0, bool) or not (isinstance(t0, int | float | np.floating) and math.isfinite(t0)):
+        raise MetricInputError(f"t0 must be a finite number, got {t0!r}")
+    if step_control not in ("auto", "fixed"):
+        raise MetricInputError(f"step_control must be 'auto' or 'fixed', got {step_control!r}")
+    max_refinements = _check_int("max_refinements", max_refinements, 0)
+    x, d, k, n_steps, qr_every, transient_steps, record_every, rtol = _common_checks(
+        x0, n_steps, n_exponents, qr_every, transient_steps, record_every, rtol, dtype, device
     )
     b = x.shape[0]
-    q = _initial_tangents(b, d, k, seed, x.dtype, x.device)
-    h = float(dt)
-
+    q0, frame_info = _initial_frame(initial_frame, seed, b, d, k, x.dtype, x.device)
     t0_t = torch.tensor(float(t0), dtype=x.dtype, device=x.device)
-    h_t = torch.tensor(h, dtype=x.dtype, device=x.device)
 
     def rk4_tangent(t: torch.Tensor, hh: torch.Tensor, xs: torch.Tensor, qs: torch.Tensor):
-        """One RK4 step of (x, Q); the Q-part is the exact tangent map of the state's RK4 step."""
+        """One RK4 step of (x, Q) (the Q-part is the exact tangent map of the state's step) and
+        ``tr(Qᵀ J Q)`` at the start of the step."""
 
         def at(tt: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
             return lambda z: vector_field(tt, z)
@@ -413,39 +424,114 @@ def lyapunov_spectrum_flow(
         k3x, k3q = _batched_jvp(at(t + half), xs + half * k2x, qs + half * k2q)
         k4x, k4q = _batched_jvp(at(t + hh), xs + hh * k3x, qs + hh * k3q)
         sixth = hh / 6.0
-        return xs + sixth * (k1x + 2.0 * k2x + 2.0 * k3x + k4x), qs + sixth * (
-            k1q + 2.0 * k2q + 2.0 * k3q + k4q
-        )
+        x_new = xs + sixth * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
+        q_new = qs + sixth * (k1q + 2.0 * k2q + 2.0 * k3q + k4q)
+        return x_new, q_new, (qs * k1q).sum(dim=(1, 2))
 
     with torch.no_grad(), _quiet_torchscript_deprecation():
         _check_callable_output(vector_field, (t0_t, x), "vector_field", d)
-        step_fn = _accelerate(rk4_tangent, (t0_t, h_t, x, q), trace, "lyapunov_spectrum_flow")
+        h_example = torch.tensor(dt, dtype=x.dtype, device=x.device)
+        step_fn = _accelerate(rk4_tangent, (t0_t, h_example, x, q0), trace, "lyapunov_spectrum_flow")
 
-    def advance(xs: torch.Tensor, qs: torch.Tensor, n: int):
-        return step_fn(t0_t + n * h_t, h_t, xs, qs)
+    total_user = transient_steps + n_steps
+    pilot_user = total_user if step_control == "fixed" else min(total_user, -(-total_user // _PILOT_FRACTION))
+    max_r = 2**max_refinements if step_control == "auto" else 1
+    attempts: list[tuple[str, float, float]] = []
+    r = 1
+    failed_at: tuple[float, float] | None = None  # (time, step) of the last non-finite failure
+    with torch.no_grad(), _quiet_torchscript_deprecation(), single_threaded_if_small(q0):
+        while True:
+            h = dt / r
+            h_t = torch.tensor(h, dtype=x.dtype, device=x.device)
 
-    with torch.no_grad(), _quiet_torchscript_deprecation(), single_threaded_if_small(q):
-        _, _, times, running_ic, per_ic = _run_tangent(
-            advance,
-            x,
-            q,
-            n_steps=n_steps,
-            transient_steps=transient_steps,
-            qr_every=qr_every,
-            record_every=record_every,
-            unit_per_step=h,
-            what="lyapunov_spectrum_flow",
-        )
+            def advance(xs, qs, n, h_t=h_t):
+                return step_fn(t0_t + n * h_t, h_t, xs, qs)
+
+            def end_rate(n, xs, qs, h_t=h_t):
+                tt = t0_t + n * h_t
+                _, jq = _batched_jvp(lambda z: vector_field(tt, z), xs, qs)
+                return (qs * jq).sum(dim=(1, 2))
+
+            run = _TangentRun(
+                advance,
+                x,
+                q0.clone(),
+                total=total_user * r,
+                avg_start=transient_steps * r,
+                qr_every=qr_every,
+                record_every=record_every * r,
+                h=h,
+                kind="rate",
+                end_rate=end_rate,
+            )
+            try:
+                if pilot_user < total_user:
+                    # the pilot's identity is taken over its second half (the initial frame has turned)
+                    run.mark(pilot_user * r // 2)
+                    run.run_until(pilot_user * r)
+                    err, ok = _identity(*run.window(pilot_user * r // 2), rtol / 2)
+                    attempts.append(("pilot", h, err))
+                    if not ok and r < max_r:
+                        r = min(max_r, r * _refinement_factor(err, rtol / 2))
+                        continue
+                run.run_until(total_user * r)
+            except _NonFinite as exc:
+                t_fail = exc.step * h
+                attempts.append(("non-finite", h, math.inf))
+                # a blow-up that a smaller step does not postpone is the orbit's, not the integrator's
+                recurring = failed_at is not None and t_fail <= failed_at[0] + 2.0 * failed_at[1]
+                if r >= max_r or recurring:
+                    raise NonFiniteInputError(
+                        f"lyapunov_spectrum_flow: NaN/inf or degenerate {exc.kind} at step {exc.step} "
+                        f"(t = {float(t0) + t_fail:.6g}, dt = {h:.6g}) for initial condition(s) {exc.ics[:10]}"
+                        + (
+                            " (it recurs no later with a 4× smaller step: the orbit diverges; otherwise pass a smaller dt)"
+                            if recurring
+                            else " (orbit diverged, or dt / qr_every too large)"
+                        )
+                    ) from None
+                failed_at = (t_fail, h)
+                r = min(max_r, r * 4)
+                continue
+            log_sum, vol, duration = run.window(transient_steps * r)
+            err, ok = _identity(log_sum, vol, duration, rtol)
+            attempts.append(("run", h, err))
+            if not ok and r < max_r:
+                r = min(max_r, r * _refinement_factor(err, rtol))
+                continue
+            break
+    times = np.asarray(run.rec_t, dtype=np.float64)
+    running_ic = torch.stack(run.rec_v).cpu().numpy()  # (n_records, B, k)
+    per_ic = running_ic[-1]
+    volume_rate = (vol / duration).cpu().numpy()
     info = {
         "method": "RK4 + tangent QR",
-        "dt": h,
+        "dt": dt,
+        "dt_used": h,
+        "refinement": r,
+        "step_control": step_control,
+        "rtol": rtol,
+        "attempts": attempts,
         "n_steps": n_steps,
         "transient_steps": transient_steps,
         "qr_every": qr_every,
+        "initial_frame": frame_info,
         "n_initial_conditions": b,
     }
     logger.debug("lyapunov_spectrum_flow: %s", info)
-    return _make_result(times, running_ic, per_ic, n_steps * h, "time", info)
+    return _make_result(
+        times,
+        running_ic,
+        per_ic,
+        n_steps * dt,
+        "time",
+        info,
+        volume_rate,
+        k == d,
+        rtol,
+        "lyapunov_spectrum_flow",
+        warn,
+    )
 
 
 def lyapunov_spectrum_map(
@@ -458,7 +544,10 @@ def lyapunov_spectrum_map(
     qr_every: int = 1,
     time_step: float | None = None,
     record_every: int | None = None,
-    seed: int | None = None,
+    seed: int | None = 0,
+    initial_frame="random",
+    rtol: float = 1e-3,
+    warn: bool = True,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device | None = None,
     trace: bool = True,
@@ -470,6 +559,13 @@ def lyapunov_spectrum_map(
     e.g. an emulator's output interval) the exponents are divided by ``Δt`` and come out per time
     unit; ``times`` are then in time units too.
 
+    For the full spectrum (``k = D``) the same-orbit identity ``Σ_i λ_i = ⟨log |det J(x_n)|⟩`` is
+    checked, with ``log |det J| = log |det(J Q)| − log |det Q|`` from an LU factorisation
+    independent of the QR: it fails only when the tangent vectors collapse numerically between
+    QR steps (``qr_every`` too large, float32) — a :class:`LyapunovAccuracyWarning` then. For
+    ``k < D`` nothing is checked (the ``k``-volume growth of a map's frame *is* ``Σ log R_ii``):
+    ``identity_error`` is NaN and ``accurate`` is ``None``.
+
     Parameters
     ----------
     step:
@@ -479,28 +575,32 @@ def lyapunov_spectrum_map(
         ``(D,)`` or ``(B, D)`` initial conditions.
     n_steps:
         Iterations averaged over (after ``transient_steps``).
-    n_exponents, transient_steps, qr_every, record_every, seed, dtype, device, trace:
-        As in :func:`lyapunov_spectrum_flow`.
+    n_exponents, transient_steps, qr_every, record_every, seed, initial_frame, rtol, warn, dtype, device, trace:
+        As in :func:`lyapunov_spectrum_flow` (``qr_every`` counts iterations).
     time_step:
         Optional time per iteration for conversion to 1/time unit.
 
     Raises
     ------
-    ValueError, FloatingPointError
-        As in :func:`lyapunov_spectrum_flow`.
+    MetricInputError, NonFiniteInputError
+        As in :func:`lyapunov_spectrum_flow` (no step refinement: a non-finite state is raised).
     """
-    if time_step is not None and not (
-        isinstance(time_step, int | float) and math.isfinite(time_step) and time_step > 0
-    ):
-        raise MetricInputError(f"time_step must be a positive finite number or None, got {time_step!r}")
-    x, d, k, n_steps, qr_every, transient_steps, record_every = _common_checks(
-        x0, n_steps, n_exponents, qr_every, transient_steps, record_every, dtype, device
+    if time_step is not None:
+        time_step = _check_positive("time_step", time_step)
+    x, d, k, n_steps, qr_every, transient_steps, record_every, rtol = _common_checks(
+        x0, n_steps, n_exponents, qr_every, transient_steps, record_every, rtol, dtype, device
     )
     b = x.shape[0]
-    q = _initial_tangents(b, d, k, seed, x.dtype, x.device)
+    q, frame_info = _initial_frame(initial_frame, seed, b, d, k, x.dtype, x.device)
+    full = k == d
 
     def map_tangent(xs: torch.Tensor, qs: torch.Tensor):
-        return _batched_jvp(step, xs, qs)
+        x_new, jq = _batched_jvp(step, xs, qs)
+        if full:
+            inc = torch.linalg.slogdet(jq)[1] - torch.linalg.slogdet(qs)[1]
+        else:
+            inc = torch.zeros(xs.shape[0], dtype=xs.dtype, device=xs.device)
+        return x_new, jq, inc
 
     with torch.no_grad(), _quiet_torchscript_deprecation():
         _check_callable_output(step, (x,), "step", d)
@@ -510,26 +610,49 @@ def lyapunov_spectrum_map(
         return step_fn(xs, qs)
 
     unit = 1.0 if time_step is None else float(time_step)
+    run = _TangentRun(
+        advance,
+        x,
+        q,
+        total=transient_steps + n_steps,
+        avg_start=transient_steps,
+        qr_every=qr_every,
+        record_every=record_every,
+        h=unit,
+        kind="increment",
+    )
     with torch.no_grad(), _quiet_torchscript_deprecation(), single_threaded_if_small(q):
-        _, _, times, running_ic, per_ic = _run_tangent(
-            advance,
-            x,
-            q,
-            n_steps=n_steps,
-            transient_steps=transient_steps,
-            qr_every=qr_every,
-            record_every=record_every,
-            unit_per_step=unit,
-            what="lyapunov_spectrum_map",
-        )
+        try:
+            run.run_until(transient_steps + n_steps)
+        except _NonFinite as exc:
+            raise NonFiniteInputError(
+                f"lyapunov_spectrum_map: NaN/inf or degenerate {exc.kind} at step {exc.step} for initial "
+                f"condition(s) {exc.ics[:10]} (orbit diverged, or qr_every too large)"
+            ) from None
+    log_sum, vol, duration = run.window(transient_steps)
+    times = np.asarray(run.rec_t, dtype=np.float64)
+    running_ic = torch.stack(run.rec_v).cpu().numpy()
+    per_ic = running_ic[-1]
     info = {
         "method": "tangent QR (map)",
         "n_steps": n_steps,
         "transient_steps": transient_steps,
         "qr_every": qr_every,
         "time_step": time_step,
+        "initial_frame": frame_info,
         "n_initial_conditions": b,
     }
+    volume_rate = (vol / duration).cpu().numpy() if full else None
     return _make_result(
-        times, running_ic, per_ic, n_steps * unit, "step" if time_step is None else "time", info
+        times,
+        running_ic,
+        per_ic,
+        n_steps * unit,
+        "step" if time_step is None else "time",
+        info,
+        volume_rate,
+        full,
+        rtol,
+        "lyapunov_spectrum_map",
+        warn,
     )
