@@ -195,7 +195,7 @@ class LyapunovSpectrum:
         return float(np.max(self.exponents))
 
     @property
-    def sum(self) -> float:
+    def sum_exponents(self) -> float:
         """``Σ_i λ_i`` of :attr:`exponents` (compare with :attr:`divergence_mean` for full spectra)."""
         return float(np.sum(self.exponents))
 

@@ -83,9 +83,11 @@ class InvariantCheck:
 
 def expected_zero_exponents(name: str) -> int:
     """Zero exponents a chaotic orbit of catalog flow ``name`` must have: 1 (the flow direction), 2 for an
-    autonomous Hamiltonian flow (the conserved energy adds one; Pikovsky & Politi 2016, §2.5)."""
+    autonomous Hamiltonian flow in canonical coordinates (even dimension; the conserved energy adds one,
+    Pikovsky & Politi 2016, §2.5). Area-preserving flows forced through a clock coordinate (odd
+    dimension, e.g. the Bickley jet) conserve no energy: their spectrum is (λ, 0, −λ)."""
     info = get_system(name).info
-    return 2 if info.hamiltonian and not info.nonautonomous else 1
+    return 2 if info.hamiltonian and not info.nonautonomous and info.dim % 2 == 0 else 1
 
 
 def check_system(
@@ -154,7 +156,7 @@ def check_system(
     out.lambda1 = res.maximum
     out.lambda1_spread = float(res.spread[0])
     out.ky_dimension = float(kaplan_yorke_dimension(res.exponents))
-    out.sum_exponents = res.sum
+    out.sum_exponents = res.sum_exponents
     out.divergence_mean = res.divergence_mean
     out.identity_error = res.identity_error
     out.identity_ok = bool(res.identity_error <= IDENTITY_REPORT_TOL)
