@@ -123,3 +123,36 @@ LONG_RUN_UNRESOLVED = {"HyperLu": "step-size collapse between 400 and 1000 perio
 )
 def test_bounded_over_1000_periods(name):
     _check_bounded(name, 1000)
+
+
+def test_flow_modules_are_families_whose_docstrings_name_their_systems():
+    """Each flows/ module is a family (not an alphabetical range) and its docstring lists its systems."""
+    import importlib
+    import pkgutil
+
+    import chaosbench_py.systems.flows as flows
+    from chaosbench_py.systems.registry import _FLOW_RHS
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(flows.__path__) if not m.name.startswith("_"))
+    assert not [m for m in modules if "_to_" in m], modules
+    by_module: dict[str, list[str]] = {}
+    for name, fn in _FLOW_RHS.items():
+        by_module.setdefault(fn.__module__.rsplit(".", 1)[-1], []).append(name)
+    assert sorted(by_module) == modules
+    for module, names in by_module.items():
+        doc = importlib.import_module(f"chaosbench_py.systems.flows.{module}").__doc__
+        missing = [n for n in names if n not in doc]
+        assert not missing, f"{module}.py docstring does not name {missing}"
+        assert f"``{module}.py``" in flows.__doc__
+
+
+def test_base_does_not_import_the_registry():
+    """Imports inside systems/ go one way: registry -> base, never base -> registry."""
+    import ast
+    import inspect
+
+    import chaosbench_py.systems.base as base
+
+    tree = ast.parse(inspect.getsource(base))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in imported if m and "registry" in m], imported
