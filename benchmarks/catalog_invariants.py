@@ -14,6 +14,7 @@ Each system's result is appended to a JSON-lines file as soon as it is done, and
 systems already there (``--resume``), so the run can be interrupted::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/catalog_invariants.py [--periods 30] [--ics 4] [--resume]
+    python benchmarks/catalog_invariants.py --resume --report-only --overwrite   # the report from the file
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true", help="keep the results already in --results")
     ap.add_argument("--out", default=str(HERE / "catalog_invariants.md"))
     ap.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    ap.add_argument(
+        "--report-only", action="store_true", help="write the report from --results without computing more"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -119,7 +123,8 @@ def main() -> None:
     names = args.systems or [n for n in list_systems("flow") if n not in ("Lorenz96", "Lorenz96TwoScale")]
     done = _load(results) if args.resume else {}
     t0 = time.perf_counter()
-    for name in tqdm([n for n in names if n not in done]):
+    todo = [] if args.report_only else [n for n in names if n not in done]
+    for name in tqdm(todo):
         c = check_system(
             name, n_periods=args.periods, transient_periods=args.transient, n_initial_conditions=args.ics
         )
@@ -133,6 +138,14 @@ def main() -> None:
     checks = [done[n] for n in names if n in done]
     seconds = sum(c.seconds for c in checks if c.seconds == c.seconds) or (time.perf_counter() - t0)
     text = report(checks, args, seconds)
+    if len(checks) < len(names):
+        missing = [n for n in names if n not in done]
+        text = text.replace(
+            "\n\n",
+            f"\n\n**Partial: {len(checks)} of {len(names)} flows computed so far** (not yet: {', '.join(missing)}); "
+            "complete with `--resume --overwrite`.\n\n",
+            1,
+        )
     atomic_write_text(out, text)
     print(text)
 
