@@ -122,7 +122,7 @@ def test_step_gives_lyapunov_spectrum_of_linear_field():
     a = torch.diag(torch.tensor([0.5, -1.0], dtype=torch.float64))
     m = _linear_model(a, 0.05, method="rk4")
     spec = pm.lyapunov_spectrum_map(
-        m.step, torch.tensor([[0.1, 0.2]], dtype=torch.float64), n_steps=200, time_step=0.05
+        m.step, torch.tensor([[0.1, 0.2]], dtype=torch.float64), n_steps=200, time_step=0.05, transient_steps=300
     )
     torch.testing.assert_close(
         torch.as_tensor(spec.exponents), torch.tensor([0.5, -1.0], dtype=torch.float64), atol=1e-6, rtol=0
