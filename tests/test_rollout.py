@@ -187,6 +187,33 @@ def test_store_round_trip_and_resume(tmp_path, data, stats):
     assert second["t2m"].attrs["units"] == "K"
 
 
+def test_interrupted_batch_is_recomputed_whole(tmp_path, data, stats, monkeypatch):
+    """A rollout interrupted inside a batch resumes by recomputing that batch (the model sees the same
+    batch shapes as an uninterrupted run, so the floats are identical) and writes only what is missing."""
+    from chaosbench_py.data import ForecastWriter
+
+    kw = dict(variables=["z", "t2m"], statistics=stats, n_steps=2, batch_size=3, init_times=TIMES[[0, 2, 5]])
+    straight = rollout_gridded(Linear(0.8), data, store=tmp_path / "a.zarr", **kw)
+    write = ForecastWriter.write
+    calls = []
+
+    def fail_on_second(self, t, fields):
+        calls.append(t)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return write(self, t, fields)
+
+    with monkeypatch.context() as m:
+        m.setattr(ForecastWriter, "write", fail_on_second)
+        with pytest.raises(KeyboardInterrupt):
+            rollout_gridded(Linear(0.8), data, store=tmp_path / "b.zarr", **kw)
+    model = Linear(0.8)
+    resumed = rollout_gridded(model, data, store=tmp_path / "b.zarr", **kw)
+    assert model.calls == 2  # the one batch of three inits, two steps
+    for v in ("z", "t2m"):
+        np.testing.assert_array_equal(resumed[v].values, straight[v].values)
+
+
 def test_step_and_lead_times(data, stats):
     fc = rollout_gridded(
         Linear(1.0, b=(0.0,)),

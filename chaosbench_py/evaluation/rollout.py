@@ -25,7 +25,9 @@ default *every* member is perturbed (exchangeable members, as CRPS and spread/sk
 ``control_member=True`` keeps member 0 unperturbed (an ECMWF-style control). The noise of one
 initialisation comes from its own ``torch.Generator`` seeded by ``(seed, init_time)``, so a
 member's forecast does not depend on the batch size, on the order of init times, or on which
-init times were already in a resumed store.
+init times were already in a resumed store. Inits are batched by their position in ``init_times``;
+a resumed store recomputes whole batches (writing only the missing inits), so a resumed rollout is
+bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -354,7 +356,13 @@ def rollout_gridded(
     mean_r = mean[:, None, None]
     std_r = std[:, None, None]
     results: dict[int, dict[str, np.ndarray]] = {}
-    batches = [todo[i : i + int(batch_size)] for i in range(0, len(todo), int(batch_size))]
+    # batches are fixed by position in init_times, and a resumed store recomputes a whole batch (writing
+    # only its missing inits): the model sees the same batches as in an uninterrupted run, so the floats
+    # are identical (a batch of another size may round differently)
+    size = int(batch_size)
+    missing = set(todo)
+    batches = [list(range(i, min(i + size, len(inits)))) for i in range(0, len(inits), size)]
+    batches = [b for b in batches if missing.intersection(b)]
     iterator: Any = batches
     if progress:
         from tqdm.auto import tqdm
@@ -415,7 +423,8 @@ def rollout_gridded(
                 block = y[j] if members > 1 else y[j][:, 0]  # (n_lead, [M], C, H, W)
                 fields = _split_fields(block.astype(np.float32), layout, variables, members > 1)
                 if writer is not None:
-                    writer.write(inits[i], fields)
+                    if i in missing:
+                        writer.write(inits[i], fields)
                 else:
                     results[i] = fields
     finally:
