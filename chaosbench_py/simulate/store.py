@@ -453,11 +453,14 @@ def _publish(partial: Path, path: Path, replace: bool) -> None:
 
 
 def _truncate(path: Path, n_time: int) -> None:
+    """Cut ``x`` and ``time`` back to the ``n_time`` committed samples (each on its own: a kill
+    inside an append may have grown one of them and not the other)."""
     root = zarr.open_group(path, mode="a")
     x, t = root["x"], root["time"]
     if x.shape[1] != n_time:
         logger.warning("%s: dropping %d samples of an interrupted block", path, x.shape[1] - n_time)
         x.resize((x.shape[0], n_time, x.shape[2]))
+    if t.shape[0] != n_time:
         t.resize((n_time,))
 
 
