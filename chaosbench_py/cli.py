@@ -10,6 +10,8 @@ Subcommands::
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
     chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...]
     chaosbench report EVAL [EVAL ...] --out DIR
+    chaosbench reproduce NAME --out DIR [--seeds N] [--budget tiny|default|published|STEPS] [--resume | --overwrite]
+    chaosbench reproduce --list
 
 Every subcommand has ``--help``. Errors in arguments exit with status 2 and a one-line message.
 """
@@ -215,6 +217,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import get_recipe, list_recipes, run_recipe
+
+    if args.list:
+        for name in list_recipes():
+            r = get_recipe(name)
+            d = r.budgets["default"]
+            steps = ", ".join(f"{k} {v}" for k, v in d.steps.items())
+            print(f"{name}\n    {r.title}\n    paper: {r.citation}\n    goal: {r.goal_text() or '-'}\n"
+                  f"    default budget: {d.seeds} seeds, optimiser steps per seed: {steps}")  # fmt: skip
+        return 0
+    if args.name is None:
+        raise InputError(f"reproduce: give a recipe NAME (one of {', '.join(list_recipes())}) or --list")
+    if args.out is None:
+        raise InputError("reproduce: --out DIR is required")
+    result = run_recipe(args.name, args.out, seeds=args.seeds, budget=args.budget, data=args.data,
+                        resume=args.resume, overwrite=args.overwrite, log=print)  # fmt: skip
+    print((result.out / "report" / "table.md").read_text(encoding="utf-8"))
+    print(f"report: {result.report} ({result.done} seed x model runs done now, {result.reused} reused)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="chaosbench",
@@ -362,6 +386,25 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--title", default="chaosbench_py report")
     pp.add_argument("--overwrite", action="store_true", help="replace an existing report in OUT")
     pp.set_defaults(func=_cmd_report)
+
+    pq = sub.add_parser(
+        "reproduce",
+        help="reproduce a paper's table end to end (data, training of every seed, evaluation, table, plots)",
+        description="Run a registered paper reproduction: its data, training of every seed of the main model and "
+        "the baselines (each a trainer run folder under OUT/runs), evaluation by the paper's protocol, a table of "
+        "median ± MAD over seeds beside the published numbers with 95 %% intervals and a paired test, and plots "
+        "(OUT/report). A killed run continues with --resume (finished seeds are not redone).",
+    )
+    pq.add_argument("name", nargs="?", help="recipe name (see --list)")
+    pq.add_argument("--list", action="store_true", help="list the recipes (name, title, paper, goal, default budget)")
+    pq.add_argument("--out", help="reproduction folder")
+    pq.add_argument("--seeds", type=int, help="training seeds 0..N-1 (default: the budget's)")
+    pq.add_argument("--budget", default="default", help="tiny | default | published | a number of optimiser steps per seed")
+    pq.add_argument("--data", help="folder of the shared data set a recipe needs (GTF recipes: the GTF data sets)")
+    pq_mode = pq.add_mutually_exclusive_group()
+    pq_mode.add_argument("--resume", action="store_true", help="continue the reproduction in OUT")
+    pq_mode.add_argument("--overwrite", action="store_true", help="replace the reproduction in OUT")
+    pq.set_defaults(func=_cmd_reproduce)
     return p
 
 
