@@ -290,6 +290,7 @@ def test_report_refuses_existing_output_and_reads_bad_records_clearly(tmp_path, 
     from chaosbench_py.cli import main
     from chaosbench_py.errors import CorruptFileError, MissingInputError, OutputExistsError
     from chaosbench_py.evaluation import build_report, read_dynamics_evaluation
+    from chaosbench_py.report import Report
 
     _, baseline = tiny
     rep = tmp_path / "rep"
@@ -301,11 +302,12 @@ def test_report_refuses_existing_output_and_reads_bad_records_clearly(tmp_path, 
     assert (rep / "report.md").exists() and (rep / "notes.txt").read_text() == "mine"
     figures = sorted(p.name for p in (rep / "figures").iterdir())
     assert figures and all(not n.startswith(".") for n in figures)
-    report = build_report(baseline, rep)
+    report = Report("again", rep)  # a small report into the same folder: refused, then replaces it whole
+    report.text("nothing else")
     with pytest.raises(OutputExistsError, match=r"report.md: exists"):
         report.write()
     assert report.write(overwrite=True) == rep / "report.md"
-    assert sorted(p.name for p in (rep / "figures").iterdir()) == figures
+    assert not (rep / "figures").exists() and "nothing else" in (rep / "report.md").read_text()
 
     bad = tmp_path / "bad"
     bad.mkdir()
