@@ -6,7 +6,7 @@ from .shallow_water import (
     galewsky_height_profile,
     generate_shallow_water,
 )
-from .solvers import METHODS, integrate, rk4_step
+from .solvers import METHODS, divergence_bound, integrate, rk4_step
 from .spherical_harmonics import SphericalHarmonicTransform
 from .store import generate_to_store, open_trajectories, save_trajectories, window
 from .trajectories import Sampling, generate_trajectories, initial_conditions, resolve_sampling
@@ -16,6 +16,7 @@ __all__ = [
     "METHODS",
     "ShallowWaterSolver",
     "SphericalHarmonicTransform",
+    "divergence_bound",
     "galewsky_height_profile",
     "generate_shallow_water",
     "Sampling",
