@@ -3,7 +3,8 @@
 References: Pathak, Hunt, Girvan, Lu & Ott, "Model-free prediction of large spatiotemporally chaotic systems
 from data: a reservoir computing approach", PRL 120, 024102 (2018) — the reservoir (no leak, spectral
 radius 0.6, mean degree 3, quadratic read-out, ridge 1e-4, re-synchronised on true data before each
-forecast) and the single-reservoir KS set-up L = 22, Q = 64, Δt = 0.25; Vlachas, Pathak, Hunt, Sapsis,
+forecast; our input matrix is dense, so its scale is 0.05 on standardised data: 0.5 / 0.1 / 0.02 / 0.01 gave
+median VPT 0.10 / 0.93 / 0.95 / 0.34 Lyapunov times against 1.66 for 0.05 with 1000 units and 20 000 training steps) and the single-reservoir KS set-up L = 22, Q = 64, Δt = 0.25; Vlachas, Pathak, Hunt, Sapsis,
 Girvan, Ott & Koumoutsakos, "Backpropagation algorithms and reservoir computing in recurrent neural
 networks for the forecasting of complex spatiotemporal dynamics", Neural Networks 126:191 (2020) — the
 valid prediction time: ``NRMSE(t) = sqrt(mean_i ((ŷ_i − y_i) / σ_i)²)`` with σ_i the attractor std of grid
@@ -119,7 +120,7 @@ def _fit_esn(data: dict, budget: Budget, seed: int):
     d_r = int(budget.params["rc_dim"])
     x = (data["train"] - data["mean"]) / data["std"]
     model = EchoStateNetwork(ESNConfig(input_dim=64, reservoir_dim=d_r, spectral_radius=0.6, connectivity=min(1.0, 3.0 / d_r),
-                                       input_scaling=0.5, leak_rate=1.0, bias_scaling=0.0, seed=seed))  # fmt: skip
+                                       input_scaling=0.05, leak_rate=1.0, bias_scaling=0.0, seed=seed))  # fmt: skip
     return fit_reservoir(model, x, ridge=1e-4)
 
 
@@ -219,7 +220,7 @@ register_recipe(Recipe(
         "published": Budget("published", {"phyxmamba": 2300}, {**_COMMON, "n_test": 30, "train_steps": 70_000,
                                                                "rc_dim": 5000, "batch": 32, "curve_every": 230}, seeds=10),
     },
-    min_steps=20, min_steps_reason="PhyxMamba's 10 stage-1 and 10 stage-2 steps",
+    min_steps=20, min_steps_reason="PhyxMamba's 10 stage-1 and 10 stage-2 steps", version=2,
     check_data=_no_shared_data, prepare_data=_prepare, evaluate=_evaluate,
     quick_metric=None, paired_metric="vpt", paired_unit="ic", plots=_plots,
     notes=f"λ₁ = {KS_LAMBDA1} per time unit (see chaosbench_py/reproduce/spatiotemporal.py for how it was settled); the "
