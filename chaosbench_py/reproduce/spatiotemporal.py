@@ -224,6 +224,6 @@ register_recipe(Recipe(
     check_data=_no_shared_data, prepare_data=_prepare, evaluate=_evaluate,
     quick_metric=None, paired_metric="vpt", paired_unit="ic", plots=_plots,
     notes=f"λ₁ = {KS_LAMBDA1} per time unit (see chaosbench_py/reproduce/spatiotemporal.py for how it was settled); the "
-          "catalog's 0.043 is not used. Reference: VPT of true runs from initial states perturbed by 1 % of the attractor "
+          "catalog's value since its correction from 0.043. Reference: VPT of true runs from initial states perturbed by 1 % of the attractor "
           "std (constants perturbed_true_vpt_*).",
 ))  # fmt: skip
