@@ -22,6 +22,9 @@ Observation models (``N`` observed dimensions):
 * ``"affine"``: ``x̂ = B z (+ b)``; forcing signals / initial states ``ẑ = pinv(B) (x - b)``, ``B``
   Kaiming-normal initialised; its condition-number regulariser is
   :meth:`ShPLRNN.observation_regularization`.
+
+Teacher-forced rollouts with an analytic backward pass (the fast path of GTF training):
+:func:`emulators.plrnn_bptt.forced_rollout`.
 """
 
 from __future__ import annotations
@@ -187,7 +190,12 @@ class ShPLRNN(nn.Module):
         d = (pre + self.h2 > 0).to(z.dtype)
         if self.config.clipped:
             d = d - (pre > 0).to(z.dtype)
-        jac = (self.W1 * d.unsqueeze(-2)) @ self.W2
+        m = self.config.latent_dim
+        if m * m <= max(1, d[..., 0].numel()) * m:  # one GEMM: J_ij = Σ_h d_h (W1_ih W2_hj)
+            k = (self.W1.T.unsqueeze(2) * self.W2.unsqueeze(1)).reshape(-1, m * m)  # (H, M²)
+            jac = (d @ k).unflatten(-1, (m, m))
+        else:
+            jac = (self.W1 * d.unsqueeze(-2)) @ self.W2
         return jac + torch.diag_embed(self.A.expand_as(z))
 
     def norm_upper_bound(self) -> torch.Tensor:
