@@ -2,8 +2,9 @@
 that pyproject.toml declares, so a green `make test-min` means the declared ranges are true."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
