@@ -16,7 +16,7 @@ from model_harness import (
     roll_error,
     single_thread,  # noqa: F401  (autouse fixture)
 )
-from scipy.special import sph_harm_y
+from scipy_compat import sph_harm_y
 
 from emulators import EmulatorInputError, build_model
 from emulators.sfno import (

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.special import roots_legendre, sph_harm_y
+from scipy.special import roots_legendre
+from scipy_compat import sph_harm_y
 
 from chaosbench_py.simulate.spherical_harmonics import (
     SphericalHarmonicTransform,

@@ -5,7 +5,7 @@ import pytest
 import torch
 import xarray as xr
 from scipy import ndimage
-from scipy.special import sph_harm_y
+from scipy_compat import sph_harm_y
 
 from physics_metrics.weather import (
     EARTH_RADIUS_M,
