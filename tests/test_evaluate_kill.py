@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from kill_points import kill_hook
 
 from chaosbench_py.data import open_forecast
 
@@ -30,45 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 TEST = ["--test", "2001-01-10", "2001-01-12"]
 OPTIONS = ["--n-inits", "3", "--steps", "2", "--climatology", "mean", *TEST]
 
-# Counts write events while evaluate_run runs; KILL_AT="NAME:K" (K-th call of NAME) or "K" (K-th event).
-HOOK = r"""
-import os, runpy, shutil, signal, sys
-import xarray as xr
-from zarr.core.attributes import Attributes
-import chaosbench_py.evaluation.pipeline as pipeline
-
-spec = os.environ.get("KILL_AT", "")
-active, total, per_name = [False], [0], {}
-def event(name):
-    if not active[0]:
-        return
-    total[0] += 1
-    per_name[name] = per_name.get(name, 0) + 1
-    if spec and spec in (str(total[0]), f"{name}:{per_name[name]}"):
-        os.kill(os.getpid(), signal.SIGKILL)
-def wrap(owner, attr, name):
-    orig = getattr(owner, attr)
-    def counted(*a, **k):
-        event(name)
-        return orig(*a, **k)
-    setattr(owner, attr, counted)
-for owner, attr, name in ((os, "replace", "replace"), (shutil, "rmtree", "rmtree"), (xr.Dataset, "to_zarr", "to_zarr"),
-                          (xr.Dataset, "to_netcdf", "to_netcdf"), (Attributes, "update", "update")):
-    wrap(owner, attr, name)
-orig_run = pipeline.evaluate_run
-def evaluate_run(*a, **k):
-    active[0] = True
-    try:
-        return orig_run(*a, **k)
-    finally:
-        active[0] = False
-        print(f"EVENTS {total[0]}", file=sys.stderr)
-pipeline.evaluate_run = evaluate_run
-import chaosbench_py.evaluation as ev
-ev.evaluate_run = evaluate_run
-sys.argv = ["chaosbench"] + sys.argv[1:]
-runpy.run_module("chaosbench_py", run_name="__main__", alter_sys=True)
-"""
+# Counts write events while evaluate_run runs (tests/kill_points.py).
+HOOK = kill_hook("chaosbench_py.evaluation.pipeline", "evaluate_run", ["chaosbench_py.evaluation"])
 
 
 def _store(path: Path, n_times: int = 48) -> Path:

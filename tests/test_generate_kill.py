@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kill_points import kill_hook
 
 from chaosbench_py.simulate import generate_to_store, open_trajectories
 
@@ -41,45 +42,13 @@ def _cli_args(system: str) -> list[str]:
     return args
 
 
-# Counts write events while generate_to_store runs; KILL_AT="NAME:K" (K-th call of NAME) or "K" (K-th event).
-HOOK = r"""
-import os, runpy, shutil, signal, sys
-import xarray as xr
-from zarr.core.attributes import Attributes
-import chaosbench_py.simulate as simulate
-import chaosbench_py.simulate.store as store
-
-spec = os.environ.get("KILL_AT", "")
-active, total, per_name = [False], [0], {}
-def event(name):
-    if not active[0]:
-        return
-    total[0] += 1
-    per_name[name] = per_name.get(name, 0) + 1
-    if spec and spec in (str(total[0]), f"{name}:{per_name[name]}"):
-        os.kill(os.getpid(), signal.SIGKILL)
-def wrap(owner, attr, name):
-    orig = getattr(owner, attr)
-    def counted(*a, **k):
-        event(name)
-        return orig(*a, **k)
-    setattr(owner, attr, counted)
-for owner, attr, name in ((os, "replace", "replace"), (shutil, "rmtree", "rmtree"),
-                          (xr.Dataset, "to_zarr", "to_zarr"), (Attributes, "update", "update"),
-                          (store, "_publish", "publish")):
-    wrap(owner, attr, name)
-orig_run = store.generate_to_store
-def generate_to_store(*a, **k):
-    active[0] = True
-    try:
-        return orig_run(*a, **k)
-    finally:
-        active[0] = False
-        print(f"EVENTS {total[0]}", file=sys.stderr)
-simulate.generate_to_store = generate_to_store
-sys.argv = ["chaosbench"] + sys.argv[1:]
-runpy.run_module("chaosbench_py", run_name="__main__", alter_sys=True)
-"""
+# Counts write events while generate_to_store runs (tests/kill_points.py).
+HOOK = kill_hook(
+    "chaosbench_py.simulate.store",
+    "generate_to_store",
+    ["chaosbench_py.simulate"],
+    '(entry, "_publish", "publish"),',
+)
 
 
 def _generate(
