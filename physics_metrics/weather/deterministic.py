@@ -141,7 +141,7 @@ def nonfinite_message(
 
 def _raise_on_nonfinite_block(block: np.ndarray, label, dims, coords, skipna, block_info=None) -> np.ndarray:
     offset = None
-    if block_info and 0 in block_info:
+    if isinstance(block_info, dict) and 0 in block_info:  # dask passes other objects while inferring meta
         offset = [start for start, _ in block_info[0]["array-location"]]
     msg = nonfinite_message(block, label, dims, coords, skipna, offset)
     if msg:
