@@ -27,6 +27,7 @@ and :func:`get_task` finds it again (an unknown name is an error listing the clo
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import difflib
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -89,8 +90,9 @@ def model_config_fields(name: str) -> set[str]:
     return {f.name for f in dataclasses.fields(emulators.model_config_class(name))}
 
 
-class Task:
-    """Base class of the task kinds: every hook exists here and does nothing, so the trainer calls them all.
+class Task(abc.ABC):
+    """Base class of the task kinds: every hook exists here and does nothing, so the trainer calls them all;
+    a kind must implement the two abstract methods :meth:`batch` and :meth:`compute_loss`.
 
     Class attributes a kind sets: ``kind`` (set by :func:`register_task`); ``data_kinds`` (the
     ``data.kind`` values it trains on); ``options_key`` (the ``task`` sub-section holding its own keys,
@@ -142,19 +144,20 @@ class Task:
 
     def setup_model(self, model: nn.Module) -> None:
         """Once, after the model is built and moved to the device (e.g. normalisation buffers from the data)."""
+        return None  # a hook: no-op by default
 
     def metadata(self) -> dict[str, Any]:
         """What a checkpoint must carry to use the model again (channel order, normalisation, schema …)."""
         return {}
 
     # ------------------------------------------------------------------ one step
+    @abc.abstractmethod
     def batch(self, step: int, rank: int = 0, world: int = 1) -> Any:
         """The local batch of global optimiser step ``step`` for process ``rank`` of ``world``.
 
         The global batch is a function of the task state and ``step`` only and is split evenly, so
         ``world`` processes together see exactly the batch one process would.
         """
-        raise NotImplementedError(f"{type(self).__name__}.batch")
 
     def prepare_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, batch: Any, step: int) -> dict:
         """Before the forward pass of ``step``: freeze / unfreeze parameters, reset the optimizer state at a
@@ -162,9 +165,9 @@ class Task:
         ``{"grad_clip": float}`` replaces ``train.grad_clip`` for this step; ``{}`` changes nothing."""
         return {}
 
+    @abc.abstractmethod
     def compute_loss(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """``(scalar loss, {metric: float})`` of ``batch``: a mean over the local batch, differentiable."""
-        raise NotImplementedError(f"{type(self).__name__}.compute_loss")
 
     def lr_factor(self, step: int) -> float:
         """Multiplies the learning-rate schedule at ``step`` (stages with their own rates); 1 by default."""
@@ -181,3 +184,4 @@ class Task:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+        return None  # a hook: no-op by default
