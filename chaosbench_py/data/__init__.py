@@ -12,7 +12,8 @@
   lead steps), channels in a recorded order, normalised, float32.
 """
 
-from .forecast_writer import ForecastWriter, open_forecast, repair_forecast_store
+from .forecast_store import open_forecast, repair_forecast_store
+from .forecast_writer import ForecastWriter
 from .schema import (
     CANONICAL_DIMS,
     STANDARD_GRAVITY,
