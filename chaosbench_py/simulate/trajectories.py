@@ -16,7 +16,6 @@ of the catalog's default initial condition, slightly perturbed, then integrated 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import logging
@@ -30,10 +29,10 @@ import xarray as xr
 
 from ..errors import InputError, InputTypeError
 from ..systems.base import Flow, Map, System
+from .sampling import Sampling, _integer, _number, check_generation_args, resolve_sampling
 from .solvers import (
     ADAPTIVE_METHODS,
     MAX_STEPS_PER_OUTPUT,
-    METHODS,
     _check_state,
     _Diverged,
     diverged_error,
@@ -42,148 +41,6 @@ from .solvers import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Sampling:
-    """How a system is sampled in time.
-
-    ``sample_dt`` is the spacing of output samples in the system's time units (for maps and
-    PDE steppers: in steps of the map, an integer). ``unit`` names the time scale used
-    ("period", "lyapunov", "dt" or "step") and ``pts_per_unit`` the samples per unit.
-    """
-
-    sample_dt: float
-    unit: str
-    pts_per_unit: float
-    unit_length: float  # length of one unit in system time units
-
-
-def _integer(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int >= ``minimum`` (numpy integers accepted; bools, floats and strings are not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InputTypeError(
-            f"{name} must be an integer >= {minimum}; got {value!r} ({type(value).__name__})"
-        )
-    if value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}; got {value}")
-    return int(value)
-
-
-def _number(name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as a finite float, >= 0 (or > 0 with ``positive``); a clear error otherwise."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        raise InputTypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputTypeError(f"{name} must be a number; got {value!r} ({type(value).__name__})") from None
-    if not math.isfinite(v):
-        raise InputError(f"{name} must be finite; got {value!r}")
-    if positive and not v > 0:
-        raise InputError(f"{name} must be > 0; got {value!r}")
-    if v < 0:
-        raise InputError(f"{name} must be >= 0; got {value!r}")
-    return v
-
-
-def check_generation_args(
-    system: System,
-    *,
-    n_trajectories: Any,
-    length: Any,
-    chunk: Any,
-    transient: Any,
-    ic_spread: Any,
-    noise: Any,
-    seed: Any,
-    method: Any,
-    rtol: Any,
-    atol: Any,
-    dt: Any,
-) -> dict[str, Any]:
-    """Validate the arguments shared by :func:`generate_trajectories` and ``generate_to_store``.
-
-    Returns them normalised (ints and floats); raises :class:`~chaosbench_py.errors.InputError` /
-    :class:`~chaosbench_py.errors.InputTypeError` naming the argument (and the system) otherwise.
-    """
-    pre = f"{system.name}: "
-    try:
-        out = dict(
-            n_trajectories=_integer("n_trajectories (number of trajectories)", n_trajectories, 1),
-            length=_integer("length (samples per trajectory)", length, 1),
-            chunk=_integer("chunk (samples per chunk)", chunk, 1),
-            transient=_number("transient", transient),
-            ic_spread=_number("ic_spread", ic_spread),
-            noise=_number("noise", noise),
-            seed=_integer("seed", seed, 0),
-            rtol=_number("rtol", rtol, positive=True),
-            atol=_number("atol", atol, positive=True),
-            dt=None if dt is None else _number("dt", dt, positive=True),
-        )
-    except InputError as exc:
-        raise type(exc)(pre + str(exc)) from None
-    if not isinstance(method, str) or method not in METHODS:
-        raise InputError(f"{pre}method must be one of {METHODS}; got {method!r}")
-    out["method"] = method
-    return out
-
-
-def resolve_sampling(
-    system: System,
-    *,
-    pts_per_period: float | None = None,
-    pts_per_lyapunov: float | None = None,
-    sample_dt: float | None = None,
-) -> Sampling:
-    """Work out the sample spacing from at most one of the three sampling arguments.
-
-    With none given: 100 points per period for flows (dysts' default), every step for maps.
-    """
-    given = [a is not None for a in (pts_per_period, pts_per_lyapunov, sample_dt)]
-    if sum(given) > 1:
-        raise InputError("give at most one of pts_per_period, pts_per_lyapunov, sample_dt")
-    info = system.info
-    try:
-        if pts_per_period is not None:
-            pts_per_period = _number("pts_per_period", pts_per_period, positive=True)
-        if pts_per_lyapunov is not None:
-            pts_per_lyapunov = _number("pts_per_lyapunov", pts_per_lyapunov, positive=True)
-        if sample_dt is not None:
-            sample_dt = _number("sample_dt", sample_dt, positive=True)
-    except InputError as exc:
-        raise type(exc)(f"{info.name}: {exc}") from None
-    if isinstance(system, Map):
-        step_dt = info.dt if info.kind == "pde" and info.dt else 1.0
-        if pts_per_period is not None:
-            raise InputError(f"{info.name} is a map / PDE stepper: it has no period; use sample_dt")
-        if pts_per_lyapunov is not None:
-            lt = info.invariants.lyapunov_time
-            if lt is None:
-                raise InputError(f"{info.name}: no reference Lyapunov exponent to sample per Lyapunov time")
-            every = max(1, round(lt / step_dt / pts_per_lyapunov))
-            return Sampling(every * step_dt, "lyapunov", pts_per_lyapunov, lt)
-        every = 1 if sample_dt is None else round(sample_dt / step_dt)
-        if every < 1 or not math.isclose(every * step_dt, sample_dt or step_dt, rel_tol=1e-9):
-            raise InputError(f"{info.name}: sample_dt must be a positive multiple of the step {step_dt}")
-        return Sampling(every * step_dt, "step", 1.0 / every, step_dt)
-    if sample_dt is not None:
-        if not sample_dt > 0:
-            raise InputError(f"sample_dt must be positive; got {sample_dt}")
-        return Sampling(float(sample_dt), "time", 1.0 / sample_dt, 1.0)
-    if pts_per_lyapunov is not None:
-        lt = info.invariants.lyapunov_time
-        if lt is None:
-            raise InputError(f"{info.name}: no reference Lyapunov exponent; use pts_per_period or sample_dt")
-        if not pts_per_lyapunov > 0:
-            raise InputError("pts_per_lyapunov must be positive")
-        return Sampling(lt / pts_per_lyapunov, "lyapunov", pts_per_lyapunov, lt)
-    ppp = 100.0 if pts_per_period is None else float(pts_per_period)
-    if not ppp > 0:
-        raise InputError("pts_per_period must be positive")
-    if info.period is None:
-        raise InputError(f"{info.name}: no dominant period known; use sample_dt")
-    return Sampling(info.period / ppp, "period", ppp, info.period)
 
 
 def initial_conditions(
