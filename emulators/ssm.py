@@ -184,49 +184,61 @@ def ssd_chunked_scan(x, dt, A, B, C, D=None, chunk_size: int = 64, initial_state
 
     Lengths that are not a multiple of ``chunk_size`` are padded with ``dt = 0`` steps (identity
     decay, no input), which leaves the state unchanged; the padded outputs are dropped.
+
+    Layout: heads are grouped as ``(g, h/g)`` so ``B``/``C`` are never repeated over heads; every
+    contraction is one batched matrix product (``C B^T`` once per group, then ``(Q x Q) @ (Q x p)``,
+    ``(r p x Q) @ (Q x n)`` and ``(r p x n) @ (n x Q)``); the inter-chunk term is skipped when no state
+    enters (one chunk, no ``initial_state``).
     """
     if chunk_size < 1:
         raise EmulatorInputError(f"chunk_size: must be >= 1, got {chunk_size}")
     rep = _check_scan_args(x, dt, A, B, C)
     b, L, h, p = x.shape
-    n = B.shape[-1]
-    Bh, Ch = _expand_groups(B, rep), _expand_groups(C, rep)
+    g, n = B.shape[2], B.shape[3]
     q = min(chunk_size, L) if L > 0 else 1
     pad = (-L) % q
     if pad:
         x = F.pad(x, (0, 0, 0, 0, 0, pad))
         dt = F.pad(dt, (0, 0, 0, pad))
-        Bh = F.pad(Bh, (0, 0, 0, 0, 0, pad))
-        Ch = F.pad(Ch, (0, 0, 0, 0, 0, pad))
+        B = F.pad(B, (0, 0, 0, 0, 0, pad))
+        C = F.pad(C, (0, 0, 0, 0, 0, pad))
     nc = (L + pad) // q
-    xc = x.reshape(b, nc, q, h, p)
-    dtc = dt.reshape(b, nc, q, h)
-    Bc = Bh.reshape(b, nc, q, h, n)
-    Cc = Ch.reshape(b, nc, q, h, n)
-    a = dtc * A  # (b, c, q, h) log-decay per step, <= 0
-    s = torch.cumsum(a, dim=2)  # (b, c, q, h)
-    # intra-chunk decay matrix exp(s_i - s_j) for j <= i, 0 above the diagonal
-    diff = s[:, :, :, None, :] - s[:, :, None, :, :]  # (b, c, i, j, h)
+    # (b, c, g, r, q[, p]) with r = heads per group; B, C as (b, c, g, q, n)
+    xc = x.reshape(b, nc, q, g, rep, p).permute(0, 1, 3, 4, 2, 5)
+    dtc = dt.reshape(b, nc, q, g, rep).permute(0, 1, 3, 4, 2)
+    Bc = B.reshape(b, nc, q, g, n).transpose(2, 3)
+    Cc = C.reshape(b, nc, q, g, n).transpose(2, 3)
+    s = torch.cumsum(dtc * A.reshape(g, rep, 1), dim=-1)  # (b, c, g, r, q) cumulative log-decay, <= 0
+    xdt = xc * dtc[..., None]  # (b, c, g, r, q, p)
+    # intra-chunk: (C_i . B_j) exp(s_i - s_j) for j <= i
     mask = torch.ones(q, q, dtype=torch.bool, device=x.device).tril()
-    decay = torch.exp(diff.masked_fill(~mask[None, None, :, :, None], float("-inf")))
-    xdt = xc * dtc[..., None]  # (b, c, q, h, p)
-    scores = torch.einsum("bcihn,bcjhn->bcijh", Cc, Bc) * decay
-    y = torch.einsum("bcijh,bcjhp->bcihp", scores, xdt)
-    # per-chunk end states from the chunk's own inputs
-    to_end = torch.exp(s[:, :, -1:, :] - s)  # (b, c, q, h)
-    chunk_states = torch.einsum("bcjh,bcjhp,bcjhn->bchpn", to_end, xdt, Bc)
-    total = torch.exp(s[:, :, -1, :])  # (b, c, h) decay over a whole chunk
-    state = x.new_zeros(b, h, p, n) if initial_state is None else initial_state
-    prev_states = []
-    for c in range(nc):
-        prev_states.append(state)
-        state = state * total[:, c, :, None, None] + chunk_states[:, c]
-    prev = torch.stack(prev_states, dim=1)  # (b, c, h, p, n): state entering each chunk
-    y = y + torch.einsum("bcih,bchpn,bcihn->bcihp", torch.exp(s), prev, Cc)
-    y = y.reshape(b, nc * q, h, p)[:, :L]
+    decay = torch.exp((s[..., :, None] - s[..., None, :]).masked_fill(~mask, float("-inf")))
+    cb = torch.matmul(Cc, Bc.transpose(-1, -2))  # (b, c, g, q_i, q_j)
+    y = torch.matmul(cb[:, :, :, None] * decay, xdt)  # (b, c, g, r, q, p)
+    # chunk end states from the chunk's own inputs: (b, c, g, r*p, n)
+    to_end = torch.exp(s[..., -1:] - s)  # (b, c, g, r, q)
+    xe = (xdt * to_end[..., None]).transpose(-1, -2).reshape(b, nc, g, rep * p, q)
+    chunk_states = torch.matmul(xe, Bc)
+    total = torch.exp(s[..., -1])  # (b, c, g, r) decay over a whole chunk
+    if initial_state is None:
+        state = x.new_zeros(b, g, rep * p, n)
+    else:
+        state = initial_state.reshape(b, g, rep * p, n)
+    if nc == 1 and initial_state is None:
+        state = chunk_states[:, 0]
+    else:
+        tot = total.repeat_interleave(p, dim=-1)[..., None]  # (b, c, g, r*p, 1)
+        prev_states = []
+        for c in range(nc):
+            prev_states.append(state)
+            state = state * tot[:, c] + chunk_states[:, c]
+        prev = torch.stack(prev_states, dim=1)  # (b, c, g, r*p, n): state entering each chunk
+        inter = torch.matmul(prev, Cc.transpose(-1, -2)).reshape(b, nc, g, rep, p, q)
+        y = y + (inter * torch.exp(s)[..., None, :]).transpose(-1, -2)
+    y = y.permute(0, 1, 4, 2, 3, 5).reshape(b, nc * q, h, p)[:, :L]
     if D is not None:
         y = y + D[:, None] * x[:, :L]
-    return y, state
+    return y, state.reshape(b, h, p, n)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -378,14 +390,26 @@ class Mamba2(nn.Module):
                 f"u: expected (batch, length, {self.config.d_model}), got shape {tuple(u.shape)}"
             )
 
+    def _causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
+        """The causal depthwise ``conv1d`` on ``(b, L, conv_dim)`` without transposes:
+        ``out_t = bias + sum_j w_j x_{t-(k-1)+j}`` (zeros before the start), as ``d_conv`` shifted
+        multiply-adds (the same weights and result as ``self.conv1d``, cheaper for short ``L``)."""
+        k, L = self.config.d_conv, xBC.shape[1]
+        w = self.conv1d.weight[:, 0, :]  # (conv_dim, d_conv)
+        xp = F.pad(xBC, (0, 0, k - 1, 0))
+        out = xp[:, k - 1 : k - 1 + L] * w[:, k - 1]
+        for j in range(k - 1):
+            out = out + xp[:, j : j + L] * w[:, j]
+        return out if self.conv1d.bias is None else out + self.conv1d.bias
+
     def forward(self, u: torch.Tensor, return_cache: bool = False):
         """Parallel (chunked-scan) forward; ``return_cache=True`` also returns the :meth:`step` cache."""
         self._check_input(u)
         b, L, _ = u.shape
         c = self.config
         z, xBC, dt = self._split(self.in_proj(u))
-        conv_in = xBC.transpose(1, 2)  # (b, conv_dim, L)
-        xBC = F.silu(self.conv1d(conv_in)[..., :L].transpose(1, 2))
+        xBC_in = xBC
+        xBC = F.silu(self._causal_conv(xBC))
         x, B, C = self._ssm_inputs(xBC)
         x = x.reshape(b, L, self.nheads, c.headdim)
         B = B.reshape(b, L, c.ngroups, c.d_state)
@@ -415,7 +439,7 @@ class Mamba2(nn.Module):
         if not return_cache:
             return out
         k = c.d_conv
-        conv_state = F.pad(conv_in, (max(k - L, 0), 0))[..., -k:]
+        conv_state = F.pad(xBC_in.transpose(1, 2), (max(k - L, 0), 0))[..., -k:]
         return out, (conv_state, state.to(u.dtype))
 
     def allocate_cache(self, batch_size: int, device=None, dtype=None):
