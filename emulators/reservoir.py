@@ -18,6 +18,16 @@ series is accepted everywhere and the result is then unbatched too.
   that its spectral radius is exactly ``spectral_radius``; ``W_in`` ~ U(−σ_in, σ_in), ``b`` ~ U(−σ_b, σ_b).
   The squared reservoir units in the read-out break the tanh's odd symmetry, as is common for
   chaotic flows (Pathak et al. 2018 square half of the units; Lu et al. 2017).
+
+  Options for the set-up of Pathak, Hunt, Girvan, Lu & Ott (PRL 120, 024102, 2018; Pathak et al., Chaos 27,
+  121102, 2017), all off by default: ``input_connectivity="one_per_node"`` — every reservoir unit is driven
+  by exactly one input, in contiguous blocks (unit i reads input ⌊i·D/N⌋), entries U(−σ_in, σ_in);
+  ``squared_half=True`` — read-out on r̃ alone (no constant), r̃_i = r_i for even i and r_i² for odd i
+  (0-based; Pathak's MATLAB squares the 1-based even units); ``sparse_update=True`` — ``W r`` is computed
+  with a CSR copy of W in :meth:`~EchoStateNetwork.listen` / :meth:`~EchoStateNetwork.predict` (the same
+  map up to rounding; much faster at mean degree κ = N·connectivity ≈ 3). ``fit(..., solver="normal")``
+  accumulates ΦᵀΦ and ΦᵀY over chunks of time instead of storing every state (70 000 × 5000 states would
+  be 2.8 GB) and solves ``(ΦᵀΦ + λI) W_outᵀ = ΦᵀY`` by Cholesky (λ > 0).
 * :class:`NVAR` — next-generation reservoir computing (Gauthier, Bollt, Griffith, Barbosa 2021,
   Nat. Commun. 12:5564): the feature vector at time t is ::
 
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from typing import Any
 
 import torch
@@ -42,7 +53,7 @@ import torch.nn as nn
 
 from .errors import EmulatorInputError, EmulatorTypeError, NotFittedError
 from .registry import register_model
-from .validation import check_bool, check_int, check_real, check_tensor
+from .validation import check_bool, check_choice, check_int, check_real, check_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +148,9 @@ class ESNConfig:
     ρ(W). connectivity: probability that an entry of W is non-zero. input_scaling: σ_in of W_in.
     leak_rate: a ∈ (0, 1]. bias_scaling: σ_b of b. quadratic_readout: φ(r) = [1, r, r∘r] instead
     of [1, r]. seed: seeds W, W_in and b (the same seed gives the same reservoir).
+    input_connectivity: ``"dense"`` (every entry of W_in drawn) or ``"one_per_node"`` (one non-zero per
+    row, contiguous blocks, Pathak et al. 2018). squared_half: φ(r) = r̃ (odd units squared, no constant;
+    needs ``quadratic_readout=False``). sparse_update: compute W r with a sparse (CSR) copy of W.
     """
 
     input_dim: int = 3
@@ -148,6 +162,9 @@ class ESNConfig:
     bias_scaling: float = 0.1
     quadratic_readout: bool = True
     seed: int = 0
+    input_connectivity: str = "dense"
+    squared_half: bool = False
+    sparse_update: bool = False
 
     def __post_init__(self) -> None:
         own = "ESNConfig"
@@ -160,6 +177,18 @@ class ESNConfig:
         self.bias_scaling = check_real(own, "bias_scaling", self.bias_scaling, at_least=0)
         check_bool(own, "quadratic_readout", self.quadratic_readout)
         self.seed = check_int(own, "seed", self.seed, minimum=0)
+        check_choice(own, "input_connectivity", self.input_connectivity, ("dense", "one_per_node"))
+        check_bool(own, "squared_half", self.squared_half)
+        check_bool(own, "sparse_update", self.sparse_update)
+        if self.squared_half and self.quadratic_readout:
+            raise EmulatorInputError(
+                "ESNConfig: squared_half=True replaces the [1, r, r∘r] read-out; set quadratic_readout=False"
+            )
+        if self.input_connectivity == "one_per_node" and self.reservoir_dim < self.input_dim:
+            raise EmulatorInputError(
+                f"ESNConfig.reservoir_dim ({self.reservoir_dim}) must be >= input_dim ({self.input_dim}) "
+                "with input_connectivity='one_per_node' (every input drives at least one unit)"
+            )
 
 
 @register_model("esn", ESNConfig)
@@ -192,7 +221,12 @@ class EchoStateNetwork(nn.Module):
                 "has spectral radius 0; raise connectivity or reservoir_dim"
             )
         w = w * (config.spectral_radius / radius)
-        w_in = (2 * torch.rand(n, d, generator=gen, dtype=torch.float64) - 1) * config.input_scaling
+        if config.input_connectivity == "dense":
+            w_in = (2 * torch.rand(n, d, generator=gen, dtype=torch.float64) - 1) * config.input_scaling
+        else:  # one input per unit, contiguous blocks: unit i reads input floor(i·D/N)
+            w_in = torch.zeros(n, d, dtype=torch.float64)
+            values = (2 * torch.rand(n, generator=gen, dtype=torch.float64) - 1) * config.input_scaling
+            w_in[torch.arange(n), (torch.arange(n) * d) // n] = values
         bias = (2 * torch.rand(n, generator=gen, dtype=torch.float64) - 1) * config.bias_scaling
         self.register_buffer("w_res", w)
         self.register_buffer("w_in", w_in)
@@ -203,8 +237,10 @@ class EchoStateNetwork(nn.Module):
     # -- sizes -------------------------------------------------------------------------------
     @property
     def n_features(self) -> int:
-        """Read-out feature count F = 1 + N (+ N when quadratic)."""
+        """Read-out feature count F = 1 + N (+ N when quadratic); N with ``squared_half``."""
         n = self.config.reservoir_dim
+        if self.config.squared_half:
+            return n
         return 1 + n + (n if self.config.quadratic_readout else 0)
 
     # -- pieces of the dynamics --------------------------------------------------------------
@@ -212,12 +248,28 @@ class EchoStateNetwork(nn.Module):
         """Reservoir update ``r' = (1 − a) r + a tanh(W r + W_in u + b)``; ``r`` (B, N), ``u`` (B, D) → (B, N)."""
         check_tensor("r", r, ("batch", self.config.reservoir_dim))
         check_tensor("u", u, ("batch", self.config.input_dim))
+        return self._update(r, u, None)
+
+    def _sparse_w(self) -> torch.Tensor | None:
+        """CSR copy of W when ``sparse_update`` (built per call, so it always matches the buffer)."""
+        if not self.config.sparse_update:
+            return None
+        with warnings.catch_warnings():  # torch flags its CSR support as beta
+            warnings.simplefilter("ignore", UserWarning)
+            return self.w_res.to_sparse_csr()
+
+    def _update(self, r: torch.Tensor, u: torch.Tensor, w_csr: torch.Tensor | None) -> torch.Tensor:
         a = self.config.leak_rate
-        pre = r @ self.w_res.T + u @ self.w_in.T + self.bias
+        wr = r @ self.w_res.T if w_csr is None else (w_csr @ r.T).T
+        pre = wr + u @ self.w_in.T + self.bias
         return (1 - a) * r + a * torch.tanh(pre)
 
     def features(self, r: torch.Tensor) -> torch.Tensor:
-        """Read-out features φ(r): ``[1, r]`` or ``[1, r, r∘r]``; ``r`` (..., N) → (..., F)."""
+        """Read-out features φ(r): ``[1, r]``, ``[1, r, r∘r]`` or r̃ (squared_half); ``r`` (..., N) → (..., F)."""
+        if self.config.squared_half:
+            out = r.clone()
+            out[..., 1::2] = r[..., 1::2] * r[..., 1::2]
+            return out
         parts = [torch.ones_like(r[..., :1]), r]
         if self.config.quadratic_readout:
             parts.append(r * r)
@@ -253,24 +305,34 @@ class EchoStateNetwork(nn.Module):
                     f"r0: expected shape ({self.config.reservoir_dim},) or (B, {self.config.reservoir_dim}), got {got}"
                 )
             r = r + r0.to(r)
+        w_csr = self._sparse_w()
         states = []
         for t in range(x.shape[1]):
-            r = self.update(r, x[:, t])
+            r = self._update(r, x[:, t], w_csr)
             states.append(r)
         out = torch.stack(states, dim=1)
         return out if batched else out[0]
 
     # -- fitting and forecasting -------------------------------------------------------------
     @torch.no_grad()
-    def fit(self, series: Any, ridge: float = 1e-6, washout: int = 100) -> EchoStateNetwork:
+    def fit(
+        self, series: Any, ridge: float = 1e-6, washout: int = 100, solver: str = "svd", chunk: int = 2000
+    ) -> EchoStateNetwork:
         """Fit the read-out in closed form on teacher-forced states.
 
         ``series`` (T, D) or (B, T, D): the reservoir is driven from r = 0 by ``u_0 … u_{T−2}``;
         states ``r_{t}`` for ``t > washout`` are regressed on the targets ``u_t``. Returns ``self``.
+        ``solver="svd"`` stores all features and uses :func:`ridge_regression`; ``solver="normal"``
+        drives the reservoir ``chunk`` steps at a time, accumulates G = ΦᵀΦ (F × F) and ΦᵀY, and solves
+        ``(G + λI) W_outᵀ = ΦᵀY`` by Cholesky (needs ridge > 0; memory O(F² + chunk·F), not O(T·F)).
         """
         if isinstance(washout, bool) or not isinstance(washout, int) or washout < 0:
             raise EmulatorInputError(f"washout must be a non-negative int, got {washout!r}")
+        if solver not in ("svd", "normal"):
+            raise EmulatorInputError(f"solver must be 'svd' or 'normal', got {solver!r}")
         x, _ = _as_series(series, "series", self.config.input_dim, min_length=washout + 2)
+        if solver == "normal":
+            return self._fit_normal(x, ridge, washout, chunk)
         states = self.listen(x[:, :-1])  # (B, T-1, N): states[:, t-1] predicts x[:, t]
         phi = self.features(states[:, washout:]).reshape(-1, self.n_features)
         y = x[:, washout + 1 :].to(phi).reshape(-1, self.config.input_dim)
@@ -281,6 +343,50 @@ class EchoStateNetwork(nn.Module):
         logger.info(
             "ESN read-out fitted on %d samples (ridge=%g): one-step RMSE %.3g", y.shape[0], ridge, rmse
         )
+        return self
+
+    def _fit_normal(self, x: torch.Tensor, ridge: Any, washout: int, chunk: Any) -> EchoStateNetwork:
+        """Chunked normal equations (see :meth:`fit`); ``x`` (B, T, D) float."""
+        if isinstance(ridge, bool) or not isinstance(ridge, int | float) or not 0 < ridge < float("inf"):
+            raise EmulatorInputError(
+                f"ridge must be a finite positive number with solver='normal', got {ridge!r}"
+            )
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise EmulatorInputError(f"chunk must be a positive int, got {chunk!r}")
+        x = x.to(self.w_res)
+        f, d = self.n_features, self.config.input_dim
+        gram = torch.zeros(f, f, dtype=x.dtype)
+        cross = torch.zeros(f, d, dtype=x.dtype)
+        yy, count = 0.0, 0
+        r = torch.zeros(x.shape[0], self.config.reservoir_dim, dtype=x.dtype)
+        n_in = x.shape[1] - 1  # inputs u_0 … u_{T-2}
+        for start in range(0, n_in, chunk):
+            stop = min(start + chunk, n_in)
+            # states[:, j] has read u_{start+j} and predicts x[start+j+1]
+            states = self.listen(x[:, start:stop], r0=r)
+            r = states[:, -1]
+            keep = max(0, washout - start)  # states r_t with t > washout (t = start + j + 1)
+            if keep >= stop - start:
+                continue
+            phi = self.features(states[:, keep:]).reshape(-1, f)
+            y = x[:, start + keep + 1 : stop + 1].reshape(-1, d)
+            gram += phi.T @ phi
+            cross += phi.T @ y
+            yy += float((y * y).sum())
+            count += y.shape[0]
+        if not (torch.isfinite(gram).all() and torch.isfinite(cross).all()):
+            raise EmulatorInputError("series: the reservoir states contain NaN or infinite values")
+        gram.diagonal().add_(ridge)
+        w = torch.cholesky_solve(cross, torch.linalg.cholesky(gram)).T  # (D, F)
+        self.readout.copy_(w.to(self.readout))
+        self.fitted.fill_(True)
+        gram.diagonal().sub_(ridge)
+        # Σ|y − Φwᵀ|² = Σ yᵀy − 2 Σ (Φᵀ Y)∘wᵀ + Σ (w G)∘w, from the accumulated moments (no stored states)
+        sse = yy - 2 * float((w.T * cross).sum()) + float((w @ gram * w).sum())
+        logger.info(
+            "ESN read-out fitted (normal equations) on %d samples (ridge=%g): one-step RMSE %.3g",
+            count, ridge, (max(sse, 0.0) / (count * d)) ** 0.5,
+        )  # fmt: skip
         return self
 
     def _require_fitted(self) -> None:
@@ -298,11 +404,12 @@ class EchoStateNetwork(nn.Module):
         n_steps = _check_n_steps(n_steps)
         x, batched = _as_series(warmup, "warmup", self.config.input_dim)
         r = self.listen(x)[:, -1]
+        w_csr = self._sparse_w()
         preds = []
         u = self.output(r)
         preds.append(u)
         for _ in range(n_steps - 1):
-            r = self.update(r, u)
+            r = self._update(r, u, w_csr)
             u = self.output(r)
             preds.append(u)
         out = torch.stack(preds, dim=1)

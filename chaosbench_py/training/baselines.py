@@ -59,17 +59,24 @@ def as_trajectory_tensor(x: Any, name: str = "x_train", dtype: torch.dtype = tor
 
 
 def fit_reservoir(
-    model: EchoStateNetwork | NVAR, x_train: Any, *, ridge: float | None = None, washout: int = 100
+    model: EchoStateNetwork | NVAR,
+    x_train: Any,
+    *,
+    ridge: float | None = None,
+    washout: int = 100,
+    solver: str = "svd",
 ) -> EchoStateNetwork | NVAR:
     """Fit the read-out of a reservoir model on ``x_train`` in closed form and return the model.
 
     ``ridge`` defaults to each model's own default (ESN 1e-6, NVAR 2.5e-6, Gauthier et al. 2021).
     ``washout`` (ESN only): teacher-forced steps discarded before the regression.
+    ``solver`` (ESN only): ``"svd"`` (all states in memory) or ``"normal"`` (chunked normal equations,
+    memory independent of the series length; see :meth:`emulators.reservoir.EchoStateNetwork.fit`).
     """
     x = as_trajectory_tensor(x_train)
     if isinstance(model, EchoStateNetwork):
         kwargs = {} if ridge is None else {"ridge": ridge}
-        return model.fit(x, washout=washout, **kwargs)
+        return model.fit(x, washout=washout, solver=solver, **kwargs)
     if isinstance(model, NVAR):
         kwargs = {} if ridge is None else {"ridge": ridge}
         return model.fit(x, **kwargs)
