@@ -20,12 +20,23 @@ if TYPE_CHECKING:
 __all__ = ["SequenceTask"]
 
 
+def _smooth(series: torch.Tensor, window: int, order: int, what: str) -> torch.Tensor:
+    """Savitzky–Golay smoothing of ``series (time, dim)`` along time (``data.smoothing_window``)."""
+    from scipy.signal import savgol_filter
+
+    if series.shape[0] < window:
+        raise ConfigError(f"data.smoothing_window: {what} has {series.shape[0]} points < the window {window}")
+    out = savgol_filter(series.double().cpu().numpy(), window, order, axis=0, mode="interp")
+    return torch.as_tensor(out, dtype=series.dtype)
+
+
 class SequenceTask(Task):
     """Trajectory tasks: the series split in time, optional standardisation, random windows.
 
     The first ``data.train_fraction`` of every trajectory trains, the rest is held out; with
     ``data.standardize`` every series is shifted by the training mean and divided by the training std
-    (per dimension). A step's global batch is ``train.batch_size`` windows of ``window + 1`` points drawn
+    (per dimension); ``data.smoothing_window`` denoises every part first (Savitzky–Golay,
+    :class:`~chaosbench_py.training.config.DataSection`). A step's global batch is ``train.batch_size`` windows of ``window + 1`` points drawn
     uniformly with replacement (trajectory ∝ its number of windows, then start) from a generator seeded
     with ``train.seed``; its state is the data position (the task state in a checkpoint). Every process
     draws the same global batch and keeps windows ``rank, rank + world, …``.
@@ -67,6 +78,11 @@ class SequenceTask(Task):
         split = [max(int(round(s.shape[0] * d.train_fraction)), 1) for s in series]
         train = [s[:n] for s, n in zip(series, split)]
         held = [s[n:] for s, n in zip(series, split) if s.shape[0] - n > window]
+        if d.smoothing_window:
+            train = [_smooth(s, d.smoothing_window, d.smoothing_order, f"training part of trajectory {i}")
+                     for i, s in enumerate(train)]  # fmt: skip
+            held = [_smooth(s, d.smoothing_window, d.smoothing_order, f"held-out part of trajectory {i}")
+                    for i, s in enumerate(held)]  # fmt: skip
         cat = torch.cat(train)
         self.mean = cat.mean(0) if d.standardize else torch.zeros(cat.shape[-1], dtype=dtype)
         self.std = cat.std(0) if d.standardize else torch.ones(cat.shape[-1], dtype=dtype)
