@@ -5,7 +5,7 @@ Subcommands::
     chaosbench systems list [--kind flow|map|pde]
     chaosbench systems info NAME
     chaosbench generate --system NAME --trajectories B --length T --out PATH [...]
-    chaosbench run [--out DIR] [--quick]          # the main job on the embedded default
+    chaosbench run [--out DIR] [--quick] [--quiet | --progress]   # the main job on the embedded default
     chaosbench train CONFIG.yaml --out DIR [--resume | --overwrite] [--set KEY=VALUE ...]
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
     chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...]
@@ -148,8 +148,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .main_job import run_main_job
 
-    report = run_main_job(Path(args.out), quick=args.quick)
-    print(f"report: {report}")
+    progress = False if args.quiet else (True if args.progress else None)  # None: when stderr is a terminal
+    result = run_main_job(Path(args.out), quick=args.quick, progress=progress)
+    print(result.summary())  # the headline figures, then "report: PATH" as the last line
     return 0
 
 
@@ -309,10 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="The main job on the embedded default (no downloads, a few minutes on 2 CPU cores): "
         "Lorenz-63 -> shPLRNN + GTF -> invariants; shallow water on the sphere -> FNO -> rollout -> scorecard "
         "against persistence and climatology; the systems catalog. Writes OUT/report.html, OUT/report.md "
-        "(+ figures/), the run folders and evaluations, and prints where the report is.",
+        "(+ figures/), the run folders and evaluations, and prints a summary of the headline figures and "
+        "where the report is (last line). On a terminal each stage is shown on stderr as it runs, with progress "
+        "bars; otherwise only the summary is printed.",
     )
     pr.add_argument("--out", default="outputs/main", help="output folder (default outputs/main)")
     pr.add_argument("--quick", action="store_true", help="smaller sizes (for tests)")
+    pr_show = pr.add_mutually_exclusive_group()
+    pr_show.add_argument(
+        "--quiet", action="store_true", help="no stage lines or progress bars, even on a terminal"
+    )
+    pr_show.add_argument("--progress", action="store_true",
+                         help="stage lines and progress bars on stderr even when it is not a terminal")  # fmt: skip
     pr.set_defaults(func=_cmd_run)
 
     pt = sub.add_parser(
