@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="reproduce a paper's table end to end (data, training of every seed, evaluation, table, plots)",
         description="Run a registered paper reproduction: its data, training of every seed of the main model and "
         "the baselines (each a trainer run folder under OUT/runs), evaluation by the paper's protocol, a table of "
-        "median ± MAD over seeds beside the published numbers with 95 %% intervals and a paired test, and plots "
+        "median ± MAD over seeds beside the published numbers with 95 % intervals and a paired test, and plots "
         "(OUT/report). A killed run continues with --resume (finished seeds are not redone).",
     )
     pq.add_argument("name", nargs="?", help="recipe name (see --list)")

@@ -19,6 +19,27 @@ Models: the clipped shPLRNN trained by the generic trainer (task ``gtf``) with t
 aGTF variant), and the paper's baselines that exist here: reservoir computing (an echo state network of
 1000 units, the paper's RC dimension) and a neural ODE (multiple shooting, task ``multi_step``).
 
+Lorenz-63 main model: the same shPLRNN + aGTF trained on the training series after Savitzky–Golay
+denoising (``data.smoothing_window: 21``, cubic; removes ≈ 0.05 std per dimension, the noise level) — a
+deviation from the paper, stated in the table, because trained on the raw noisy series the model's third
+exponent comes out far too negative. Measured (1 seed, λ per time unit, against (0.906, 0, −14.57)):
+
+| training series, schedule, steps | D_stsp | λ | λ3 error |
+|---|---|---|---|
+| raw noisy, default, 12 000 | 0.44 | (0.947, −0.098, −24.5) | 68 % |
+| SG-21 denoised, default, 12 000 | 0.45 | (0.895, −0.103, −21.3) | 46 % |
+| clean (an independent run), default, 12 000 | 0.44 | (0.985, −0.159, −19.8) | 36 % |
+| raw noisy, published lr and T = 200, 50 000 of 250 000 | 0.25 | (0.846, −0.011, −30.7) | 111 % |
+| the same run at 100 000 of 250 000 | 16.4 | (−2.78, −2.78, −42.2): a stable fixed point | — |
+| SG-21 denoised, default, 48 000 | 0.29 | (0.842, 0.012, −16.9) | 16 % |
+| clean (an independent run), default, 48 000 | 0.28 | (0.918, −0.047, −16.5) | 13 % |
+
+Why: the data are on the attractor, so the contraction transverse to it (λ3) is seen only through the
+training loss's response to states off the attractor. With noisy inputs (teacher forcing, noisy initial
+states) the best predictor denoises — it pulls off-attractor states back harder than the flow does — and
+any trajectory-matching loss rewards extra contraction of the model's own errors; both bias λ3 downwards.
+Denoising removes the first bias, longer training shrinks the second.
+
 CPU scaling of the ``default`` budget (the ``published`` budget keeps the paper's 250 000 steps): the learning
 rate 5e-3 → 1e-5 (published 1e-3 → 1e-6) decayed once per 50-step epoch, Lorenz-63 sequence length 100
 (published 200) and α annealing 0.99 (published 0.999), ECG gradient clipping at 10 (published none) —
@@ -119,14 +140,22 @@ def _prepare(which: str):
     return prepare
 
 
-def _shplrnn_config(latent: int, hidden: int, observation: str, gtf: dict, grad_clip: float, name: str):
+def _shplrnn_config(
+    latent: int,
+    hidden: int,
+    observation: str,
+    gtf: dict,
+    grad_clip: float,
+    name: str,
+    smoothing_window: int = 0,
+):
     def run_config(budget: Budget, data_dir: Path, seed: int) -> dict:
         every = int(budget.params["curve_every"])
         return {
             "model": {"name": "shplrnn", "config": {"latent_dim": latent, "hidden_dim": hidden, "clipped": True,
                                                     "observation": observation}},
             "data": {"kind": "trajectories", "path": str(data_dir / "train.npy"), "train_fraction": 1.0,
-                     "standardize": False},
+                     "standardize": False, "smoothing_window": smoothing_window},
             "task": {"kind": "gtf", "gtf": dict(gtf)},
             "optimizer": {"name": "radam", "lr": float(budget.params.get("lr_start", 5e-3))},
             "schedule": {"name": "exponential", "min_lr": float(budget.params.get("lr_end", 1e-5)), "decay_every": 50},
@@ -319,16 +348,18 @@ def _budgets(main: tuple[str, ...], default_steps: int, lorenz: bool) -> dict[st
 
 
 _MIN_REASON = "one 50-batch epoch of the GTF learning-rate schedule"
+_L63_GTF = {"sequence_length": 100, "alpha": 1.0, "alpha_method": "product_upper_bound", "alpha_update_interval": 5,
+            "alpha_decay": 0.99, "lambda_latent": 1e-5}  # fmt: skip
 
 register_recipe(Recipe(
     name="gtf-lorenz63",
-    title="shPLRNN + aGTF on the GTF paper's Lorenz-63 set (noisy train, clean test, full 100 000-point protocol)",
+    title="shPLRNN + aGTF on the GTF paper's Lorenz-63 set (noisy train, denoised or raw; clean test; full 100 000-point protocol)",
     citation=CITATION, source="repository defaults 'lorenz63' (settings/defaults.json); the paper prints no L63 table",
     models=(
-        ModelSpec("shplrnn_agtf", "shPLRNN + aGTF", "trainer", main=True, run_config=_shplrnn_config(
-            3, 100, "identity", {"sequence_length": 100, "alpha": 1.0, "alpha_method": "product_upper_bound",
-                                 "alpha_update_interval": 5, "alpha_decay": 0.99, "lambda_latent": 1e-5},
-            0.0, "shplrnn_agtf")),
+        ModelSpec("shplrnn_agtf_sg", "shPLRNN + aGTF, denoised (SG 21)", "trainer", main=True,
+                  run_config=_shplrnn_config(3, 100, "identity", _L63_GTF, 0.0, "shplrnn_agtf_sg", smoothing_window=21)),
+        ModelSpec("shplrnn_agtf", "shPLRNN + aGTF (raw noisy data, as published)", "trainer",
+                  run_config=_shplrnn_config(3, 100, "identity", _L63_GTF, 0.0, "shplrnn_agtf")),
         ModelSpec("esn", "RC (echo state network)", "reservoir", fit=_fit_esn),
         ModelSpec("neural_ode", "neural ODE", "trainer", run_config=_node_config),
     ),
@@ -336,12 +367,12 @@ register_recipe(Recipe(
              MetricSpec("lambda1", "λ1", False), MetricSpec("lambda2", "λ2", False), MetricSpec("lambda3", "λ3", False),
              MetricSpec("lambda1_rel_err", "λ1 rel. err"), MetricSpec("lambda2_rel_err", "λ2 err (÷λ1)"),
              MetricSpec("lambda3_rel_err", "λ3 rel. err")),
-    goals=(Goal("shplrnn_agtf", "d_stsp", "<=", "perfect_model_d_stsp", "D_stsp <= 1.5 x the perfect-model floor", factor=1.5),
-           Goal("shplrnn_agtf", "d_h", "<=", "perfect_model_d_h", "D_H within 0.02 of its floor", offset=0.02),
-           Goal("shplrnn_agtf", "lambda1_rel_err", "<=", 0.05, "λ1 within 5 % of 0.906"),
-           Goal("shplrnn_agtf", "lambda2_rel_err", "<=", 0.05, "λ2 within 0.05 λ1 of 0"),
-           Goal("shplrnn_agtf", "lambda3_rel_err", "<=", 0.05, "λ3 within 5 % of -14.57")),
-    budgets=_budgets(("shplrnn_agtf",), 12_000, True), min_steps=50, min_steps_reason=_MIN_REASON,
+    goals=(Goal("shplrnn_agtf_sg", "d_stsp", "<=", "perfect_model_d_stsp", "D_stsp <= 1.5 x the perfect-model floor", factor=1.5),
+           Goal("shplrnn_agtf_sg", "d_h", "<=", "perfect_model_d_h", "D_H within 0.02 of its floor", offset=0.02),
+           Goal("shplrnn_agtf_sg", "lambda1_rel_err", "<=", 0.05, "λ1 within 5 % of 0.906"),
+           Goal("shplrnn_agtf_sg", "lambda2_rel_err", "<=", 0.05, "λ2 within 0.05 λ1 of 0"),
+           Goal("shplrnn_agtf_sg", "lambda3_rel_err", "<=", 0.05, "λ3 within 5 % of -14.57")),
+    budgets=_budgets(("shplrnn_agtf_sg", "shplrnn_agtf"), 48_000, True), min_steps=50, min_steps_reason=_MIN_REASON,
     check_data=_check("lorenz63"), prepare_data=_prepare("lorenz63"), evaluate=_evaluate,
     quick_metric=_quick, quick_metric_label="D_stsp", paired_metric="d_stsp", paired_unit="seed", plots=_plots,
     notes="Floors (constants): perfect_model = an independent clean Lorenz-63 run vs the test set; floor_train_vs_test = "
