@@ -5,7 +5,7 @@ model, data and seeds: ``GTFConfig(fast_path=False)`` (the eager loop under auto
 ``fast_path=True`` (:func:`emulators.plrnn_bptt.forced_rollout`). Cases (Hess et al., ICML 2023 settings):
 
 * **ECG**: clipped shPLRNN, M = 5, H = 250, affine read-out, constant α = 0.3, sequence length 200,
-  batch 16, λ_obs = 1e-7, gradient clipping 10 (as ``benchmarks/gtf_reproduction.py``).
+  batch 16, λ_obs = 1e-7, gradient clipping 10 (as the ``gtf-ecg`` recipe, :mod:`chaosbench_py.reproduce.gtf`).
 * **Lorenz-63**: clipped shPLRNN, M = 3, H = 100, identity read-out, product-bound aGTF (α estimated
   every 5 steps), sequence length 100, batch 16, λ_lat = 1e-5 (as ``configs/shplrnn_gtf_lorenz.yaml``).
 
