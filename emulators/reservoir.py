@@ -196,7 +196,8 @@ class EchoStateNetwork(nn.Module):
     """Leaky echo state network with a closed-form ridge read-out (see the module docstring).
 
     Buffers: ``w_res`` (N, N), ``w_in`` (N, D), ``bias`` (N,), ``readout`` (D, F) with
-    F = 1 + N (+ N with the quadratic read-out), ``fitted`` (bool scalar). All float64.
+    F = 1 + N (+ N with the quadratic read-out; F = N with ``squared_half``), ``fitted`` (bool scalar). All
+    float64.
 
     Usage::
 
