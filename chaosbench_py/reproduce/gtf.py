@@ -33,12 +33,17 @@ exponent comes out far too negative. Measured (1 seed, λ per time unit, against
 | the same run at 100 000 of 250 000 | 16.4 | (−2.78, −2.78, −42.2): a stable fixed point | — |
 | SG-21 denoised, default, 48 000 | 0.29 | (0.842, 0.012, −16.9) | 16 % |
 | clean (an independent run), default, 48 000 | 0.28 | (0.918, −0.047, −16.5) | 13 % |
+| SG-21 denoised, default schedule over 120 000: at 30 000 | 0.40 | (0.846, −0.002, −16.4) | 13 % |
+| the same run at 60 000 | 0.28 | (0.856, 0.011, −15.1) | 3.7 % |
+| the same run at 90 000 | 0.24 | (0.877, 0.010, −14.86) | 2.0 % |
 
 Why: the data are on the attractor, so the contraction transverse to it (λ3) is seen only through the
 training loss's response to states off the attractor. With noisy inputs (teacher forcing, noisy initial
 states) the best predictor denoises — it pulls off-attractor states back harder than the flow does — and
 any trajectory-matching loss rewards extra contraction of the model's own errors; both bias λ3 downwards.
-Denoising removes the first bias, longer training shrinks the second.
+Denoising removes the first bias, longer training shrinks the second: the ``default`` budget is therefore
+120 000 steps (≈ 530 CPU s per seed on this package's 2-core reference machine). The raw-data model is not
+part of the recipe (it would double its cost); ``benchmarks/gtf_lambda3_bias.py`` re-runs the table above.
 
 CPU scaling of the ``default`` budget (the ``published`` budget keeps the paper's 250 000 steps): the learning
 rate 5e-3 → 1e-5 (published 1e-3 → 1e-6) decayed once per 50-step epoch, Lorenz-63 sequence length 100
@@ -337,7 +342,7 @@ def _budgets(main: tuple[str, ...], default_steps: int, lorenz: bool) -> dict[st
         "curve_every": 50,
     }
     default = {"n_test": 100_000, "quick_n": 20_000, "rc_dim": 1000, "rc_train": 20_000, "lyap_steps": 20_000,
-               "curve_every": 1000}  # fmt: skip
+               "curve_every": 10_000 if lorenz else 1000}  # fmt: skip
     published = dict(default, lr_start=1e-3, lr_end=1e-6, curve_every=10_000)
     return {
         "tiny": Budget("tiny", {**{m: 100 for m in main}, "neural_ode": 50}, tiny, seeds=2),
@@ -358,8 +363,6 @@ register_recipe(Recipe(
     models=(
         ModelSpec("shplrnn_agtf_sg", "shPLRNN + aGTF, denoised (SG 21)", "trainer", main=True,
                   run_config=_shplrnn_config(3, 100, "identity", _L63_GTF, 0.0, "shplrnn_agtf_sg", smoothing_window=21)),
-        ModelSpec("shplrnn_agtf", "shPLRNN + aGTF (raw noisy data, as published)", "trainer",
-                  run_config=_shplrnn_config(3, 100, "identity", _L63_GTF, 0.0, "shplrnn_agtf")),
         ModelSpec("esn", "RC (echo state network)", "reservoir", fit=_fit_esn),
         ModelSpec("neural_ode", "neural ODE", "trainer", run_config=_node_config),
     ),
@@ -372,7 +375,7 @@ register_recipe(Recipe(
            Goal("shplrnn_agtf_sg", "lambda1_rel_err", "<=", 0.05, "λ1 within 5 % of 0.906"),
            Goal("shplrnn_agtf_sg", "lambda2_rel_err", "<=", 0.05, "λ2 within 0.05 λ1 of 0"),
            Goal("shplrnn_agtf_sg", "lambda3_rel_err", "<=", 0.05, "λ3 within 5 % of -14.57")),
-    budgets=_budgets(("shplrnn_agtf_sg", "shplrnn_agtf"), 48_000, True), min_steps=50, min_steps_reason=_MIN_REASON,
+    budgets=_budgets(("shplrnn_agtf_sg",), 120_000, True), min_steps=50, min_steps_reason=_MIN_REASON,
     check_data=_check("lorenz63"), prepare_data=_prepare("lorenz63"), evaluate=_evaluate,
     quick_metric=_quick, quick_metric_label="D_stsp", paired_metric="d_stsp", paired_unit="seed", plots=_plots,
     notes="Floors (constants): perfect_model = an independent clean Lorenz-63 run vs the test set; floor_train_vs_test = "
