@@ -36,6 +36,7 @@ exponent comes out far too negative. Measured (1 seed, λ per time unit, against
 | SG-21 denoised, default schedule over 120 000: at 30 000 | 0.40 | (0.846, −0.002, −16.4) | 13 % |
 | the same run at 60 000 | 0.28 | (0.856, 0.011, −15.1) | 3.7 % |
 | the same run at 90 000 | 0.24 | (0.877, 0.010, −14.86) | 2.0 % |
+| the same run at 120 000 (end of the ``default`` budget; 535 CPU s of training) | 0.21 | (0.884, 0.013, −14.68) | 0.7 % |
 
 Why: the data are on the attractor, so the contraction transverse to it (λ3) is seen only through the
 training loss's response to states off the attractor. With noisy inputs (teacher forcing, noisy initial
