@@ -35,6 +35,7 @@ from .deterministic import (
     rmse_wb2,
     spatial_mean,
 )
+from .init_inference import PAIRED_TESTS, paired_score_test, per_init_scores, scorecard_intervals
 from .losses import area_weighted_mae, area_weighted_mse, channel_weight_vector, spectral_loss
 from .probabilistic import (
     crps_ensemble,
@@ -65,6 +66,10 @@ from .ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_torch
 from .weights import latitude_weights
 
 __all__ = [
+    "PAIRED_TESTS",
+    "paired_score_test",
+    "per_init_scores",
+    "scorecard_intervals",
     "EARTH_RADIUS_M",
     "MS_SSIM_WEIGHTS",
     "acc_centred",
