@@ -218,6 +218,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .evaluation import compare_evaluations
+
+    table = compare_evaluations(args.eval_a, args.eval_b, test=args.test, alternative=args.alternative,
+                                out=args.out, overwrite=args.overwrite)  # fmt: skip
+    cols = ["variable", "level", "lead_time_hours", "rmse_model", "rmse_baseline", "p_value"]
+    print(f"{args.eval_a} (model) vs {args.eval_b} (baseline), {table['n_inits'].iloc[0]} common inits, "
+          f"{table['test'].iloc[0]} test of the per-init MSE difference")  # fmt: skip
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if args.out:
+        print(f"paired tests: {args.out}")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import get_recipe, list_recipes, run_recipe
 
@@ -395,6 +409,23 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--title", default="chaosbench_py report")
     pp.add_argument("--overwrite", action="store_true", help="replace an existing report in OUT")
     pp.set_defaults(func=_cmd_report)
+
+    pc = sub.add_parser(
+        "compare",
+        help="paired test of two evaluated gridded models on their common init times",
+        description="Is model A better than model B? Reads the per-init scores of two evaluation folders "
+        "(per_init/model.nc, written by `chaosbench evaluate`) and tests the per-init MSE differences on the "
+        "inits both scored, per variable, level and lead time.",
+    )
+    pc.add_argument("eval_a", help="evaluation folder of model A")
+    pc.add_argument("eval_b", help="evaluation folder of model B (the baseline)")
+    pc.add_argument("--test", default="permutation", choices=["permutation", "wilcoxon", "t", "t_ar2"],
+                    help="sign-flip permutation (default), Wilcoxon signed rank, paired t, AR(2)-corrected paired t")  # fmt: skip
+    pc.add_argument("--alternative", default="two-sided", choices=["two-sided", "less", "greater"],
+                    help="about A - B: 'less' = A has the lower error")  # fmt: skip
+    pc.add_argument("--out", help="write the table as CSV here")
+    pc.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    pc.set_defaults(func=_cmd_compare)
 
     pq = sub.add_parser(
         "reproduce",

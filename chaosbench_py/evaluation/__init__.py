@@ -39,3 +39,8 @@ __all__ = [
 from .dsr import DSREvaluation, evaluate_dsr, free_run, n_step_predictions  # noqa: E402
 
 __all__ += ["DSREvaluation", "evaluate_dsr", "free_run", "n_step_predictions"]
+
+# how sure a scorecard is: per-init scores, bootstrap intervals, paired tests between evaluations
+from .uncertainty import compare_evaluations, paired_tests_table, score_uncertainty  # noqa: E402
+
+__all__ += ["compare_evaluations", "paired_tests_table", "score_uncertainty"]

@@ -6,7 +6,9 @@
   - gridded: autoregressive rollout from ``n_inits`` initial times of the test period to
     ``n_steps`` leads (:func:`rollout_gridded`, written to ``OUT/forecast.zarr``, resumable),
     scorecards of the model, persistence and climatology (:func:`evaluate_weather`) written to
-    ``OUT/scorecards/<name>.nc`` and ``OUT/scores.csv``;
+    ``OUT/scorecards/<name>.nc`` and ``OUT/scores.csv``; per-init scores, bootstrap intervals over
+    inits and paired tests against the references (:func:`score_uncertainty`: ``OUT/per_init/``,
+    ``OUT/intervals.csv``, ``OUT/paired_tests.csv``);
   - trajectories: the GTF-protocol invariants, the model's Lyapunov spectrum against the data's,
     and the valid prediction time (:func:`evaluate_dynamics`) on the test series, written to
     ``OUT/dynamics.json``, with the series and the model's free run as ``.npy``.
@@ -59,6 +61,7 @@ from .evaluate import (
     write_dynamics_evaluation,
 )
 from .rollout import rollout_gridded, rollout_sequence
+from .uncertainty import score_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +187,7 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
     for name, card in cards.items():
         _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
     scorecards_to_csv(cards, out / "scores.csv", overwrite=True)  # in the staging folder: a resume redoes it
+    score_uncertainty(forecast, truth, clim, out, seed=seed)  # per_init/, intervals.csv, paired_tests.csv
     return {"variables": variables, "levels": levels, "n_inits": len(inits), "n_steps": n_steps,
             "step": str(pd.Timedelta(step)), "climatology": kind, "members": members,
             "scorecards": sorted(cards), "metrics": list(metrics),
@@ -274,7 +278,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _remove_temporaries(staging: Path) -> None:
     """Delete the hidden temporary files/folders a killed atomic write leaves (``.<name>.<random>``);
     the forecast store is left to :class:`~chaosbench_py.data.ForecastWriter`, which repairs it."""
-    for folder in (staging, staging / "scorecards"):
+    for folder in (staging, staging / "scorecards", staging / "per_init"):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():

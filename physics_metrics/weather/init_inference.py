@@ -139,6 +139,8 @@ def scorecard_intervals(
 
     ``rmse = sqrt(mean_t mse_t)`` and ``acc = mean_t acc_t`` of each resample of the init times (the same
     resampled inits for every lead time and level). Needs ≥ 2 inits; use ≥ 32 for a useful interval.
+    A lead or level where some init's score is undefined (NaN, e.g. the ACC of the climatology forecast,
+    whose anomaly is zero) gets NaN bounds.
 
     Returns:
         Dataset with the variables of ``per_init``, each ``(metric, bound, [level], lead_time)`` with
@@ -155,13 +157,25 @@ def scorecard_intervals(
         for metric, stat, new in (("mse", _rmse_of_resample, "rmse"), ("acc", "mean", "acc")):
             if metric not in da["metric"].values:
                 continue
-            x = da.sel(metric=metric).transpose(_UNIT, ...)
-            ci = bootstrap_interval(
-                x.values, stat, confidence=confidence, n_resamples=n_resamples, method=method, seed=seed
-            )
-            rows.append(np.stack([np.asarray(ci.estimate), np.asarray(ci.low), np.asarray(ci.high)]))
+            x = np.asarray(da.sel(metric=metric).transpose(_UNIT, ...).values, dtype=np.float64)
+            flat = x.reshape(x.shape[0], -1)
+            ok = np.isfinite(flat).all(axis=0)  # an undefined score (ACC of a zero anomaly) stays NaN
+            bounds = np.full((3, flat.shape[1]), np.nan)
+            if ok.any():
+                ci = bootstrap_interval(
+                    flat[:, ok],
+                    stat,
+                    confidence=confidence,
+                    n_resamples=n_resamples,
+                    method=method,
+                    seed=seed,
+                )
+                bounds[:, ok] = np.stack(
+                    [np.atleast_1d(ci.estimate), np.atleast_1d(ci.low), np.atleast_1d(ci.high)]
+                )
+                n_units = ci.n
+            rows.append(bounds.reshape((3,) + x.shape[1:]))
             names.append(new)
-            n_units = ci.n
         rest = [d for d in da.dims if d not in ("metric", _UNIT)]
         arr = xr.DataArray(
             np.stack(rows),
