@@ -84,3 +84,12 @@ def test_compare_two_evaluations(evaluated, tmp_path, capsys):
         compare_evaluations(evaluated, other, out=out)
     with pytest.raises(MissingInputError, match="per-init"):
         compare_evaluations(evaluated, tmp_path)
+
+
+def test_report_shows_the_intervals(evaluated, tmp_path):
+    from chaosbench_py.evaluation import build_report
+
+    path = build_report(evaluated, tmp_path / "rep").write()
+    text = (tmp_path / "rep" / "report.md").read_text() if path.suffix != ".md" else path.read_text()
+    assert "95 % bootstrap interval over the 4 initialisations" in text
+    assert "p vs persistence" in text

@@ -61,7 +61,7 @@ from .evaluate import (
     write_dynamics_evaluation,
 )
 from .rollout import rollout_gridded, rollout_sequence
-from .uncertainty import score_uncertainty
+from .uncertainty import add_uncertainty_table, score_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -470,6 +470,7 @@ def build_report(
         add_weather_section(
             report, name, forecast, data, cards, variables=variables, map_lead_times=map_leads
         )
+        add_uncertainty_table(report, eval_dir)
     else:
         ev = read_dynamics_evaluation(eval_dir / "dynamics.json")
         test = np.load(eval_dir / "test_series.npy")

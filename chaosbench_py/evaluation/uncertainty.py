@@ -35,7 +35,7 @@ from ..files import atomic_output, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["compare_evaluations", "paired_tests_table", "score_uncertainty"]
+__all__ = ["add_uncertainty_table", "compare_evaluations", "paired_tests_table", "score_uncertainty"]
 
 
 def _hours(leads: Any) -> np.ndarray:
@@ -167,3 +167,40 @@ def compare_evaluations(
     if out is not None:
         atomic_write_text(Path(out), table.to_csv(index=False, float_format="%.10g"))
     return table
+
+
+def add_uncertainty_table(report: Any, eval_dir: str | os.PathLike, *, max_leads: int = 4) -> bool:
+    """Add to ``report`` a table of RMSE with its 95 % interval over inits for the model and the references,
+    and the p-value of the model against each reference, at up to ``max_leads`` lead times spread over the
+    evaluation (first variable/level of each). Returns False (nothing added) for an evaluation without
+    ``intervals.csv`` (older evaluations, trajectory runs)."""
+    ev = Path(eval_dir)
+    if not (ev / "intervals.csv").exists():
+        return False
+    ci = pd.read_csv(ev / "intervals.csv", keep_default_na=False, dtype={"level": str})
+    ci = ci[ci.metric == "rmse"]
+    tests = (
+        pd.read_csv(ev / "paired_tests.csv", keep_default_na=False, dtype={"level": str})
+        if (ev / "paired_tests.csv").exists()
+        else pd.DataFrame(columns=["variable", "level", "lead_time_hours", "baseline", "p_value"])
+    )
+    leads = np.sort(ci["lead_time_hours"].unique())
+    pick = leads[np.unique(np.linspace(0, leads.size - 1, min(max_leads, leads.size)).round().astype(int))]
+    rows = []
+    for (var, lev), sub in ci.groupby(["variable", "level"], sort=False):
+        for h in pick:
+            row: dict[str, Any] = {"variable": var + (f" {lev}" if lev else ""), "lead (h)": f"{h:g}"}
+            for model, r in sub[sub.lead_time_hours == h].set_index("model").iterrows():
+                row[f"RMSE {model}"] = f"{r['estimate']:.4g} [{r['low']:.4g}, {r['high']:.4g}]"
+            t = tests[(tests.variable == var) & (tests.level == lev) & (tests.lead_time_hours == h)]
+            for _, r in t.iterrows():
+                row[f"p vs {r['baseline']}"] = f"{float(r['p_value']):.3g}"
+            rows.append(row)
+    n = int(ci["n_inits"].iloc[0]) if len(ci) else 0
+    report.table(
+        rows,
+        caption=f"RMSE with its 95 % bootstrap interval over the {n} initialisations (RMSE = sqrt of the mean "
+        "MSE of each resample) and the p-value of a paired sign-flip permutation test of the per-init MSE "
+        "difference between the model and each reference on the same inits (two-sided).",
+    )
+    return True
