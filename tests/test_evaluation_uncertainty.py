@@ -15,6 +15,7 @@ from test_evaluate_kill import TEST, train_tiny_run
 from chaosbench_py.cli import main
 from chaosbench_py.errors import MissingInputError, OutputExistsError
 from chaosbench_py.evaluation import compare_evaluations, evaluate_run
+from chaosbench_py.evaluation.uncertainty import _read_table
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +38,8 @@ def test_files_agree_with_the_scorecards(evaluated):
         "model.nc",
         "persistence.nc",
     ]
-    scores = pd.read_csv(ev / "scores.csv", keep_default_na=False, dtype={"level": str})
-    intervals = pd.read_csv(ev / "intervals.csv", keep_default_na=False, dtype={"level": str})
+    scores = _read_table(ev / "scores.csv")
+    intervals = _read_table(ev / "intervals.csv")
     for model in ("model", "persistence", "climatology"):
         want = scores[(scores.model == model) & (scores.metric == "rmse")].sort_values(
             ["variable", "level", "lead_time_hours"]
@@ -50,7 +51,7 @@ def test_files_agree_with_the_scorecards(evaluated):
         assert (got["low"].astype(float) <= got["estimate"].astype(float) + 1e-12).all()
         assert (got["high"].astype(float) >= got["estimate"].astype(float) - 1e-12).all()
     assert set(intervals["n_inits"]) == {4}
-    tests = pd.read_csv(ev / "paired_tests.csv", keep_default_na=False, dtype={"level": str})
+    tests = _read_table(ev / "paired_tests.csv")
     assert set(tests["baseline"]) == {"persistence", "climatology"}
     assert ((tests["p_value"] >= 0) & (tests["p_value"] <= 1)).all()
     model_rmse = scores[(scores.model == "model") & (scores.metric == "rmse")]

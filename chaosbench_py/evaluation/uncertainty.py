@@ -169,6 +169,13 @@ def compare_evaluations(
     return table
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV of this module: ``level`` as text ("" for surface variables), numbers as floats (NaN kept)."""
+    table = pd.read_csv(path, dtype={"level": str})
+    table["level"] = table["level"].fillna("")
+    return table
+
+
 def add_uncertainty_table(report: Any, eval_dir: str | os.PathLike, *, max_leads: int = 4) -> bool:
     """Add to ``report`` a table of RMSE with its 95 % interval over inits for the model and the references,
     and the p-value of the model against each reference, at up to ``max_leads`` lead times spread over the
@@ -177,10 +184,10 @@ def add_uncertainty_table(report: Any, eval_dir: str | os.PathLike, *, max_leads
     ev = Path(eval_dir)
     if not (ev / "intervals.csv").exists():
         return False
-    ci = pd.read_csv(ev / "intervals.csv", keep_default_na=False, dtype={"level": str})
+    ci = _read_table(ev / "intervals.csv")
     ci = ci[ci.metric == "rmse"]
     tests = (
-        pd.read_csv(ev / "paired_tests.csv", keep_default_na=False, dtype={"level": str})
+        _read_table(ev / "paired_tests.csv")
         if (ev / "paired_tests.csv").exists()
         else pd.DataFrame(columns=["variable", "level", "lead_time_hours", "baseline", "p_value"])
     )
