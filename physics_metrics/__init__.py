@@ -138,3 +138,18 @@ __all__ = [
     "paired_t_test",
     "paired_wilcoxon_test",
 ]
+
+# Lyapunov spectra of one-step maps on gridded states (weather emulators vs their solver)
+from .lyapunov_gridded import (  # noqa: E402
+    LeadingKaplanYorke,
+    error_doubling_time,
+    leading_kaplan_yorke_dimension,
+    lyapunov_spectrum_gridded_map,
+)
+
+__all__ += [
+    "LeadingKaplanYorke",
+    "error_doubling_time",
+    "leading_kaplan_yorke_dimension",
+    "lyapunov_spectrum_gridded_map",
+]

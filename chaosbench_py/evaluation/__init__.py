@@ -44,3 +44,22 @@ __all__ += ["DSREvaluation", "evaluate_dsr", "free_run", "n_step_predictions"]
 from .uncertainty import compare_evaluations, paired_tests_table, score_uncertainty  # noqa: E402
 
 __all__ += ["compare_evaluations", "paired_tests_table", "score_uncertainty"]
+
+# Lyapunov spectra of a gridded emulator's one-step map vs the shallow-water solver (issue #15)
+from .emulator_lyapunov import (  # noqa: E402
+    EmulatorStepMap,
+    SpectralSolverMap,
+    compare_lyapunov_spectra,
+    emulator_step_map,
+    solver_initial_states,
+    solver_step_map,
+)
+
+__all__ += [
+    "EmulatorStepMap",
+    "SpectralSolverMap",
+    "compare_lyapunov_spectra",
+    "emulator_step_map",
+    "solver_initial_states",
+    "solver_step_map",
+]
