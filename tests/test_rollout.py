@@ -341,3 +341,27 @@ def test_composition_of_lead_time_models_follows_pangus_rule(data, stats):
         rollout_gridded({4: m4}, data, **kw)
     with pytest.raises(ValueError, match="nested"):
         rollout_gridded({1: m1, 3: m4, 4: m4}, data, **kw)
+
+
+def test_record_mode_keeps_going_after_one_forecast_blows_up(data, stats):
+    """on_nonfinite="record": a forecast that blows up is NaN from its blow-up lead on (and only from there)."""
+
+    class BlowsForSecondInit(nn.Module):  # grows ×10 a step, then inf once a value passes 1e5
+        def forward(self, x):
+            y = x[:, :3]
+            hot = (y.abs().amax(dim=(1, 2, 3)) > 1e5)[:, None, None, None]
+            return torch.where(hot, torch.full_like(y, float("inf")), 10.0 * y)
+
+    kw = dict(variables=["z", "t2m"], statistics=stats, n_steps=6)
+    inits = [TIMES[0], TIMES[1]]
+    with pytest.raises(ValueError, match="non-finite"):
+        rollout_gridded(BlowsForSecondInit(), data, init_times=inits, **kw)
+    fc = rollout_gridded(BlowsForSecondInit(), data, init_times=inits, on_nonfinite="record", **kw)
+    z = fc["z"].values  # (init, lead, level, lat, lon)
+    finite = np.isfinite(z).all(axis=(2, 3, 4))
+    assert not finite.all()
+    for i in range(2):  # once NaN, NaN for every later lead
+        first = np.argmin(finite[i]) if not finite[i].all() else finite.shape[1]
+        assert finite[i, :first].all() and not finite[i, first:].any()
+    with pytest.raises(ValueError, match="on_nonfinite"):
+        rollout_gridded(Linear(1.0), data, init_times=inits, on_nonfinite="ignore", **kw)

@@ -33,6 +33,7 @@ bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -212,6 +213,7 @@ def rollout_gridded(
     store: str | os.PathLike | None = None,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    on_nonfinite: str = "raise",
 ) -> xr.Dataset:
     """Autoregressive forecasts of a gridded emulator from the states of ``data`` at ``init_times``.
 
@@ -246,6 +248,11 @@ def rollout_gridded(
             touched (:class:`~chaosbench_py.errors.OutputExistsError` naming what differs).
             Without a store the in-memory Dataset is returned.
         progress: show a tqdm progress bar over batches.
+        on_nonfinite: ``"raise"`` (default) stops at the first NaN/inf output, naming the init time,
+            lead and channel; ``"record"`` is for stability runs (a year-long rollout that may blow up):
+            a forecast that turns non-finite is NaN from that lead on (its state is no longer stepped)
+            and the others go on; the blow-up shows in the forecast (e.g.
+            :func:`physics_metrics.weather.rollout_stability`).
 
     Returns:
         ``xarray.Dataset``, one variable per name in ``variables`` with dims ``(init_time,
@@ -276,6 +283,8 @@ def rollout_gridded(
         logger.warning("rollout_gridded: %d members with perturbation_std=0 are identical", members)
     if int(batch_size) != batch_size or batch_size < 1:
         raise InputError(f"batch_size={batch_size!r}: must be an integer ≥ 1")
+    if on_nonfinite not in ("raise", "record"):
+        raise InputError(f"on_nonfinite={on_nonfinite!r}: expected 'raise' or 'record'")
     variables = list(variables) if not isinstance(variables, str) else [variables]
     for d in ("time", "latitude", "longitude"):
         if d not in data.dims:
@@ -406,7 +415,12 @@ def rollout_gridded(
                         f"model: returned grid {tuple(out.shape[2:])}, expected {tuple(state.shape[2:])}"
                     )
                 finite = torch.isfinite(out).all(dim=(2, 3))
-                if not bool(finite.all()):
+                if on_nonfinite == "record":
+                    # a blown-up forecast is NaN from here on; its NaN state is never fed back as a number
+                    out = torch.where(
+                        finite.all(dim=1)[:, None, None, None], out, torch.full_like(out, math.nan)
+                    )
+                elif not bool(finite.all()):
                     r, c = (int(a[0]) for a in torch.nonzero(~finite, as_tuple=True))
                     raise InputError(
                         f"model: non-finite output (NaN/inf) in channel {names[c]!r} at lead step {k} "
