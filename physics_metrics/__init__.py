@@ -153,3 +153,22 @@ __all__ += [
     "leading_kaplan_yorke_dimension",
     "lyapunov_spectrum_gridded_map",
 ]
+
+# Physics consistency of a rollout (shallow-water invariants, spherical KE spectra, stability) and the
+# spherical harmonic transform they use
+from . import spherical_harmonics  # noqa: E402
+from .spherical_harmonics import SphericalHarmonicTransform  # noqa: E402
+from .weather.conservation import conservation_drift, shallow_water_invariants  # noqa: E402
+from .weather.sphere_spectra import kinetic_energy_spectrum, spectrum_ratio_small_scales  # noqa: E402
+from .weather.stability import check_finite_rollout, rollout_stability  # noqa: E402
+
+__all__ += [
+    "SphericalHarmonicTransform",
+    "check_finite_rollout",
+    "conservation_drift",
+    "kinetic_energy_spectrum",
+    "rollout_stability",
+    "shallow_water_invariants",
+    "spectrum_ratio_small_scales",
+    "spherical_harmonics",
+]

@@ -3,6 +3,10 @@
 Default convention = WeatherBench2 (cell-area latitude weights, RMSE with the square root after the time
 mean, uncentred ACC per init time then averaged, fair CRPS). Each function's docstring states the formula,
 the reduction order and the units.
+
+Physics consistency of a rollout: :func:`shallow_water_invariants` and :func:`conservation_drift` (mass,
+energy, potential enstrophy), :func:`kinetic_energy_spectrum` per total wavenumber and
+:func:`spectrum_ratio_small_scales`, :func:`rollout_stability` and the guard :func:`check_finite_rollout`.
 """
 
 from .chaosbench_convention import (
@@ -23,6 +27,7 @@ from .chaosbench_convention import (
     spread_chaosbench,
     spread_skill_ratio_chaosbench,
 )
+from .conservation import INVARIANTS, conservation_drift, shallow_water_invariants
 from .deterministic import (
     acc_centred,
     acc_uncentred,
@@ -62,7 +67,10 @@ from .spectra import (
     spherical_harmonic_power_spectrum,
     zonal_energy_spectrum,
 )
+from .sphere_grid import SphereGrid, sphere_grid, sphere_quadrature_weights
+from .sphere_spectra import kinetic_energy_spectrum, spectrum_ratio_small_scales
 from .ssim import MS_SSIM_WEIGHTS, ms_ssim, ms_ssim_torch
+from .stability import check_finite_rollout, rollout_stability
 from .weights import latitude_weights
 
 __all__ = [
@@ -128,4 +136,15 @@ __all__ = [
     "spread_skill_ratio_chaosbench",
     "write_scorecard_csv",
     "write_scorecard_netcdf",
+    # physics consistency of a rollout (shallow-water invariants, spherical KE spectra, stability)
+    "INVARIANTS",
+    "SphereGrid",
+    "check_finite_rollout",
+    "conservation_drift",
+    "kinetic_energy_spectrum",
+    "rollout_stability",
+    "shallow_water_invariants",
+    "sphere_grid",
+    "sphere_quadrature_weights",
+    "spectrum_ratio_small_scales",
 ]
