@@ -1,4 +1,8 @@
-"""Pangu-style 3D Earth-specific transformer (importing this package registers model ``"pangu"``)."""
+"""Pangu-style 3D Earth-specific transformer (importing this package registers model ``"pangu"``).
+
+``PanguConfig(n_upper_vars=0)`` is the surface-only mode: Pangu-lite on single-layer data, the 3-D
+Earth-specific transformer with one vertical level (level-less fields such as shallow-water z, u, v).
+"""
 
 from .attention import (
     MASK_VALUE,

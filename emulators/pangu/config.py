@@ -6,6 +6,9 @@ networks", Nature 619, 2023; official pseudocode ``198808xc/Pangu-Weather/pseudo
 13 pressure levels, 5 upper-air variables (Z, Q, T, U, V), 4 surface variables (MSLP, U10, V10, T2M)
 and 3 constant masks (land-sea, soil type, topography) on the 0.25° 721 × 1440 grid:
 64,220,169 parameters, of which 40,379,904 are Earth-specific bias tables.
+
+Surface-only mode (``n_upper_vars = 0``): Pangu-lite on single-layer data, the 3-D Earth-specific
+transformer with one vertical level (e.g. a shallow-water model's z, u, v without a ``level`` axis).
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ class PanguConfig:
         (32, 64) at 5.625°. The Earth-specific bias has one set per window type, and the number of
         window types depends on the grid, so a model is built for one grid.
     n_levels: pressure levels L of the upper-air input. n_upper_vars / n_surface_vars: V_up / V_sfc.
+        ``n_upper_vars = 0`` is the surface-only mode (Pangu-lite on single-layer data: the 3-D
+        Earth-specific transformer with one vertical level): the token volume is the surface level alone
+        (Z = 1), there is no upper-air Conv3d / ConvTranspose3d, the windows are one level deep
+        (``window_size[0]`` and ``patch_size[0]`` are not used) and ``n_levels`` only sets the level
+        axis of the empty upper-air tensors. ``n_surface_vars >= 1`` always.
     n_masks: constant 2D fields concatenated to the surface input (0: none).
     patch_size: (levels, lat, lon) of a patch; the surface uses (lat, lon).
     embed_dim: C of stages 1 and 4 (stages 2 and 3 use 2C).
@@ -80,7 +88,14 @@ class PanguConfig:
         if min(self.depths) < 0:
             raise EmulatorInputError(f"PanguConfig.depths must be non-negative, got {self.depths!r}")
         for key in ("n_levels", "n_upper_vars", "n_surface_vars", "embed_dim"):
-            setattr(self, key, check_int("PanguConfig", key, getattr(self, key)))
+            minimum = 0 if key == "n_upper_vars" else 1
+            if key == "n_surface_vars" and self.n_upper_vars == 0 and _is_zero(self.n_surface_vars):
+                raise EmulatorInputError(
+                    "PanguConfig: n_upper_vars = 0 and n_surface_vars = 0, the model has no variable to "
+                    "predict; the surface-only mode needs n_surface_vars >= 1 (level-less fields are "
+                    "surface variables)"
+                )
+            setattr(self, key, check_int("PanguConfig", key, getattr(self, key), minimum=minimum))
         self.n_masks = check_int("PanguConfig", "n_masks", self.n_masks, minimum=0)
         self.mlp_ratio = check_real("PanguConfig", "mlp_ratio", self.mlp_ratio)
         self.drop_path_rate = check_real("PanguConfig", "drop_path_rate", self.drop_path_rate)
@@ -101,6 +116,22 @@ class PanguConfig:
             raise EmulatorInputError(
                 f"PanguConfig.norm_placement must be one of {_NORM_PLACEMENTS}, got {self.norm_placement!r}"
             )
+
+    @property
+    def surface_only(self) -> bool:
+        """Whether this is the surface-only mode (``n_upper_vars == 0``, one vertical token level)."""
+        return self.n_upper_vars == 0
+
+    @property
+    def effective_window_size(self) -> tuple[int, int, int]:
+        """The attention window (levels, lat, lon) in tokens: ``window_size``, or ``(1, w_h, w_w)`` in the
+        surface-only mode (Z = 1, so a deeper window would only attend to zero padding)."""
+        return (1, *self.window_size[1:]) if self.surface_only else self.window_size
+
+
+def _is_zero(value: Any) -> bool:
+    """Whether ``value`` is the integer 0 (not ``False``)."""
+    return not isinstance(value, bool) and isinstance(value, int) and value == 0
 
 
 PANGU_PRESETS: dict[str, dict[str, Any]] = {
@@ -138,11 +169,12 @@ def pangu_preset(name: str, **overrides: Any) -> PanguConfig:
 def pangu_token_grids(config: PanguConfig) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Token grids ``((Z, H1, W1), (Z, H2, W2))`` of stages 1/4 and 2/3 (before window padding).
 
-    ``Z = ceil(L / p_z) + 1`` (upper-air patches plus the surface level), ``H1 = ceil(n_lat / p_lat)``,
+    ``Z = ceil(L / p_z) + 1`` (upper-air patches plus the surface level; ``Z = 1`` in the surface-only
+    mode ``n_upper_vars = 0``), ``H1 = ceil(n_lat / p_lat)``,
     ``W1 = ceil(n_lon / p_lon)``, ``H2 = ceil(H1 / 2)``, ``W2 = ceil(W1 / 2)``. Paper: (8, 181, 360) and
     (8, 91, 180).
     """
     pz, ph, pw = config.patch_size
-    z = math.ceil(config.n_levels / pz) + 1
+    z = 1 if config.surface_only else math.ceil(config.n_levels / pz) + 1
     h1, w1 = math.ceil(config.grid[0] / ph), math.ceil(config.grid[1] / pw)
     return (z, h1, w1), (z, math.ceil(h1 / 2), math.ceil(w1 / 2))

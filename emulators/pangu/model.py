@@ -14,6 +14,14 @@ Corrections of the official pseudocode (reference A5): tensors are (pressure, la
 with window (2, 6, 12); layer2/layer3 take drop-path rates ``[d1:]`` (not ``[6:]``); the surface is
 level 0 in both embedding and recovery.
 
+Surface-only mode (``config.n_upper_vars = 0``): Pangu-lite on single-layer data, the 3-D
+Earth-specific transformer with one vertical level. For level-less fields (a shallow-water model's
+z, u, v on (time, latitude, longitude)) every variable is a surface variable; the token volume is the
+surface level alone, ``(B, 1, H1, W1, C)``, the upper-air Conv3d / ConvTranspose3d are absent (no
+parameters), the windows are ``(1, w_h, w_w)`` (:attr:`PanguConfig.effective_window_size`), so the
+Earth-specific bias table has ``(2w_w − 1)·w_h²`` rows and one window type per latitude window, and
+``upper`` is ``None`` or an empty ``(B, 0, L, H, W)`` tensor.
+
 Constant masks: a buffer ``constant_masks`` ``(n_masks, H, W)`` (zeros until
 :meth:`PanguModel.set_constant_masks` is called; saved with the weights) or a ``masks`` argument
 ``(n_masks, H, W)`` / ``(B, n_masks, H, W)`` to :meth:`PanguModel.forward`. They enter as given:
@@ -51,7 +59,9 @@ class PatchEmbedding(nn.Module):
 
     Zero-pads (split half before / half after) to multiples of the patch, applies
     ``Conv3d(V_up → C, kernel = stride = patch)`` and ``Conv2d(V_sfc + M → C, patch[1:])`` and stacks
-    the surface as level 0 in front of the ``ceil(L / p_z)`` upper-air levels.
+    the surface as level 0 in front of the ``ceil(L / p_z)`` upper-air levels. Surface-only mode
+    (``n_upper_vars = 0``): no Conv3d (``conv`` is None), the tokens are ``(B, 1, H1, W1, C)`` and
+    ``upper`` is ignored (None or an empty tensor).
     """
 
     def __init__(self, config: PanguConfig):
@@ -60,17 +70,21 @@ class PatchEmbedding(nn.Module):
         self.pad_z = _split_pad(config.n_levels, pz)
         self.pad_h = _split_pad(config.grid[0], ph)
         self.pad_w = _split_pad(config.grid[1], pw)
-        self.conv = nn.Conv3d(
-            config.n_upper_vars, config.embed_dim, config.patch_size, stride=config.patch_size
+        self.conv = (
+            None
+            if config.surface_only
+            else nn.Conv3d(config.n_upper_vars, config.embed_dim, config.patch_size, stride=config.patch_size)
         )
         self.conv_surface = nn.Conv2d(
             config.n_surface_vars + config.n_masks, config.embed_dim, (ph, pw), stride=(ph, pw)
         )
 
-    def forward(self, upper: torch.Tensor, surface: torch.Tensor) -> torch.Tensor:
-        upper = F.pad(upper, (*self.pad_w, *self.pad_h, *self.pad_z))
+    def forward(self, upper: torch.Tensor | None, surface: torch.Tensor) -> torch.Tensor:
         surface = F.pad(surface, (*self.pad_w, *self.pad_h))
-        x = torch.cat([self.conv_surface(surface)[:, :, None], self.conv(upper)], dim=2)  # (B, C, Z, H1, W1)
+        x = self.conv_surface(surface)[:, :, None]  # (B, C, 1, H1, W1)
+        if self.conv is not None:
+            upper = F.pad(upper, (*self.pad_w, *self.pad_h, *self.pad_z))
+            x = torch.cat([x, self.conv(upper)], dim=2)  # (B, C, Z, H1, W1)
         return x.permute(0, 2, 3, 4, 1)
 
 
@@ -78,13 +92,18 @@ class PatchRecovery(nn.Module):
     """Tokens ``(B, Z, H1, W1, 2C)`` → upper ``(B, V_up, L, H, W)``, surface ``(B, V_sfc, H, W)``.
 
     ``ConvTranspose3d(2C → V_up, patch)`` on levels 1…Z−1, ``ConvTranspose2d(2C → V_sfc, patch[1:])`` on
-    level 0, then the embedding's padding is cropped.
+    level 0, then the embedding's padding is cropped. Surface-only mode: no ConvTranspose3d (``conv`` is
+    None); the upper output is an empty ``(B, 0, L, H, W)`` tensor.
     """
 
     def __init__(self, config: PanguConfig, embedding: PatchEmbedding):
         super().__init__()
         dim = 2 * config.embed_dim
-        self.conv = nn.ConvTranspose3d(dim, config.n_upper_vars, config.patch_size, stride=config.patch_size)
+        self.conv = (
+            None
+            if config.surface_only
+            else nn.ConvTranspose3d(dim, config.n_upper_vars, config.patch_size, stride=config.patch_size)
+        )
         self.conv_surface = nn.ConvTranspose2d(
             dim, config.n_surface_vars, config.patch_size[1:], stride=config.patch_size[1:]
         )
@@ -93,10 +112,12 @@ class PatchRecovery(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x.permute(0, 4, 1, 2, 3)  # (B, 2C, Z, H1, W1)
-        upper = self.conv(x[:, :, 1:])
         surface = self.conv_surface(x[:, :, 0])
         (z0, h0, w0), (nz, nh, nw) = self.start, self.size
-        upper = upper[:, :, z0 : z0 + nz, h0 : h0 + nh, w0 : w0 + nw]
+        if self.conv is None:
+            upper = surface.new_zeros(surface.shape[0], 0, nz, nh, nw)
+        else:
+            upper = self.conv(x[:, :, 1:])[:, :, z0 : z0 + nz, h0 : h0 + nh, w0 : w0 + nw]
         return upper, surface[:, :, h0 : h0 + nh, w0 : w0 + nw]
 
 
@@ -144,6 +165,10 @@ class PanguModel(nn.Module):
     (normalised fields; the grid must be ``config.grid``) → ``(upper, surface)`` of the same shapes.
     :meth:`forward_stacked` takes and returns one tensor ``(B, V_sfc + V_up·L, H, W)`` (surface channels
     first, then upper air variable-major: ``v0 l0, v0 l1, …``).
+
+    Surface-only mode (``config.n_upper_vars = 0``, Pangu-lite on single-layer data: the 3-D
+    Earth-specific transformer with one vertical level): ``upper`` is ``None`` or ``(B, 0, L, H, W)``,
+    the returned upper is ``(B, 0, L, H, W)``, and :meth:`forward_stacked` takes ``(B, V_sfc, H, W)``.
     """
 
     def __init__(self, config: PanguConfig):
@@ -155,7 +180,7 @@ class PanguModel(nn.Module):
         d1, d2, d3, d4 = config.depths
         rates1, rates2 = _drop_path_rates(config)
         common = {
-            "window_size": config.window_size,
+            "window_size": config.effective_window_size,
             "mlp_ratio": config.mlp_ratio,
             "norm_placement": config.norm_placement,
             "use_checkpoint": config.use_checkpoint,
@@ -189,14 +214,27 @@ class PanguModel(nn.Module):
             raise EmulatorInputError("masks: contain NaN or infinite values (fill land/sea gaps first)")
         self.constant_masks.copy_(masks)
 
-    def _check_inputs(self, upper: torch.Tensor, surface: torch.Tensor) -> None:
+    def _check_inputs(self, upper: torch.Tensor | None, surface: torch.Tensor) -> None:
         cfg = self.config
-        like = self.embedding.conv.weight
+        like = self.embedding.conv_surface.weight
         axes = ("batch", "variables", "levels", "latitudes", "longitudes")
-        check_tensor("upper", upper, ("B", cfg.n_upper_vars, cfg.n_levels, *cfg.grid), like=like, axes=axes)
+        if upper is None:
+            if not cfg.surface_only:
+                raise EmulatorInputError(
+                    f"upper: None, but the model takes {cfg.n_upper_vars} upper-air variables on "
+                    f"{cfg.n_levels} levels (only the surface-only mode n_upper_vars = 0 allows None)"
+                )
+        else:
+            check_tensor(
+                "upper", upper, ("B", cfg.n_upper_vars, cfg.n_levels, *cfg.grid), like=like, axes=axes
+            )
         check_tensor(
             "surface", surface, ("B", cfg.n_surface_vars, *cfg.grid), like=like, axes=axes[:2] + axes[3:]
         )
+        if upper is None:
+            if surface.shape[0] < 1:
+                raise EmulatorInputError(f"surface: empty batch, got shape {tuple(surface.shape)}")
+            return
         if upper.shape[0] < 1:
             raise EmulatorInputError(f"upper: empty batch, got shape {tuple(upper.shape)}")
         if surface.shape[0] != upper.shape[0]:
@@ -205,11 +243,14 @@ class PanguModel(nn.Module):
             )
 
     def forward(
-        self, upper: torch.Tensor, surface: torch.Tensor, masks: torch.Tensor | None = None
+        self, upper: torch.Tensor | None, surface: torch.Tensor, masks: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next ``(upper, surface)``; ``masks`` ``(n_masks, H, W)`` or ``(B, n_masks, H, W)`` overrides the buffer."""
+        """Next ``(upper, surface)``; ``masks`` ``(n_masks, H, W)`` or ``(B, n_masks, H, W)`` overrides the buffer.
+
+        ``upper`` may be None in the surface-only mode; the returned upper is then ``(B, 0, L, H, W)``.
+        """
         self._check_inputs(upper, surface)
-        b = upper.shape[0]
+        b = surface.shape[0]
         if self.config.n_masks:
             masks = self.constant_masks if masks is None else masks
             if not isinstance(masks, torch.Tensor) or not torch.is_floating_point(masks):
@@ -239,7 +280,8 @@ class PanguModel(nn.Module):
         return self.recovery(torch.cat([skip, x], dim=-1))
 
     def split_channels(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, V_sfc + V_up·L, H, W)`` → ``upper (B, V_up, L, H, W)``, ``surface (B, V_sfc, H, W)``."""
+        """``(B, V_sfc + V_up·L, H, W)`` → ``upper (B, V_up, L, H, W)``, ``surface (B, V_sfc, H, W)``
+        (``upper`` is ``(B, 0, L, H, W)`` in the surface-only mode)."""
         cfg = self.config
         want = cfg.n_surface_vars + cfg.n_upper_vars * cfg.n_levels
         check_tensor(
