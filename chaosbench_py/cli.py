@@ -197,7 +197,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.run, args.out, data_path=args.data, test=args.test, n_inits=args.n_inits, n_steps=args.steps,
         members=args.members, perturbation_std=args.perturbation, climatology=args.climatology,
         test_data=args.test_data, time_step=args.time_step, true_spectrum=spectrum, seed=args.seed,
-        compose=compose or None, overwrite=args.overwrite, resume=args.resume,
+        compose=compose or None, physics=args.physics, physics_inits=args.physics_inits,
+        physics_days=args.physics_days, lyapunov_steps=args.lyapunov_steps, overwrite=args.overwrite, resume=args.resume,
     )  # fmt: skip
     print(f"evaluation: {path}")
     return 0
@@ -390,6 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--compose", action="append", metavar="LEAD=RUN",
                     help="gridded: add a model of LEAD base steps (e.g. 4=runs/fno_24h for a 6-hourly base run); "
                     "forecasts combine the models by Pangu's rule (repeatable)")  # fmt: skip
+    pe.add_argument("--physics", action="store_true",
+                    help="gridded shallow-water runs: physics of the rollout (year-long stability, conservation, "
+                    "spectra, Lyapunov exponents of model and solver) in OUT/physics")  # fmt: skip
+    pe.add_argument("--physics-inits", type=int, default=4, help="--physics: long rollouts (default 4)")
+    pe.add_argument("--physics-days", type=float, default=365.0, help="--physics: rollout length in days (default 365)")
+    pe.add_argument("--lyapunov-steps", type=int, default=40,
+                    help="--physics: tangent steps of the Lyapunov runs (default 40; 0 skips them)")  # fmt: skip
     pe.add_argument("--seed", type=int, default=0)
     pe.add_argument("--overwrite", action="store_true",
                     help="replace an existing non-empty OUT (once the new evaluation is complete)")  # fmt: skip

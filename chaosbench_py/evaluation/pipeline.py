@@ -140,7 +140,7 @@ def _compose(model, extra, compose: dict[int, str] | None) -> Any:
 
 
 def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_steps, members,
-                      perturbation_std, climatology, seed, compose=None) -> dict[str, Any]:  # fmt: skip
+                      perturbation_std, climatology, seed, compose=None, physics=None) -> dict[str, Any]:  # fmt: skip
     from chaosbench_py.data import climatology as doy_climatology
     from chaosbench_py.data import open_gridded, year_range
 
@@ -188,6 +188,16 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
         _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
     scorecards_to_csv(cards, out / "scores.csv", overwrite=True)  # in the staging folder: a resume redoes it
     score_uncertainty(forecast, truth, clim, out, seed=seed)  # per_init/, intervals.csv, paired_tests.csv
+    if physics:
+        from .physics import physics_of_rollout, solver_map_for, store_attrs
+
+        long_inits = _pick_inits(test_times, physics["n_inits"], 0, step)
+        physics_of_rollout(
+            model, extra, data, out, init_times=long_inits, statistics=statistics_from_metadata(extra),
+            days=physics["days"], lyapunov_steps=physics["lyapunov_steps"],
+            solver_map=solver_map_for(data, step, store_attrs(data_path or extra["data_path"])),
+            truth_times=test_times.values, seed=seed,
+        )  # fmt: skip
     return {"variables": variables, "levels": levels, "n_inits": len(inits), "n_steps": n_steps,
             "step": str(pd.Timedelta(step)), "climatology": kind, "members": members,
             "scorecards": sorted(cards), "metrics": list(metrics),
@@ -278,7 +288,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def _remove_temporaries(staging: Path) -> None:
     """Delete the hidden temporary files/folders a killed atomic write leaves (``.<name>.<random>``);
     the forecast store is left to :class:`~chaosbench_py.data.ForecastWriter`, which repairs it."""
-    for folder in (staging, staging / "scorecards", staging / "per_init"):
+    for folder in (staging, staging / "scorecards", staging / "per_init", staging / "physics"):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
@@ -316,6 +326,10 @@ def evaluate_run(
     max_test_points: int = 20_000,
     seed: int = 0,
     compose: dict[int, str] | None = None,
+    physics: bool = False,
+    physics_inits: int = 4,
+    physics_days: float = 365.0,
+    lyapunov_steps: int = 40,
     overwrite: bool = False,
     resume: bool = False,
 ) -> Path:
@@ -328,6 +342,11 @@ def evaluate_run(
     ``k`` forecast uses the largest model lead dividing ``k``; ``rollout_gridded`` with a mapping).
     The scores are the registered ones with ``evaluate=True`` (``physics_metrics.weather.SCORES``;
     ensemble scores only with ``members > 1``).
+    ``physics`` (shallow-water runs: ``z, u, v`` channels) adds the physics of the rollout
+    (:func:`chaosbench_py.evaluation.physics.physics_of_rollout`, ``OUT/physics/``): ``physics_inits``
+    rollouts of ``physics_days`` from initial times spread over the test period (stability, conservation,
+    spectra) and the leading Lyapunov exponents of the model and of the solver from
+    ``lyapunov_steps`` tangent steps (0 skips them).
     Trajectory runs: ``test_data`` (default: the held-out end of the training file), ``time_step``
     (default: the store's time axis), ``true_spectrum`` (default: estimated from the data).
 
@@ -341,6 +360,16 @@ def evaluate_run(
         raise InputError(f"climatology={climatology!r}: expected auto, doy, mean or none")
     _check_options(n_inits=n_inits, n_steps=n_steps, members=members, perturbation_std=perturbation_std,
                    time_step=time_step, true_spectrum=true_spectrum, max_test_points=max_test_points)  # fmt: skip
+    if physics:
+        for key, value, low in (("physics_inits", physics_inits, 1), ("lyapunov_steps", lyapunov_steps, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"{key}={value!r}: expected an integer ≥ {low}")
+        if (
+            isinstance(physics_days, bool)
+            or not isinstance(physics_days, int | float)
+            or not physics_days > 0
+        ):
+            raise InputError(f"physics_days={physics_days!r}: expected a positive number of days")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(
@@ -352,7 +381,9 @@ def evaluate_run(
                "climatology": climatology, "test_data": test_data, "time_step": time_step,
                "true_spectrum": None if true_spectrum is None else [float(v) for v in true_spectrum],
                "max_test_points": max_test_points, "seed": seed,
-               "compose": None if not compose else {str(k): str(Path(v).resolve()) for k, v in compose.items()}}  # fmt: skip
+               "compose": None if not compose else {str(k): str(Path(v).resolve()) for k, v in compose.items()},
+               "physics": None if not physics else {"n_inits": int(physics_inits), "days": float(physics_days),
+                                                    "lyapunov_steps": int(lyapunov_steps)}}  # fmt: skip
     request = {"model_path": str(path.resolve()), "model_sha256": _sha256(path),
                **json.loads(json.dumps(options, default=str))}  # fmt: skip
     staging = out.parent / f".{out.name}.partial"
@@ -400,8 +431,12 @@ def evaluate_run(
         if extra["kind"] == "gridded":
             info = _evaluate_gridded(model, extra, staging, data_path=data_path, test=test, n_inits=n_inits,
                                      n_steps=n_steps, members=members, perturbation_std=perturbation_std,
-                                     climatology=climatology, seed=seed, compose=compose)  # fmt: skip
+                                     climatology=climatology, seed=seed, compose=compose,
+                                     physics=options["physics"])  # fmt: skip
         else:
+            if physics:
+                raise InputError("physics=True (--physics): only for gridded shallow-water runs, this run is "
+                                 f"{extra['kind']!r}")  # fmt: skip
             info = _evaluate_trajectories(model, extra, staging, data_path=data_path, test_data=test_data,
                                           time_step=time_step, true_spectrum=true_spectrum,
                                           max_test_points=max_test_points)  # fmt: skip
@@ -430,6 +465,7 @@ def build_report(
     in ``out_dir`` — default ``eval_dir`` — when ``None``) and return it (call ``.write()`` to write)."""
     from chaosbench_py.data import open_forecast, open_gridded
     from chaosbench_py.report import Report, add_dynamics_section, add_weather_section
+    from chaosbench_py.report.physics_section import add_physics_section
 
     eval_dir = Path(eval_dir)
     meta_path = eval_dir / "evaluation.json"
@@ -471,6 +507,7 @@ def build_report(
             report, name, forecast, data, cards, variables=variables, map_lead_times=map_leads
         )
         add_uncertainty_table(report, eval_dir)
+        add_physics_section(report, eval_dir, name)
     else:
         ev = read_dynamics_evaluation(eval_dir / "dynamics.json")
         test = np.load(eval_dir / "test_series.npy")

@@ -1,0 +1,396 @@
+"""The physics of a rollout: conservation, spectra after long rollouts, stability, Lyapunov spectrum.
+
+:func:`physics_of_rollout` judges a gridded shallow-water emulator by what its dynamics do, not by its
+scores (issue #15; ChaosBench's physics-based metrics and the SFNO paper's stability claim):
+
+* **stability** — the model rolled out autoregressively for ``days`` (default one simulated year) from
+  ``n_inits`` initial states (:func:`rollout_gridded` with ``on_nonfinite="record"``): bounded or not,
+  the lead of blow-up, and the climate it settles into — area mean and variance of ``z`` over the last
+  quarter of the rollout against the truth's (:func:`physics_metrics.weather.rollout_stability`);
+* **conservation** — global mass, total energy and potential enstrophy of every forecast state
+  (:func:`physics_metrics.weather.shallow_water_invariants`) and their relative drift per simulated day
+  (:func:`physics_metrics.weather.conservation_drift`), for the model and for the truth over the same
+  valid times (the first ``conservation_days``, where the data hold the truth) and for the model over
+  the whole rollout;
+* **spectra** — the kinetic-energy spectrum on the sphere (spherical harmonics of vorticity and
+  divergence, :func:`physics_metrics.weather.kinetic_energy_spectrum`) of the model at the leads
+  closest to ``spectrum_days`` (1, 30, 365 d), averaged over inits, against the truth's climatological
+  spectrum (the mean over the truth's times), and the ratio over the smallest resolved quarter of
+  wavenumbers (:func:`physics_metrics.weather.spectrum_ratio_small_scales`: ≪ 1 blurring, ≫ 1 noise);
+* **Lyapunov spectrum** — the leading ``k`` exponents of the model's one-step map and of the solver over
+  the same step from the same states (:func:`compare_lyapunov_spectra`), when a solver is given.
+
+Everything is written under ``OUT/physics/`` (``long_rollout.zarr``, ``invariants.nc``, ``spectra.nc``,
+``stability.nc``, ``lyapunov.nc``) and summarised in ``OUT/physics/summary.json`` for the report
+(:func:`add_physics_section`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from physics_metrics.weather import (
+    conservation_drift,
+    kinetic_energy_spectrum,
+    rollout_stability,
+    shallow_water_invariants,
+    spectrum_ratio_small_scales,
+)
+
+from ..errors import InputError
+from ..files import atomic_output, atomic_write_text
+from .rollout import rollout_gridded
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PHYSICS_VARIABLES",
+    "physics_of_rollout",
+    "read_physics_summary",
+    "solver_map_for",
+    "store_attrs",
+    "truth_state",
+]
+
+#: The variables a shallow-water physics evaluation needs in the model's channels.
+PHYSICS_VARIABLES = ("z", "u", "v")
+_INVARIANTS = ("mass", "total_energy", "potential_enstrophy")
+
+
+def _spread(times: pd.DatetimeIndex, n: int) -> np.ndarray:
+    idx = np.unique(np.linspace(0, times.size - 1, min(n, times.size)).round().astype(int))
+    return times[idx].values
+
+
+def _atomic_nc(ds: xr.Dataset, path: Path) -> None:
+    with atomic_output(path, ".nc") as tmp:
+        ds.to_netcdf(tmp)
+
+
+def _days(leads: Any) -> np.ndarray:
+    return np.asarray(leads) / np.timedelta64(1, "D")
+
+
+def _constants(data: xr.Dataset) -> dict[str, Any]:
+    return {"zs": data["zs"]} if "zs" in data.data_vars else {}
+
+
+_CONSTANT_KEYS = {  # name -> (attribute names a simulator may record it under, default)
+    "radius": (("radius", "radius_m"), 6.37122e6),
+    "gravity": (("gravity", "gravity_m_per_s2"), 9.80616),
+    "omega": (("omega", "omega_per_s"), 7.292e-5),
+}
+
+
+def _physics_constants(data: xr.Dataset) -> dict[str, float]:
+    """Sphere radius, gravity and rotation rate from the dataset's attrs (the solver's defaults otherwise)."""
+    out = {}
+    for name, (keys, default) in _CONSTANT_KEYS.items():
+        out[name] = float(next((data.attrs[k] for k in keys if k in data.attrs), default))
+    return out
+
+
+def _truncation(attrs: dict[str, Any]) -> tuple[int | None, int | None]:
+    found = re.search(r"lmax=(\d+), mmax=(\d+)", str(attrs.get("truncation", "")))
+    return (int(found.group(1)), int(found.group(2))) if found else (None, None)
+
+
+def store_attrs(path: str | Path) -> dict[str, Any]:
+    """The global attributes of a zarr / netCDF store as written (the canonical loaders replace them with
+    the schema's provenance; a simulator's parameters live here). ``{}`` when they cannot be read."""
+    try:
+        opener = (
+            xr.open_zarr
+            if Path(path).suffix == ".zarr" or (Path(path) / ".zgroup").exists()
+            else xr.open_dataset
+        )
+        with opener(path) as ds:
+            return dict(ds.attrs)
+    except Exception as err:  # noqa: BLE001 - a store we cannot read has no simulator to rebuild
+        logger.info("store_attrs: %s: %s", path, err)
+        return {}
+
+
+def solver_map_for(
+    data: xr.Dataset, step: np.timedelta64, attrs: dict[str, Any] | None = None
+) -> Callable | None:
+    """The simulator that made ``data`` as a grid map over one model ``step`` (``solver_step_map``), rebuilt
+    from the parameters the simulator recorded in its attributes (``attrs``, default ``data.attrs``; for a
+    store opened through the canonical loaders pass :func:`store_attrs` of the path); None for data of
+    another origin (ERA5, a store without those attrs) — the physics evaluation then skips the truth's
+    exponents."""
+    from ..simulate.shallow_water import ShallowWaterSolver
+    from .emulator_lyapunov import solver_step_map
+
+    attrs = dict(data.attrs if attrs is None else attrs)
+    source = str(attrs.get("source", ""))
+    step_seconds = float(step / np.timedelta64(1, "s"))
+    lmax, mmax = _truncation(attrs)
+    if source.startswith("chaosbench_py.simulate.forced_shallow_water"):
+        from ..simulate.forced_shallow_water_data import solver_from_attrs
+
+        solver, substep, season_seconds = solver_from_attrs(
+            attrs, nlat=data.sizes["latitude"], nlon=data.sizes["longitude"]
+        )
+        return solver_step_map(_SeasonFixed(solver, season_seconds), step_seconds, substep)
+    if source.startswith("chaosbench_py.simulate.shallow_water"):
+        solver = ShallowWaterSolver(
+            data.sizes["latitude"], data.sizes["longitude"], grid=str(attrs.get("grid_type", "legendre-gauss")),
+            lmax=lmax, mmax=mmax, radius=float(attrs["radius_m"]), omega=float(attrs["omega_per_s"]),
+            gravity=float(attrs["gravity_m_per_s2"]), mean_depth=float(attrs["mean_depth_m"]),
+            hyperdiffusion_order=int(attrs["hyperdiffusion_order"]),
+            hyperdiffusion_time=float(attrs["hyperdiffusion_efold_seconds_at_lmax"]),
+        )  # fmt: skip
+        return solver_step_map(solver, step_seconds, float(attrs["dt_seconds"]))
+    logger.info("solver_map_for: data of source %r: no solver to compare the exponents with", source)
+    return None
+
+
+class _SeasonFixed:
+    """A forced solver whose seasonal forcing is held at ``t`` seconds: an autonomous map (the emulator has
+    no clock either), so the truth's exponents are those of the flow at that season."""
+
+    def __init__(self, solver: Any, t: float) -> None:
+        self.solver, self.t = solver, float(t)
+        self.sht = solver.sht
+
+    def step(self, state: Any, dt: float) -> Any:
+        return self.solver.step(state, dt, t=self.t)
+
+    def to_grid(self, state: Any) -> Any:
+        return self.solver.to_grid(state)
+
+    def default_dt(self) -> float:
+        return float(self.solver.default_dt())
+
+
+def _truth_invariants(
+    data: xr.Dataset, inits: np.ndarray, leads: np.ndarray, consts: dict
+) -> xr.Dataset | None:
+    """Invariants of the truth at every (init, lead) valid time the data hold, NaN elsewhere."""
+    times = data.indexes["time"]
+    valid = inits[:, None] + leads[None, :]
+    have = np.isin(valid, times.values)
+    if not have.any():
+        return None
+    wanted = np.unique(valid[have])
+    inv = shallow_water_invariants(
+        data[list(PHYSICS_VARIABLES) + (["zs"] if "zs" in data else [])].sel(time=wanted), **consts
+    )
+    out = {}
+    for name in _INVARIANTS:
+        arr = np.full(valid.shape, np.nan)
+        series = inv[name].to_series()
+        arr[have] = series.reindex(pd.DatetimeIndex(valid[have])).to_numpy()
+        out[name] = xr.DataArray(
+            arr, dims=("init_time", "lead_time"), coords={"init_time": inits, "lead_time": leads}
+        )
+    return xr.Dataset(out)
+
+
+def _window(ds: xr.Dataset, days: float) -> xr.Dataset:
+    keep = _days(ds["lead_time"].values) <= days + 1e-9
+    return ds.isel(lead_time=np.flatnonzero(keep))
+
+
+def _drift_summary(inv: xr.Dataset) -> dict[str, float]:
+    drift = conservation_drift(inv)
+    return {name: float(drift[f"{name}_drift_per_day"].median()) for name in _INVARIANTS}
+
+
+def physics_of_rollout(
+    model: Any,
+    extra: dict[str, Any],
+    data: xr.Dataset,
+    out_dir: str | Path,
+    *,
+    init_times: Sequence[Any],
+    statistics: xr.Dataset,
+    days: float = 365.0,
+    conservation_days: float = 30.0,
+    spectrum_days: Sequence[float] = (1.0, 30.0, 365.0),
+    truth_times: Sequence[Any] | None = None,
+    solver_map: Callable | None = None,
+    lyapunov_inits: int = 4,
+    lyapunov_steps: int = 40,
+    lyapunov_transient: int = 4,
+    k: int = 8,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run the physics evaluation (module docstring) of a gridded emulator; returns the summary dict.
+
+    Args:
+        model, extra: the emulator and its checkpoint metadata (``_load_run``); its channels must include
+            ``z``, ``u``, ``v`` (m² s⁻², m s⁻¹) on one level-less grid.
+        data: the canonical dataset (``time, latitude, longitude``) the inits are read from (with a static
+            ``zs`` if the flow has topography; physical constants from its attrs when present).
+        out_dir: the evaluation folder (``physics/`` is created in it).
+        init_times: ≥ 1 initial times of ``data`` for the long rollouts (the first ``lyapunov_inits`` also
+            start the Lyapunov runs).
+        statistics: the model's normalisation (``statistics_from_metadata``).
+        days: length of the long rollouts (simulated days; ``ceil(days / step)`` model steps).
+        conservation_days: window of the model-vs-truth drift comparison.
+        spectrum_days: leads (days) at which spectra are compared (the nearest lead ≤ ``days``).
+        truth_times: the truth's times for its climatology (default: every time after the first init).
+        solver_map: the solver over one model step as a grid map on ``(z, u, v)`` (``solver_step_map``);
+            None skips the truth's exponents (the model's are still computed).
+        lyapunov_inits, lyapunov_steps, lyapunov_transient, k: the Lyapunov runs (``k`` leading exponents;
+            ``lyapunov_steps = 0`` skips them).
+    """
+    from .emulator_lyapunov import compare_lyapunov_spectra, emulator_step_map
+
+    out = Path(out_dir) / "physics"
+    out.mkdir(parents=True, exist_ok=True)
+    variables = list(extra["run_config"]["data"]["variables"])
+    missing = [v for v in PHYSICS_VARIABLES if v not in variables]
+    if missing:
+        raise InputError(
+            f"physics evaluation: the model's variables {variables} lack {missing}; the conservation laws "
+            "and kinetic-energy spectra of shallow water need z, u and v"
+        )
+    if extra["run_config"]["data"].get("levels"):
+        raise InputError(
+            "physics evaluation: needs single-level (shallow-water) data; the model was trained on levels"
+        )
+    for v in PHYSICS_VARIABLES:
+        if v not in data.data_vars:
+            raise InputError(
+                f"physics evaluation: the dataset has no {v!r} (has {sorted(map(str, data.data_vars))})"
+            )
+    step = np.timedelta64(int(round(extra["schema"]["time_step_seconds"])), "s")
+    n_steps = max(1, int(math.ceil(days * 86400.0 / (step / np.timedelta64(1, "s")) - 1e-9)))
+    inits = np.asarray(pd.DatetimeIndex(init_times).values)
+    consts = _physics_constants(data)
+    d = extra["run_config"]["data"]
+    constants = {c: data[c] for c in d.get("constants") or []}
+    forecast = rollout_gridded(
+        model, data, variables=variables, statistics=statistics, constants=constants or None,
+        init_times=inits, n_steps=n_steps, step=step, store=out / "long_rollout.zarr",
+        on_nonfinite="record", progress=progress,
+    )  # fmt: skip
+    phys = forecast[list(PHYSICS_VARIABLES)]
+    leads = forecast["lead_time"].values
+    zs = data["zs"] if "zs" in data.data_vars else None
+    if truth_times is None:
+        times = data.indexes["time"]
+        truth_times = times[times >= pd.Timestamp(inits.min())].values
+    truth = data[list(PHYSICS_VARIABLES)].sel(time=np.asarray(truth_times))
+
+    # conservation
+    inv_model = shallow_water_invariants(phys, zs=zs, **consts).load()
+    inv_truth = _truth_invariants(data, inits, leads, consts)
+    inv = xr.concat(
+        [inv_model] + ([inv_truth] if inv_truth is not None else []),
+        dim=xr.DataArray(["model", "truth"][: 1 + (inv_truth is not None)], dims="system", name="system"),
+    )
+    _atomic_nc(inv, out / "invariants.nc")
+    finite = np.isfinite(inv_model["mass"]).all("lead_time")
+    window = _window(inv_model.sel(init_time=finite), conservation_days) if bool(finite.any()) else None
+    conservation = {
+        "window_days": float(conservation_days),
+        "model_window": _drift_summary(window)
+        if window is not None and window.sizes["lead_time"] > 1
+        else None,
+        "truth_window": _drift_summary(_window(inv_truth, conservation_days))
+        if inv_truth is not None
+        else None,
+        "model_whole": _drift_summary(inv_model.sel(init_time=finite)) if bool(finite.any()) else None,
+    }
+
+    # spectra
+    truth_spec = kinetic_energy_spectrum(truth, radius=consts["radius"]).mean("time")
+    picks = sorted(
+        {int(np.argmin(np.abs(_days(leads) - dd))) for dd in spectrum_days if dd <= _days(leads)[-1] + 1e-9}
+    )
+    model_specs, ratios = [], {}
+    for i in picks:
+        sub = phys.isel(lead_time=i).load()
+        ok = np.isfinite(sub["u"]).all(("latitude", "longitude")) & np.isfinite(sub["v"]).all(
+            ("latitude", "longitude")
+        )
+        if not bool(ok.any()):
+            ratios[f"{_days(leads)[i]:g}"] = math.nan
+            continue
+        spec = kinetic_energy_spectrum(sub.sel(init_time=ok), radius=consts["radius"]).mean("init_time")
+        model_specs.append(spec.expand_dims(lead_days=[float(_days(leads)[i])]))
+        ratios[f"{_days(leads)[i]:g}"] = float(spectrum_ratio_small_scales(spec, truth_spec))
+    spectra = xr.Dataset({"truth": truth_spec})
+    if model_specs:
+        spectra["model"] = xr.concat(model_specs, dim="lead_days", coords="minimal", compat="override")
+    _atomic_nc(spectra, out / "spectra.nc")
+
+    # stability
+    stab = rollout_stability(phys, truth, variable="z")
+    _atomic_nc(stab.drop_vars([v for v in stab.data_vars if stab[v].dtype.kind == "m"]), out / "stability.nc")
+    blow = stab["blow_up_lead"].values
+    stability = {
+        "n_inits": int(inits.size),
+        "days": float(_days(leads)[-1]),
+        "n_bounded": int(np.asarray(stab["bounded"].values).sum()),
+        "blow_up_days": [
+            None if pd.isna(b) else float(_days(np.asarray([b]))[0]) for b in np.atleast_1d(blow)
+        ],
+        "final_mean_ratio": float(np.nanmedian(stab["mean_ratio"].values)),
+        "final_variance_ratio": float(np.nanmedian(stab["variance_ratio"].values)),
+    }
+
+    # Lyapunov spectra
+    lyap = None
+    if lyapunov_steps > 0 and lyapunov_inits > 0:
+        x0 = np.stack([truth_state(data, t, variables) for t in inits[:lyapunov_inits]])
+        model_map = emulator_step_map(model, statistics=statistics, channels=variables,
+                                      constants=constants or None, data=data, variables=variables)  # fmt: skip
+        if solver_map is not None and variables != list(PHYSICS_VARIABLES):
+            logger.warning(
+                "physics_of_rollout: channels %s are not (z, u, v): the solver's exponents are skipped",
+                variables,
+            )
+            solver_map = None
+        truth_map = solver_map if solver_map is not None else model_map
+        res = compare_lyapunov_spectra(
+            model_map, truth_map, x0, k=k, n_steps=lyapunov_steps, transient_steps=lyapunov_transient,
+            time_step_days=float(step / np.timedelta64(1, "D")), seed=seed,
+        )  # fmt: skip
+        if solver_map is None:
+            res = res.sel(system=["model"])
+        _atomic_nc(res, out / "lyapunov.nc")
+        lyap = {
+            sys_: {"lambda1_per_day": float(res["lambda1"].sel(system=sys_)),
+                   "doubling_time_days": float(res["doubling_time_days"].sel(system=sys_)),
+                   "ky_dimension": float(res["ky_dimension"].sel(system=sys_)),
+                   "exponents_per_day": [float(x) for x in res["exponent_median"].sel(system=sys_).values]}
+            for sys_ in res["system"].values
+        }  # fmt: skip
+        lyap["k"] = int(k)
+        lyap["n_inits"] = int(x0.shape[0])
+        lyap["n_steps"] = int(lyapunov_steps)
+    summary = {"conservation": conservation, "spectrum_ratio_small_scales": ratios, "stability": stability,
+               "lyapunov": lyap, "step": str(pd.Timedelta(step)), "n_steps": n_steps}  # fmt: skip
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    logger.info("physics_of_rollout: %s", summary)
+    return summary
+
+
+def truth_state(data: xr.Dataset, time: Any, variables: Sequence[str] = PHYSICS_VARIABLES) -> np.ndarray:
+    """``(C, H, W)`` float64 state of ``variables`` (default ``z, u, v``) of ``data`` at ``time``."""
+    s = data[list(variables)].sel(time=time)
+    return np.stack(
+        [np.asarray(s[v].transpose("latitude", "longitude").values, dtype=np.float64) for v in variables]
+    )
+
+
+def read_physics_summary(eval_dir: str | Path) -> dict[str, Any] | None:
+    """The ``physics/summary.json`` of an evaluation folder, or None when it has no physics evaluation."""
+    path = Path(eval_dir) / "physics" / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else None
