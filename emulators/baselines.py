@@ -78,9 +78,10 @@ def _check_gridded_config(owner: str, config, int_keys: tuple[str, ...]) -> None
         setattr(config, key, check_int(owner, key, getattr(config, key)))
     if hasattr(config, "padding_mode"):
         check_choice(owner, "padding_mode", config.padding_mode, ("zeros", "circular"))
-    if getattr(config, "residual", False) and config.in_channels != config.out_channels:
+    if getattr(config, "residual", False) and config.out_channels > config.in_channels:
         raise EmulatorInputError(
-            f"{owner}.residual needs in_channels == out_channels, got {config.in_channels} and {config.out_channels}"
+            f"{owner}.residual needs out_channels <= in_channels (the first out_channels inputs are the state), "
+            f"got {config.in_channels} and {config.out_channels}"
         )
 
 
@@ -191,7 +192,7 @@ class Climatology(nn.Module):
 @dataclass
 class UNetConfig:
     """``widths``: channels per level (ChaosBench: 64-128-256-512-1024); ``negative_slope`` of the
-    LeakyReLU; ``padding_mode``: ``"zeros"`` or ``"circular"``; ``residual``: add input to output."""
+    LeakyReLU; ``padding_mode``: ``"zeros"`` or ``"circular"``; ``residual``: add the state (the first ``out_channels`` inputs; constant fields follow it) to the output."""
 
     in_channels: int = 60
     out_channels: int = 60
@@ -260,7 +261,7 @@ class UNet(nn.Module):
                 h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = conv(torch.cat([skip, h], dim=1))
         out = self.out(h)
-        return out + x if self.config.residual else out
+        return out + x[:, : out.shape[1]] if self.config.residual else out
 
 
 # --------------------------------------------------------------------------------------------- ResNet
@@ -270,7 +271,7 @@ class UNet(nn.Module):
 class ResNetConfig:
     """``layers``: bottleneck blocks per stage (resnet50: 3, 4, 6, 3); ``base_width``: stem / first
     stage width (64); ``expansion``: bottleneck expansion (4); ``decoder_widths``: the up-blocks'
-    output channels (ChaosBench: 1024, 512, 256, 128, 64); ``residual``: add input to output."""
+    output channels (ChaosBench: 1024, 512, 256, 128, 64); ``residual``: add the state (the first ``out_channels`` inputs; constant fields follow it) to the output."""
 
     in_channels: int = 60
     out_channels: int = 60
@@ -360,4 +361,4 @@ class ResNetCNN(nn.Module):
         h = self.decoder(self.encoder(x))
         h = F.interpolate(h, size=x.shape[-2:], mode="bilinear", align_corners=False)
         out = self.out(h)
-        return out + x if self.config.residual else out
+        return out + x[:, : out.shape[1]] if self.config.residual else out

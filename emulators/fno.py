@@ -171,8 +171,8 @@ class FNOConfig:
     ``projection_channel_ratio``: hidden width of the lifting / projection MLPs relative to
     ``hidden_channels``. ``positional_embedding``: ``"none"`` or ``"grid"`` (append d coordinate
     channels in ``[0, 1)``; breaks translation equivariance). ``use_channel_mlp`` /
-    ``channel_mlp_expansion``: residual channel-MLP after each block. ``residual``: add the input to
-    the output (requires ``in_channels == out_channels``), i.e. predict the increment.
+    ``channel_mlp_expansion``: residual channel-MLP after each block. ``residual``: add the state (the first ``out_channels`` inputs;
+    constant fields follow it) to the output, i.e. predict the increment.
     """
 
     n_modes: tuple = (16, 16)
@@ -197,9 +197,10 @@ class FNOConfig:
         check_choice(own, "positional_embedding", self.positional_embedding, ("none", "grid"))
         for key in ("use_channel_mlp", "residual"):
             check_bool(own, key, getattr(self, key))
-        if self.residual and self.in_channels != self.out_channels:
+        if self.residual and self.out_channels > self.in_channels:
             raise EmulatorInputError(
-                f"{own}.residual needs in_channels == out_channels, got {self.in_channels} and {self.out_channels}"
+                f"{own}.residual needs out_channels <= in_channels (the first out_channels inputs are the state), "
+                f"got {self.in_channels} and {self.out_channels}"
             )
 
 
@@ -279,7 +280,7 @@ class FNO(nn.Module):
                 z_new = z_new + self.channel_mlps[i](z_new)
             z = z_new
         out = self.projection(z)
-        return out + inp if cfg.residual else out
+        return out + inp[:, : out.shape[1]] if cfg.residual else out
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -286,7 +286,7 @@ class SFNOConfig:
     hidden width of the encoder/decoder MLPs (``None`` = ``embed_dim``); ``use_mlp``, ``mlp_ratio``:
     channel MLP inside each block; ``normalization``: ``"none"`` or ``"instance"``;
     ``operator_type``: ``"degree"`` or ``"degree-order"``; ``outer_skip``: ``"identity"``, ``"linear"``
-    or ``"none"``; ``residual``: add the input to the output (``in_channels == out_channels``).
+    or ``"none"``; ``residual``: add the state (the first ``out_channels`` inputs; constant fields follow it) to the output.
     """
 
     img_size: tuple = (32, 64)
@@ -322,9 +322,10 @@ class SFNOConfig:
         check_choice(own, "outer_skip", self.outer_skip, ("identity", "linear", "none"))
         for key in ("use_mlp", "residual"):
             check_bool(own, key, getattr(self, key))
-        if self.residual and self.in_channels != self.out_channels:
+        if self.residual and self.out_channels > self.in_channels:
             raise EmulatorInputError(
-                f"{own}.residual needs in_channels == out_channels, got {self.in_channels} and {self.out_channels}"
+                f"{own}.residual needs out_channels <= in_channels (the first out_channels inputs are the state), "
+                f"got {self.in_channels} and {self.out_channels}"
             )
         nlat, nlon = self.img_size
         try:
@@ -401,4 +402,4 @@ class SphericalFourierNeuralOperator(nn.Module):
         for block in self.blocks:
             z = block(z)
         out = self.decoder(z)
-        return out + x if cfg.residual else out
+        return out + x[:, : out.shape[1]] if cfg.residual else out
