@@ -157,7 +157,7 @@ def test_bad_input_names_argument():
         _tiny_resnet()(torch.randn(1, 3, 8, 8))
     assert _tiny_resnet().eval()(torch.randn(1, 3, 8, 8)).shape == (1, 2, 8, 8)  # eval mode is fine
     with pytest.raises(ValueError, match="residual"):
-        _tiny_unet(residual=True)
+        _tiny_unet(in_channels=2, out_channels=3, residual=True)
     with pytest.raises(KeyError, match="widthz"):
         build_model("unet", {"widthz": (4, 8)})
     assert isinstance(build_model("climatology", ClimatologyConfig(nlat=2, nlon=4)), Climatology)
