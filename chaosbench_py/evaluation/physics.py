@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 
 from physics_metrics.weather import (
@@ -123,35 +124,48 @@ def store_attrs(path: str | Path) -> dict[str, Any]:
 
 def solver_map_for(
     data: xr.Dataset, step: np.timedelta64, attrs: dict[str, Any] | None = None
-) -> Callable | None:
-    """The simulator that made ``data`` as a grid map over one model ``step`` (``solver_step_map``), rebuilt
-    from the parameters the simulator recorded in its attributes (``attrs``, default ``data.attrs``; for a
-    store opened through the canonical loaders pass :func:`store_attrs` of the path); None for data of
-    another origin (ERA5, a store without those attrs) — the physics evaluation then skips the truth's
-    exponents."""
+) -> Callable[[Sequence[Any]], Callable] | None:
+    """The simulator that made ``data``, rebuilt from the parameters it recorded in its attributes
+    (``attrs``, default ``data.attrs``; for a store opened through the canonical loaders pass
+    :func:`store_attrs` of its path), as a factory: ``factory(init_times)`` is the grid map
+    ``(B, 3, H, W) → (B, 3, H, W)`` on ``(z, u, v)`` over one model ``step`` (``solver_step_map``) for a
+    batch whose row ``i`` starts at ``init_times[i]``. The forced (seasonal) solver holds each row's
+    forcing at its init's season (an autonomous map, as the emulator has no clock either). None for
+    data of another origin (ERA5, a store without those attrs): the truth's exponents are then skipped."""
     from ..simulate.shallow_water import ShallowWaterSolver
     from .emulator_lyapunov import solver_step_map
 
     attrs = dict(data.attrs if attrs is None else attrs)
     source = str(attrs.get("source", ""))
     step_seconds = float(step / np.timedelta64(1, "s"))
-    lmax, mmax = _truncation(attrs)
+    nlat, nlon = data.sizes["latitude"], data.sizes["longitude"]
     if source.startswith("chaosbench_py.simulate.forced_shallow_water"):
-        from ..simulate.forced_shallow_water_data import solver_from_attrs
+        from ..simulate.forced_shallow_water import ForcedShallowWaterSolver
 
-        solver, substep, season_seconds = solver_from_attrs(
-            attrs, nlat=data.sizes["latitude"], nlon=data.sizes["longitude"]
-        )
-        return solver_step_map(_SeasonFixed(solver, season_seconds), step_seconds, substep)
+        params = json.loads(attrs["generation_parameters"])
+        solver = ForcedShallowWaterSolver(nlat, nlon, forcing=bool(params["forcing"]), **params["physics"])
+        epoch = np.datetime64("2001-01-01T00:00:00", "ns")
+
+        def forced_factory(init_times: Sequence[Any]) -> Callable:
+            maps = [
+                solver_step_map(_SeasonFixed(solver, (np.datetime64(t, "ns") - epoch) / np.timedelta64(1, "s")),
+                                step_seconds, float(params["dt"]))
+                for t in init_times
+            ]  # fmt: skip
+            return lambda x: torch.cat([m(x[i : i + 1]) for i, m in enumerate(maps)], dim=0)
+
+        return forced_factory
     if source.startswith("chaosbench_py.simulate.shallow_water"):
+        lmax, mmax = _truncation(attrs)
         solver = ShallowWaterSolver(
-            data.sizes["latitude"], data.sizes["longitude"], grid=str(attrs.get("grid_type", "legendre-gauss")),
+            nlat, nlon, grid=str(attrs.get("grid_type", "legendre-gauss")),
             lmax=lmax, mmax=mmax, radius=float(attrs["radius_m"]), omega=float(attrs["omega_per_s"]),
             gravity=float(attrs["gravity_m_per_s2"]), mean_depth=float(attrs["mean_depth_m"]),
             hyperdiffusion_order=int(attrs["hyperdiffusion_order"]),
             hyperdiffusion_time=float(attrs["hyperdiffusion_efold_seconds_at_lmax"]),
         )  # fmt: skip
-        return solver_step_map(solver, step_seconds, float(attrs["dt_seconds"]))
+        step_map = solver_step_map(solver, step_seconds, float(attrs["dt_seconds"]))
+        return lambda init_times: step_map
     logger.info("solver_map_for: data of source %r: no solver to compare the exponents with", source)
     return None
 
@@ -243,8 +257,8 @@ def physics_of_rollout(
         conservation_days: window of the model-vs-truth drift comparison.
         spectrum_days: leads (days) at which spectra are compared (the nearest lead ≤ ``days``).
         truth_times: the truth's times for its climatology (default: every time after the first init).
-        solver_map: the solver over one model step as a grid map on ``(z, u, v)`` (``solver_step_map``);
-            None skips the truth's exponents (the model's are still computed).
+        solver_map: the factory of :func:`solver_map_for` (``init_times → grid map on (z, u, v)`` over
+            one model step); None skips the truth's exponents (the model's are still computed).
         lyapunov_inits, lyapunov_steps, lyapunov_transient, k: the Lyapunov runs (``k`` leading exponents;
             ``lyapunov_steps = 0`` skips them).
     """
@@ -357,7 +371,7 @@ def physics_of_rollout(
                 variables,
             )
             solver_map = None
-        truth_map = solver_map if solver_map is not None else model_map
+        truth_map = solver_map(inits[:lyapunov_inits]) if solver_map is not None else model_map
         res = compare_lyapunov_spectra(
             model_map, truth_map, x0, k=k, n_steps=lyapunov_steps, transient_steps=lyapunov_transient,
             time_step_days=float(step / np.timedelta64(1, "D")), seed=seed,
