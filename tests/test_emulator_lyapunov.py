@@ -180,7 +180,7 @@ def _tiny_setup():
     return model, data, stats
 
 
-def test_emulator_step_map_equals_one_rollout_step():
+def test_emulator_step_map_equals_one_rollout_step(tmp_path):
     model, data, stats = _tiny_setup()
     variables = ["z", "u", "v"]
     fc = rollout_gridded(
@@ -211,6 +211,15 @@ def test_emulator_step_map_equals_one_rollout_step():
     # the exponents of the emulator come out of the same machinery (a short, finite run)
     res = lyapunov_spectrum_gridded_map(step, x, n_exponents=3, n_steps=2)
     assert np.all(np.isfinite(res.exponents))
+    # from a trainer's run folder: channels, normalisation and constants from the checkpoint's metadata
+    from emulators.checkpoint import save_model
+
+    extra = {"kind": "gridded", "channel_names": variables, "data_path": "unused.zarr",
+             "normalisation": {"mean": [5e4, 5.0, 0.0], "std": [3e3, 10.0, 8.0]},
+             "run_config": {"data": {"variables": variables, "levels": None, "constants": ["lsm"]}}}  # fmt: skip
+    save_model(model, tmp_path / "model.pt", extra=extra)
+    from_run = emulator_step_map(tmp_path, data=data)
+    torch.testing.assert_close(from_run(x), step(x), rtol=0, atol=0)
     with pytest.raises(InputError, match=r"x: expected a tensor \(B, C=3, H, W\)"):
         step(torch.zeros(1, 2, 8, 16, dtype=torch.float64))
     with pytest.raises(InputError, match="statistics"):
