@@ -1,5 +1,11 @@
 """Batched simulation of catalog systems: solvers, trajectory datasets, stores on disk."""
 
+from .forced_shallow_water import ForcedShallowWaterSolver
+from .forced_shallow_water_data import (
+    forced_shallow_water_climatology,
+    forced_shallow_water_store,
+    generate_forced_shallow_water,
+)
 from .shallow_water import (
     INITIAL_CONDITIONS,
     ShallowWaterSolver,
@@ -14,9 +20,13 @@ from .trajectories import Sampling, generate_trajectories, initial_conditions, r
 __all__ = [
     "INITIAL_CONDITIONS",
     "METHODS",
+    "ForcedShallowWaterSolver",
     "ShallowWaterSolver",
     "SphericalHarmonicTransform",
     "divergence_bound",
+    "forced_shallow_water_climatology",
+    "forced_shallow_water_store",
+    "generate_forced_shallow_water",
     "galewsky_height_profile",
     "generate_shallow_water",
     "Sampling",
