@@ -127,3 +127,18 @@ def test_evaluate_run_with_physics_and_the_report(swe, tmp_path):
         evaluate_run(tmp_path / "run", tmp_path / "ev2", physics=True, physics_inits=0)
     with pytest.raises(InputError, match="physics_days"):
         evaluate_run(tmp_path / "run", tmp_path / "ev2", physics=True, physics_days=-1.0)
+
+
+def test_truth_exponents_are_cached_across_models(swe, tmp_path):
+    stats = channel_statistics(swe, variables=["z", "u", "v"], years=(2000, 2000))
+    step = np.timedelta64(12, "h")
+    kw = dict(init_times=swe.indexes["time"][[2]], statistics=stats, days=1.0, spectrum_days=(1.0,),
+              solver_map=solver_map_for(swe, step), lyapunov_inits=1, lyapunov_steps=2, lyapunov_transient=0, k=2,
+              truth_cache=tmp_path / "cache")  # fmt: skip
+    a = physics_of_rollout(Persistence(PersistenceConfig(in_channels=3)), _extra(), swe, tmp_path / "a", **kw)
+    assert len(list((tmp_path / "cache").glob("truth_*.nc"))) == 1
+    b = physics_of_rollout(Persistence(PersistenceConfig(in_channels=3)), _extra(), swe, tmp_path / "b", **kw)
+    assert a["lyapunov"]["truth"]["exponents_per_day"] == b["lyapunov"]["truth"]["exponents_per_day"]
+    other = {**kw, "lyapunov_steps": 1}  # other settings: another cache entry
+    physics_of_rollout(Persistence(PersistenceConfig(in_channels=3)), _extra(), swe, tmp_path / "c", **other)
+    assert len(list((tmp_path / "cache").glob("truth_*.nc"))) == 2

@@ -382,8 +382,14 @@ def compare_lyapunov_spectra(
     seed: int = 0,
     qr_every: int = 1,
     dtype: torch.dtype = torch.float64,
+    truth_exponents: Any = None,
+    truth_seconds_per_step: float = math.nan,
 ) -> xr.Dataset:
     """Leading ``k`` Lyapunov exponents (1/day) of ``model_map`` and ``truth_map`` from the same states.
+
+    ``truth_exponents``: the truth's per-init exponents ``(B, k)`` (1/day) from an earlier call with the
+    same states and settings (its ``exponents.sel(system="truth")``), e.g. cached across the models
+    evaluated on one dataset; ``truth_map`` is then not run.
 
     Both maps take ``(B, C, H, W)`` physical states to the state one model step (``time_step_days``)
     later (:func:`emulator_step_map`, :func:`solver_step_map`); the exponents come from
@@ -410,7 +416,16 @@ def compare_lyapunov_spectra(
     b = int(x0.shape[0])
     d = math.prod(x0.shape[1:])
     per_init, wall = {}, {}
-    for name, fn in (("model", model_map), ("truth", truth_map)):
+    todo = [("model", model_map), ("truth", truth_map)]
+    if truth_exponents is not None:
+        given = np.asarray(truth_exponents, dtype=np.float64)
+        if given.shape != (b, k):
+            raise InputError(
+                f"truth_exponents: expected shape ({b}, {k}) (inits, exponents), got {given.shape}"
+            )
+        per_init["truth"], wall["truth"] = given, float(truth_seconds_per_step)
+        todo = todo[:1]
+    for name, fn in todo:
         logger.info(
             "compare_lyapunov_spectra: %s map, B=%d, k=%d, %d+%d steps", name, b, k, transient_steps, n_steps
         )

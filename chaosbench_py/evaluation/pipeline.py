@@ -196,7 +196,7 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
             model, extra, data, out, init_times=long_inits, statistics=statistics_from_metadata(extra),
             days=physics["days"], lyapunov_steps=physics["lyapunov_steps"],
             solver_map=solver_map_for(data, step, store_attrs(data_path or extra["data_path"])),
-            truth_times=test_times.values, seed=seed,
+            truth_times=test_times.values, seed=seed, truth_cache=out.parent / ".lyapunov_truth_cache",
         )  # fmt: skip
     return {"variables": variables, "levels": levels, "n_inits": len(inits), "n_steps": n_steps,
             "step": str(pd.Timedelta(step)), "climatology": kind, "members": members,
