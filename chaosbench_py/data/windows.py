@@ -14,8 +14,12 @@ each normalised as ``(x − mean_c) / std_c`` with the given statistics; ``C_in 
 dataset's latitude / longitude order (canonical: latitude 90 → −90, longitude 0 → 360).
 
 Only the time steps of the requested window are read (one dask compute per sample on the
-synchronous scheduler); a small per-process cache of recent normalised states means that
-consecutive windows (rollout evaluation, sequential sampling) read each time step once. The
+synchronous scheduler; with ``chunk_reads`` the rest of their time chunks too); a bounded
+per-process LRU cache of normalised states (``cache_states`` or ``cache_mb``) means that
+consecutive windows (rollout evaluation, sequential or block-shuffled sampling, see
+:mod:`chaosbench_py.data.block_sampler`) read each time step, and decode each chunk, once. A
+training copy (:func:`chaosbench_py.data.training_copy.open_training_copy`) is read straight from
+its chunk files, without dask. The
 dataset pickles without data and re-opens its source lazily in each ``DataLoader`` worker.
 """
 
@@ -68,6 +72,12 @@ class WindowDataset(torch.utils.data.Dataset):
             positions, gaps are not checked). With a spacing, windows that would need a
             missing time (a gap in the data) are skipped by default and an error when asked for.
         cache_states: how many normalised states each process keeps (default: one window).
+        cache_mb: bound the cache by memory instead: ``floor(cache_mb · 2²⁰ / (4 · C · H · W))``
+            states (a least-recently-used cache; overrides ``cache_states``).
+        chunk_reads: when the source is chunked over several time steps (dask chunks, e.g. a
+            WeatherBench2 store), read the whole time chunk(s) of a missing state into the cache
+            (if the cache can hold them), so that each chunk is decoded once when samples come in
+            chunk order (:class:`chaosbench_py.data.block_sampler.BlockShuffleSampler`).
         check_finite: raise ``ValueError`` naming channel and time when a served state has
             NaN/inf.
 
@@ -91,6 +101,8 @@ class WindowDataset(torch.utils.data.Dataset):
         init_times: Sequence[Any] | None = None,
         time_step: Any = "infer",
         cache_states: int | None = None,
+        cache_mb: float | None = None,
+        chunk_reads: bool = True,
         check_finite: bool = True,
     ) -> None:
         if isinstance(data, xr.Dataset):
@@ -134,9 +146,19 @@ class WindowDataset(torch.utils.data.Dataset):
         self._offsets = np.array(list(range(-self.n_input_steps + 1, 1)) + leads)
         self.anchors, self._positions = self._windows(time_indices, init_times)
         self.cache_states = len(self._offsets) if cache_states is None else int(cache_states)
+        state_bytes = 4 * len(self.channel_names) * self.latitude.size * self.longitude.size
+        if cache_mb is not None:
+            if not cache_mb >= 0:
+                raise InputError(f"cache_mb={cache_mb!r}: need a size in MB ≥ 0")
+            self.cache_states = int(cache_mb * 2**20 // state_bytes)
+        self.chunk_reads = bool(chunk_reads)
+        self._chunk_starts: np.ndarray | None = None
         self.check_finite = bool(check_finite)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._ds: xr.Dataset | None = self._select(ds)
+        from .training_copy import CopyReader
+
+        self._copy = CopyReader.for_dataset(ds, self.variables, self.levels)
         logger.info(
             "WindowDataset: %d samples, %d channels (+%d constants), inputs %d step(s), leads %s",
             len(self),
@@ -329,34 +351,77 @@ class WindowDataset(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for {n} samples")
         return i
 
+    def _time_chunk_starts(self) -> np.ndarray:
+        """Start positions of the source's time chunks (the union over variables; ``[0, n]`` ends)."""
+        if self._chunk_starts is None:
+            starts = {0, len(self.times)}
+            if self._copy is None:
+                ds = self._dataset()
+                for v in self.variables:
+                    chunks = ds[v].chunks
+                    if chunks:
+                        starts.update(np.cumsum((0,) + tuple(chunks[0])).tolist())
+                    else:  # not dask: every step is its own read
+                        starts.update(range(len(self.times)))
+            else:
+                starts.update(range(len(self.times)))
+            self._chunk_starts = np.array(sorted(starts))
+        return self._chunk_starts
+
+    def _expand_to_chunks(self, todo: list[int], wanted: set[int]) -> list[int]:
+        """``todo`` plus the other steps of their time chunks (a chunk is decoded whole anyway), if
+        the cache holds them all."""
+        starts = self._time_chunk_starts()
+        extra: set[int] = set(todo)
+        for p in todo:
+            k = int(np.searchsorted(starts, p, side="right")) - 1
+            extra.update(range(int(starts[k]), int(starts[k + 1])))
+        if len(extra | wanted) > max(self.cache_states, len(todo)):
+            return todo
+        return sorted(extra)
+
+    def _fetch(self, todo: list[int]) -> np.ndarray:
+        """Raw float32 states ``(len(todo), C, H, W)`` of the time positions ``todo`` (sorted)."""
+        n_lat, n_lon = len(self.latitude), len(self.longitude)
+        block = np.empty((len(todo), len(self.channel_names), n_lat, n_lon), dtype=np.float32)
+        if self._copy is not None:
+            self._copy.read_into(block, self.times.values[todo])
+            return block
+        ds = self._dataset()
+        contiguous = todo[-1] - todo[0] + 1 == len(todo)
+        index: Any = slice(todo[0], todo[-1] + 1) if contiguous else np.asarray(todo)
+        parts = []
+        for v in self.variables:
+            arr = ds[v].variable.data
+            if isinstance(arr, np.ndarray) or dask.is_dask_collection(arr):
+                parts.append(arr[index])
+            else:  # a lazily indexed backend array
+                parts.append(ds[v].isel(time=index).values)
+        parts = list(dask.compute(*parts, scheduler="synchronous"))
+        c = 0
+        for p in parts:
+            p = np.asarray(p).reshape(len(todo), -1, n_lat, n_lon)
+            block[:, c : c + p.shape[1]] = p
+            c += p.shape[1]
+        return block
+
     def _read(self, positions: np.ndarray) -> dict[int, np.ndarray]:
         """Normalised float32 states ``(C, H, W)`` at the given time positions."""
         out = {p: self._cache[p] for p in positions if p in self._cache}
         todo = sorted(set(int(p) for p in positions) - set(out))
         if todo:
-            ds = self._dataset()
-            contiguous = todo[-1] - todo[0] + 1 == len(todo)
-            index: Any = slice(todo[0], todo[-1] + 1) if contiguous else np.asarray(todo)
-            parts = []
-            for v in self.variables:
-                arr = ds[v].variable.data
-                parts.append(
-                    arr[index] if isinstance(arr, np.ndarray) or dask.is_dask_collection(arr) else None
-                )
-                if parts[-1] is None:  # a lazily indexed backend array
-                    parts[-1] = ds[v].isel(time=index).values
-            parts = list(dask.compute(*parts, scheduler="synchronous"))
-            n_lat, n_lon = len(self.latitude), len(self.longitude)
-            block = np.concatenate(
-                [np.asarray(p, dtype=np.float32).reshape(len(todo), -1, n_lat, n_lon) for p in parts], axis=1
-            )
+            wanted = set(todo)
+            if self.chunk_reads and self.cache_states > 0:
+                todo = self._expand_to_chunks(todo, set(int(p) for p in positions))
+            block = self._fetch(todo)
             if self._mean is not None:
                 block -= self._mean[None, :, None, None]
                 block /= self._std[None, :, None, None]
             if self.check_finite:
                 self._check_finite(block, todo)
             for k, p in enumerate(todo):
-                out[p] = block[k]
+                if p in wanted:
+                    out[p] = block[k]
                 if self.cache_states > 0:
                     self._cache[p] = block[k]
         for p in positions:
@@ -367,6 +432,8 @@ class WindowDataset(torch.utils.data.Dataset):
         return out
 
     def _check_finite(self, block: np.ndarray, todo: list[int]) -> None:
+        if np.isfinite(block.sum()):  # fast path: any NaN/inf makes the sum non-finite
+            return
         finite = np.isfinite(block).all(axis=(2, 3))
         if finite.all():
             return
