@@ -6,26 +6,30 @@ consolidated, as xarray wrote them), variables ``z q t u v w`` with dims ``(leve
 longitude)``, levels 10 … 1000 hPa, 121 × 240 at 1.5°, latitude 90 → −90, z in gpm: 60 channels.
 Field values are smooth random fields plus noise (compressible like real data, not constant).
 
-Two loaders serve the same normalised float32 samples ``x (60, 121, 240)``, ``y (n_step, 60, 121, 240)``:
+The loaders serve the same normalised float32 samples ``x (60, 121, 240)``, ``y (n_step, 60, 121,
+240)`` (checked on each case's first samples):
 
 * **naive** -- what ChaosBench's ``S2SObsDataset.__getitem__`` does (§1.5): for every sample, open
   each needed day-store with ``xr.open_dataset(path, engine="zarr")``, ``[z q t u v w]
   .to_array().values``, z-score per channel. Written here from that description (no code copied).
-* **ours** -- ``chaosbench_py.data.open_chaosbench`` (one lazy dataset with a consolidated time
-  axis, opened once) + ``chaosbench_py.data.windows.WindowDataset``.
+  On the WeatherBench2-style store (the same data written as one zarr store, ``--wb2-chunk`` time
+  steps per chunk, Blosc lz4): open once, ``isel(time=[a, a + 1]).to_array().values`` per sample.
+  The naive loops always take ChaosBench's order: uniformly random for training.
+* **ours** -- ``chaosbench_py.data.open_chaosbench`` / ``open_weatherbench2_zarr`` /
+  ``training_copy.open_training_copy`` + ``chaosbench_py.data.windows.WindowDataset``. For
+  training, ours takes the chunk-aware block order of ``chaosbench_py.data.block_sampler``
+  (``--block`` days per block, ``--buffer`` blocks shuffled together; seeded), with the cache
+  that order needs (``cache_states_needed``), except the "random" row.
 
-Two access patterns:
+Patterns: ``train`` (1 input day + 1 target day) on the per-day stores, on the training copies
+(``write_training_copy``: one time step per chunk, ``none`` or Blosc ``lz4``; disk size and write
+time are printed) and on the WeatherBench2-style store; ``rollout`` (1 input + 44 target days,
+ChaosBench's evaluation window, in order). Peak RSS (``VmHWM`` of a child process serving one
+epoch in block order) is measured on two store sizes, ``--days`` and ``--rss-factor`` × ``--days``.
 
-* ``train``: ``n_step = 1`` (one input day, one target day), samples in random order: every
-  sample reads 2 days on both sides; the difference is the per-sample open overhead.
-* ``rollout``: ``n_step = 44`` (one input day + 44 target days, ChaosBench's evaluation window),
-  samples in order: the naive loader opens 45 stores per sample, ours reads one new day per
-  sample and takes the other 44 from its window cache.
+Both sides run in the main process (``num_workers = 0``), with alternating 1-s rounds. Run::
 
-Both sides run in the main process (``num_workers = 0``) on the same files; the script checks
-that both serve the same numbers. Run::
-
-    python benchmarks/loader_throughput.py [--days 80] [--root /tmp/chaosbench_bench] [--keep]
+    OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py [--days 80] [--root DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import logging
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -45,7 +51,9 @@ import pandas as pd
 import torch
 import xarray as xr
 
+from chaosbench_py.data.block_sampler import BlockShuffleSampler, block_order, cache_states_needed
 from chaosbench_py.data.statistics import channel_statistics
+from chaosbench_py.data.training_copy import open_training_copy, write_training_copy
 from chaosbench_py.data.windows import WindowDataset
 
 PARAMS = ["z", "q", "t", "u", "v", "w"]
@@ -60,8 +68,9 @@ SCALE = {
 }
 
 
-def write_archive(root: Path, n_days: int, seed: int = 0) -> list[Path]:
-    """One ChaosBench-layout day-store per day from 2016-01-01 on; returns the paths."""
+def write_archive(root: Path, n_days: int, seed: int = 0, reuse: Path | None = None) -> list[Path]:
+    """One ChaosBench-layout day-store per day from 2016-01-01 on; returns the paths. Day-stores
+    already in ``reuse`` (another archive root) are linked, not written again."""
     era5 = root / "era5"
     era5.mkdir(parents=True, exist_ok=True)
     lat = np.linspace(90, -90, 121)
@@ -73,6 +82,9 @@ def write_archive(root: Path, n_days: int, seed: int = 0) -> list[Path]:
         path = era5 / f"era5_full_1.5deg_{day:%Y%m%d}.zarr"
         paths.append(path)
         if path.exists():
+            continue
+        if reuse is not None and (reuse / "era5" / path.name).exists():
+            path.symlink_to((reuse / "era5" / path.name).resolve(), target_is_directory=True)
             continue
         data = {}
         for k, v in enumerate(PARAMS):
@@ -108,78 +120,217 @@ class NaiveDataset(torch.utils.data.Dataset):
         return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def rates(a: torch.utils.data.Dataset, b: torch.utils.data.Dataset, order: np.ndarray, budget_s: float):
-    """Samples/s of ``a`` and ``b`` on the same samples, timed in alternating rounds so that a
-    change of machine load during the run affects both alike. Returns (rate_a, n_a, rate_b, n_b)."""
-    a[int(order[0])]  # warm-up (first open, caches)
-    b[int(order[0])]
-    spent = {id(a): 0.0, id(b): 0.0}
-    count = {id(a): 0, id(b): 0}
-    pos = {id(a): 1, id(b): 1}
-    while min(spent.values()) < budget_s and max(pos.values()) < len(order):
-        for ds in (a, b):
+class NaiveZarrDataset(torch.utils.data.Dataset):
+    """The plain xarray loop on a WeatherBench2-style store: opened once, per sample
+    ``isel(time=[a, a + 1 …]).to_array().values`` (decodes the whole time chunk of every step)."""
+
+    def __init__(self, path: Path, n_step: int, mean: np.ndarray, std: np.ndarray) -> None:
+        self.ds = xr.open_zarr(path)[PARAMS]
+        self.n_step = n_step
+        self.mean, self.std = mean[:, None, None], std[:, None, None]
+
+    def __len__(self) -> int:
+        return self.ds.sizes["time"] - self.n_step
+
+    def _days(self, idx: list[int]) -> np.ndarray:
+        arr = self.ds.isel(time=idx).to_array().transpose("time", ...).values
+        arr = arr.reshape(len(idx), -1, *arr.shape[-2:])
+        return ((arr - self.mean) / self.std).astype(np.float32)
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        days = self._days(list(range(idx, idx + 1 + self.n_step)))
+        return torch.from_numpy(days[0]), torch.from_numpy(days[1:])
+
+
+def rates(a, order_a: np.ndarray, b, order_b: np.ndarray, budget_s: float) -> tuple[float, int, float, int]:
+    """Samples/s of ``a`` (in ``order_a``) and ``b`` (in ``order_b``, each repeated as needed),
+    timed in alternating rounds of 1 s so that a change of machine load affects both alike."""
+    loaders = ((a, order_a), (b, order_b))
+    for ds, order in loaders:  # warm-up (first open, caches)
+        ds[int(order[0])]
+    spent, count = [0.0, 0.0], [0, 0]
+    while min(spent) < budget_s:
+        for k, (ds, order) in enumerate(loaders):
             t0 = time.perf_counter()
-            while time.perf_counter() - t0 < 1.0 and pos[id(ds)] < len(order):
-                ds[int(order[pos[id(ds)]])]
-                pos[id(ds)] += 1
-                count[id(ds)] += 1
-            spent[id(ds)] += time.perf_counter() - t0
-    return count[id(a)] / spent[id(a)], count[id(a)], count[id(b)] / spent[id(b)], count[id(b)]
+            while time.perf_counter() - t0 < 1.0:
+                ds[int(order[(count[k] + 1) % len(order)])]
+                count[k] += 1
+            spent[k] += time.perf_counter() - t0
+    return count[0] / spent[0], count[0], count[1] / spent[1], count[1]
+
+
+def max_diff(a, b, indices) -> float:
+    """Largest |difference| of the samples ``indices`` served by ``a`` and ``b``."""
+    out = 0.0
+    for i in indices:
+        (xa, ya), (xb, yb) = a[int(i)], b[int(i)]
+        out = max(out, float((xa - xb).abs().max()), float((ya - yb).abs().max()))
+    return out
+
+
+def ours(ds: xr.Dataset, stats: xr.Dataset, n_step: int, block: int = 0, buffer: int = 1) -> WindowDataset:
+    """Our loader; with ``block`` its cache holds what the block order needs (cache_states_needed)."""
+    kw = {"cache_states": cache_states_needed(block, buffer, n_step)} if block else {}
+    return WindowDataset(
+        ds, variables=PARAMS, levels=LEVELS, lead_steps=range(1, n_step + 1), statistics=stats, **kw
+    )
+
+
+def peak_rss_child(kind: str, path: Path, stats_path: Path, block: int, buffer: int) -> None:
+    """Serve one epoch (train pattern, block order) and print the peak RSS in MiB (a child process)."""
+    from chaosbench_py.data.sources import open_chaosbench
+
+    ds = open_chaosbench(path) if kind == "chaosbench" else open_training_copy(path)
+    w = ours(ds, xr.open_dataset(stats_path).load(), 1, block, buffer)
+    t0 = time.perf_counter()
+    for i in BlockShuffleSampler(w, block, seed=0, buffer_blocks=buffer):
+        w[i]
+    rate = len(w) / (time.perf_counter() - t0)
+    with open("/proc/self/status") as f:  # VmHWM: this process's peak RSS (ru_maxrss survives exec)
+        hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM")), -1024)
+    print(f"RSS {hwm / 1024:.0f} {len(w)} {rate:.1f}")
+
+
+def peak_rss(kind: str, path: Path, stats_path: Path, block: int, buffer: int) -> tuple[float, int, float]:
+    cmd = [sys.executable, __file__, "--rss-child", kind, str(path), str(stats_path), str(block), str(buffer)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+    k = out.index("RSS")
+    return float(out[k + 1]), int(out[k + 2]), float(out[k + 3])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--days", type=int, default=80, help="days in the archive (≥ 50 for the rollout case)")
+    p.add_argument(
+        "--rss-factor", type=int, default=3, help="the larger store for the RSS check: factor × days"
+    )
     p.add_argument("--root", type=Path, default=None, help="archive folder (default: a temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the archive")
     p.add_argument("--budget", type=float, default=10.0, help="seconds of timing per loader and case")
+    p.add_argument(
+        "--block", type=int, default=8, help="days per block of the block order (ChaosBench layout)"
+    )
+    p.add_argument("--buffer", type=int, default=2, help="blocks shuffled together")
+    p.add_argument(
+        "--wb2-chunk", type=int, default=8, help="time steps per chunk of the WeatherBench2-style store"
+    )
+    p.add_argument("--rss-child", nargs=5, help=argparse.SUPPRESS)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    torch.set_num_threads(1)
+    if args.rss_child:
+        kind, path, stats_path, block, buffer = args.rss_child
+        return peak_rss_child(kind, Path(path), Path(stats_path), int(block), int(buffer))
 
-    from chaosbench_py.data.sources import open_chaosbench
+    from chaosbench_py.data.sources import open_chaosbench, open_weatherbench2_zarr
 
     root = args.root or Path(tempfile.mkdtemp(prefix="chaosbench_bench_"))
     t0 = time.perf_counter()
-    files = write_archive(root, args.days)
-    size = sum(f.stat().st_size for f in (root / "era5").rglob("*") if f.is_file())
+    files = write_archive(root / "a", args.days)
+    size = sum(f.stat().st_size for f in (root / "a" / "era5").rglob("*") if f.is_file())
     print(
         f"archive: {len(files)} day-stores, {size / 2**20:.0f} MiB on disk, written in {time.perf_counter() - t0:.1f} s"
     )
     t0 = time.perf_counter()
-    ds = open_chaosbench(root)
+    ds = open_chaosbench(root / "a")
     t_open = time.perf_counter() - t0
     stats = channel_statistics(ds, variables=PARAMS, levels=LEVELS, years=(2016, 2016))
+    stats_path = root / "stats.nc"
+    stats.to_netcdf(stats_path)
     mean, std = stats["mean"].values.copy(), stats["std"].values.copy()
-    mean[:10] /= 9.81  # the naive loader serves z as stored (gpm); ours converts to m² s⁻²
-    std[:10] /= 9.81
+    mean_gpm, std_gpm = mean.copy(), std.copy()
+    mean_gpm[:10] /= 9.81  # the naive loader serves z as stored (gpm); ours converts to m² s⁻²
+    std_gpm[:10] /= 9.81
     print(f"open_chaosbench: {t_open * 1e3:.0f} ms for {len(files)} stores; {ds.sizes['time']} days")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
         f"torch {torch.__version__}, numpy {np.__version__}"
     )
+
+    # training-optimised copies and a WeatherBench2-style (time-chunked, compressed) store
+    copies = {}
+    for codec in ("none", "lz4"):
+        cost = write_training_copy(ds, root / f"copy_{codec}.zarr", codec=codec, overwrite=True)
+        copies[codec] = (open_training_copy(root / f"copy_{codec}.zarr"), cost)
+        print(f"training copy ({codec}): {cost['bytes'] / 2**20:.0f} MiB, written in {cost['seconds']:.1f} s")
+    wb2 = root / "wb2.zarr"
+    ds.chunk({"time": args.wb2_chunk, "level": -1}).to_zarr(wb2, mode="w", zarr_format=2, consolidated=True)
+
     rng = np.random.default_rng(1)
-    results = []
-    for case, n_step, shuffle in (("train", 1, True), ("rollout", 44, False)):
-        ours = WindowDataset(
-            ds, variables=PARAMS, levels=LEVELS, lead_steps=range(1, n_step + 1), statistics=stats
-        )
-        naive = NaiveDataset(files, n_step, mean, std)
-        assert len(ours) == len(naive), (len(ours), len(naive))
-        order = rng.permutation(len(ours)) if shuffle else np.arange(len(ours))
-        xa, ya = ours[int(order[0])]
-        xb, yb = naive[int(order[0])]
-        diff = max(float((xa - xb).abs().max()), float((ya - yb).abs().max()))
-        assert diff < 1e-3, f"the loaders disagree by {diff}"
-        r_ours, n_ours, r_naive, n_naive = rates(ours, naive, order, args.budget)
-        results.append((case, n_step, r_naive, r_ours))
+    b, m = args.block, args.buffer
+    rows = []
+
+    def case(name: str, naive, naive_order, mine, mine_order, note: str) -> None:
+        diff = max_diff(mine, naive, naive_order[:3])
+        assert diff < 1e-3, f"{name}: the loaders disagree by {diff}"
+        r_mine, n_mine, r_naive, n_naive = rates(mine, mine_order, naive, naive_order, args.budget)
+        rows.append((name, r_naive, r_mine, note))
         print(
-            f"{case:8s} x {tuple(xa.shape)} y {tuple(ya.shape)}: naive {r_naive:7.2f} samples/s ({n_naive} samples), "
-            f"ours {r_ours:7.2f} samples/s ({n_ours}), ratio {r_ours / r_naive:5.1f}x  (max |diff| {diff:.1e})"
+            f"{name:28s}: naive {r_naive:7.2f} samples/s ({n_naive}), ours {r_mine:7.2f} samples/s ({n_mine}), "
+            f"ratio {r_mine / r_naive:5.1f}x  (max |diff| {diff:.1e})"
         )
-    print("\n| case | n_step | naive samples/s | chaosbench_py samples/s | ratio |\n|---|---|---|---|---|")
-    for case, n_step, a, b in results:
-        print(f"| {case} | {n_step} | {a:.2f} | {b:.2f} | {b / a:.1f}x |")
+
+    naive = NaiveDataset(files, 1, mean_gpm, std_gpm)
+    rand = rng.permutation(len(naive))
+    w = ours(ds, stats, 1)
+    case("train, ChaosBench, random", naive, rand, w, rand, "both random order")
+    w = ours(ds, stats, 1, b, m)
+    order = block_order(w.anchors // b, seed=0, buffer_blocks=m)
+    case("train, ChaosBench, block", naive, rand, w, order, f"ours: block order ({b} d x {m})")
+    for codec, (cds, _) in copies.items():
+        w = ours(cds, stats, 1, b, m)
+        case(f"train, copy {codec}, block", naive, rand, w, order, f"ours: copy ({codec}), block order")
+    naive_wb2 = NaiveZarrDataset(wb2, 1, mean, std)
+    w = ours(open_weatherbench2_zarr(wb2), stats, 1, args.wb2_chunk, 1)
+    wb2_order = block_order(w.anchors // args.wb2_chunk, seed=0)
+    case(
+        "train, WB2-style zarr",
+        naive_wb2,
+        rand,
+        w,
+        wb2_order,
+        f"ours: block order ({args.wb2_chunk}-step chunks)",
+    )
+    w = ours(copies["none"][0], stats, 1, b, m)
+    case(
+        "train, WB2 -> copy none",
+        naive_wb2,
+        rand,
+        w,
+        order,
+        "ours: copy (none) of the same data, block order",
+    )
+    naive44 = NaiveDataset(files, 44, mean_gpm, std_gpm)
+    seq = np.arange(len(naive44))
+    case("rollout (44), ChaosBench", naive44, seq, ours(ds, stats, 44), seq, "both in order")
+
+    # peak RSS: one epoch in block order on two store sizes (child processes)
+    big = root / "b"
+    write_archive(big, args.days * args.rss_factor, reuse=root / "a")
+    write_training_copy(open_chaosbench(big), root / "copy_big.zarr", codec="none", overwrite=True)
+    rss = []
+    for kind, small_p, big_p in (
+        ("chaosbench", root / "a", big),
+        ("copy", root / "copy_none.zarr", root / "copy_big.zarr"),
+    ):
+        for pth, days in ((small_p, args.days), (big_p, args.days * args.rss_factor)):
+            mib, n, rate = peak_rss(kind, pth, stats_path, b, m)
+            rss.append((kind, days, n, mib, rate))
+            print(
+                f"peak RSS {kind:10s} {days:4d} days: {mib:6.0f} MiB after one epoch of {n} samples ({rate:.1f}/s)"
+            )
+
+    print("\n| pattern | naive samples/s | chaosbench_py samples/s | ratio | order |\n|---|---|---|---|---|")
+    for name, a, c, note in rows:
+        print(f"| {name} | {a:.2f} | {c:.2f} | {c / a:.1f}x | {note} |")
+    print("\n| store | disk MiB | write s |\n|---|---|---|")
+    print(f"| ChaosBench per-day (Blosc lz4, 4 chunks/var/day) | {size / 2**20:.0f} | - |")
+    for codec, (_, cost) in copies.items():
+        print(f"| training copy {codec} | {cost['bytes'] / 2**20:.0f} | {cost['seconds']:.1f} |")
+    print("\n| layout | days | samples | peak RSS MiB | samples/s |\n|---|---|---|---|---|")
+    for kind, days, n, mib, rate in rss:
+        print(f"| {kind} | {days} | {n} | {mib:.0f} | {rate:.1f} |")
     if args.root is None and not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 

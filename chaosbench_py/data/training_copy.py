@@ -151,6 +151,8 @@ class CopyReader:
             lev_idx = None
             if levels and len(shape) == 4:
                 lev_idx = np.array([int(np.flatnonzero(np.isclose(stored_levels, lv))[0]) for lv in levels])
+                if np.array_equal(lev_idx, np.arange(shape[1])):
+                    lev_idx = None  # all levels in stored order: read the chunk as it is
             self._arrays[v] = (shape[1:], codec, sep, lev_idx)
 
     @classmethod
@@ -192,18 +194,23 @@ class CopyReader:
         c = 0
         for v, (shape, codec, sep, lev_idx) in self._arrays.items():
             rest = sep.join("0" for _ in shape)
+            folder = os.path.join(self.path, v)
             n_ch = (len(lev_idx) if lev_idx is not None else shape[0]) if len(shape) == 3 else 1
             for k, i in enumerate(idx):
-                f = self.path / v / f"{int(i)}{sep}{rest}"
+                f = os.path.join(folder, f"{int(i)}{sep}{rest}")
                 dest = block[k, c : c + n_ch]
                 try:
                     if codec is None and lev_idx is None:  # raw bytes straight into the block
-                        with open(f, "rb") as fh:
-                            got = fh.readinto(memoryview(dest).cast("B"))
+                        fd = os.open(f, os.O_RDONLY)
+                        try:
+                            got = os.readv(fd, [memoryview(dest).cast("B")])
+                        finally:
+                            os.close(fd)
                         if got != dest.nbytes:
                             raise CorruptFileError(f"{f}: {got} bytes, expected {dest.nbytes}")
                         continue
-                    raw = f.read_bytes()
+                    with open(f, "rb") as fh:
+                        raw = fh.read()
                 except FileNotFoundError:
                     raise CorruptFileError(f"{f}: chunk missing from the training copy") from None
                 arr = np.frombuffer(codec.decode(raw) if codec is not None else raw, dtype="<f4")
