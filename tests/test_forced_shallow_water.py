@@ -161,6 +161,17 @@ def test_store_cache_and_parameters(tiny, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forced_sw_8x16_1y_seed0.zarr"]
 
 
+def test_fine_resolution_spins_up_on_the_coarse_grid(monkeypatch):
+    monkeypatch.setitem(fsd.RESOLUTIONS, "32x64", dict(nlat=8, nlon=16, dt=7200.0))
+    monkeypatch.setitem(fsd.RESOLUTIONS, "16x32", dict(nlat=16, nlon=32, dt=3600.0))
+    monkeypatch.setattr(fsd, "FINE_SPINUP_DAYS", 1)
+    monkeypatch.setattr(fsd, "YEAR_DAYS", 2.0)
+    ds = fsd.generate_forced_shallow_water("16x32", years=1, spinup_days=20)
+    assert ds.sizes["time"] == 4 and np.isfinite(ds.z.values).all()
+    zonal = ds.u.mean("longitude").isel(time=0)
+    assert float(zonal.max()) > 10  # the jets built on the coarse grid carry over
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
