@@ -1,19 +1,27 @@
 """Scorecard speed and memory on a synthetic ChaosBench-size evaluation (a stated fraction of a year).
 
 Builds a local zarr forecast ``(init_time, lead_time, level, latitude, longitude)`` for 6 variables × 10
-levels (60 channels) at 1.5° (121 × 240) and its truth, then scores RMSE, bias and ACC (ChaosBench
-convention: 32-init blocks, cos weights, pooled ACC) twice, each in its own process so peak RSS is clean:
+levels (60 channels) at 1.5° (121 × 240), its truth and a day-of-year climatology of the days in use, then
+scores RMSE, bias and ACC, each run in its own process so peak RSS is clean:
 
-* ``ours``: :func:`physics_metrics.weather.scorecard.scorecard` on the lazy (zarr/dask) datasets;
+* ``ours``: :func:`physics_metrics.weather.scorecard.scorecard` on the lazy (zarr/dask) datasets, once in
+  the ChaosBench convention (32-init blocks, cos weights, pooled ACC) and once in the WB2 convention;
 * ``loop``: a straightforward per-batch torch loop like ChaosBench's ``eval_iter.py``: per batch of 32
   inits and per lead step, the ``[B, C, 121, 240]`` prediction and target are read per init (one read per
-  day, as ChaosBench's loader) and every channel is scored with the same formulas in torch (float64).
+  day, as ChaosBench's loader) and every channel is scored with the ChaosBench formulas in torch (float64).
+  It is the baseline of both ratios (the same data pass; it has no WB2 variant).
 
-Prints wall time, peak RSS and the ratio. Usage::
+Times are of the scoring call only (imports and the store build excluded); peak RSS is the process's.
+Prints wall time, peak RSS, the ratio loop/ours and max |ours − loop| (ChaosBench convention). Usage::
 
     python benchmarks/scorecard_speed.py --inits 32 --leads 44 [--workdir DIR] [--keep]
+    python benchmarks/scorecard_speed.py --lazy --inits 320 [--conventions chaosbench]
 
-A full ChaosBench year is ``--inits 320`` (98 GB of float32 forecast on disk).
+``--lazy``: no store; the forecast, truth and climatology are dask arrays whose chunks are computed on
+demand from a seed (a bank of random fields: truth(day) = bank[day mod K] + 0.001·day, forecast = truth
+of the valid day + 0.5·bank[(5i + l) mod K]), so a full ChaosBench year (``--inits 320``, 98 GB of float32
+forecast) runs without disk; its time includes generating the fields and dask's per-chunk overhead (the
+backend fast read does not apply), and the loop is not run (extrapolate it from the on-disk sizes).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import xarray as xr
 VARS = ("z", "q", "t", "u", "v", "w")
 LEVELS = (10, 50, 100, 200, 300, 500, 700, 850, 925, 1000)
 METRICS = ("rmse", "bias", "acc")
+CONVENTIONS = ("chaosbench", "wb2")
 
 
 def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None:
@@ -56,15 +65,16 @@ def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None
     )
     enc = {v: {"chunks": (1, nl, nlat, nlon), "compressors": None} for v in VARS}
     truth.to_zarr(workdir / "truth.zarr", mode="w", encoding=enc, consolidated=False, zarr_format=3)
+    n_doy = min(366, int(times.dayofyear.max()))  # the days of year in use (the valid days start on Jan 1)
     clim = xr.Dataset(
         {
             v: (
                 ("dayofyear", "level", "latitude", "longitude"),
-                rng.standard_normal((366, nl, nlat, nlon), dtype=np.float32) * 0.5,
+                rng.standard_normal((n_doy, nl, nlat, nlon), dtype=np.float32) * 0.5,
             )
             for v in VARS
         },
-        coords={"dayofyear": np.arange(1, 367), **coords},
+        coords={"dayofyear": np.arange(1, n_doy + 1), **coords},
     )
     enc_c = {v: {"chunks": (1, nl, nlat, nlon), "compressors": None} for v in VARS}
     clim.to_zarr(workdir / "clim.zarr", mode="w", encoding=enc_c, consolidated=False, zarr_format=3)
@@ -97,14 +107,77 @@ def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None
         ds.to_zarr(store, region={"init_time": slice(i, i + 1)}, consolidated=False)
 
 
-def run_ours(workdir: Path) -> None:
+def lazy_datasets(n_init: int, n_lead: int, nlat: int, nlon: int, bank_size: int = 8):
+    """Forecast, truth and climatology as dask arrays generated chunk by chunk from a seed (no disk)."""
+    import dask.array as da
+
+    rng = np.random.default_rng(0)
+    nl = len(LEVELS)
+    bank = {v: rng.standard_normal((bank_size, nl, nlat, nlon), dtype=np.float32) for v in VARS}
+    lat = np.linspace(90, -90, nlat)
+    lon = np.arange(nlon) * 360.0 / nlon
+    times = pd.date_range("2022-01-01", periods=n_init + n_lead + 1, freq="D")
+    coords = {"level": list(LEVELS), "latitude": lat, "longitude": lon}
+
+    def truth_day(v: str, t: int) -> np.ndarray:
+        return bank[v][t % bank_size] + np.float32(0.001 * t)
+
+    def gen_truth(block_info=None, v="z"):
+        t = block_info[None]["chunk-location"][0]
+        return truth_day(v, t)[None]
+
+    def gen_clim(block_info=None, v="z"):
+        t = block_info[None]["chunk-location"][0]
+        return (np.float32(0.5) * bank[v][(3 * t) % bank_size])[None]
+
+    def gen_fc(block_info=None, v="z"):
+        i, lead = block_info[None]["chunk-location"][:2]
+        noise = np.float32(0.5) * bank[v][(5 * i + lead) % bank_size]
+        return (truth_day(v, i + lead + 1) + noise)[None, None]
+
+    def make(fn, shape, chunks, v):
+        return da.map_blocks(
+            fn, v=v, chunks=chunks, dtype=np.float32, meta=np.empty((0,) * len(shape), np.float32)
+        )
+
+    sp = (nl, nlat, nlon)
+    tdims = ("time", "level", "latitude", "longitude")
+    truth = xr.Dataset(
+        {
+            v: (tdims, make(gen_truth, (times.size, *sp), ((1,) * times.size, *[(n,) for n in sp]), v))
+            for v in VARS
+        },
+        coords={"time": times, **coords},
+    )
+    cdims = ("dayofyear", "level", "latitude", "longitude")
+    clim = xr.Dataset(
+        {v: (cdims, make(gen_clim, (366, *sp), ((1,) * 366, *[(n,) for n in sp]), v)) for v in VARS},
+        coords={"dayofyear": np.arange(1, 367), **coords},
+    )
+    fdims = ("init_time", "lead_time", "level", "latitude", "longitude")
+    fchunks = ((1,) * n_init, (1,) * n_lead, *[(n,) for n in sp])
+    fc = xr.Dataset(
+        {v: (fdims, make(gen_fc, (n_init, n_lead, *sp), fchunks, v)) for v in VARS},
+        coords={
+            "init_time": times[:n_init].values,
+            "lead_time": pd.to_timedelta(np.arange(1, n_lead + 1), "D").values,
+            **coords,
+        },
+    )
+    return fc, truth, clim
+
+
+def open_stores(workdir: Path):
+    opened = [xr.open_zarr(workdir / f"{n}.zarr", consolidated=False) for n in ("forecast", "truth", "clim")]
+    return tuple(opened)
+
+
+def run_ours(workdir: Path, convention: str, lazy: tuple | None = None) -> None:
     from physics_metrics.weather.scorecard import scorecard
 
-    fc = xr.open_zarr(workdir / "forecast.zarr", consolidated=False)
-    truth = xr.open_zarr(workdir / "truth.zarr", consolidated=False)
-    clim = xr.open_zarr(workdir / "clim.zarr", consolidated=False)
-    card = scorecard(fc, truth, clim, metrics=METRICS, convention="chaosbench")
-    np.save(workdir / "ours.npy", np.stack([card[v].values for v in VARS]))
+    fc, truth, clim = open_stores(workdir) if lazy is None else lazy_datasets(*lazy)
+    card = scorecard(fc, truth, clim, metrics=METRICS, convention=convention)
+    np.save(workdir / f"ours_{convention}.npy", np.stack([card[v].values for v in VARS]))
 
 
 def run_loop(workdir: Path) -> None:
@@ -171,12 +244,37 @@ def run_loop(workdir: Path) -> None:
     np.save(workdir / "loop.npy", out)
 
 
-def _child(method: str, workdir: Path) -> dict:
+def _child(method: str, workdir: Path, convention: str, lazy: tuple | None) -> dict:
+    if method == "ours":
+        import physics_metrics.weather.scorecard  # noqa: F401  (imports are not timed)
+    else:
+        import torch
+
+        torch.set_num_threads(1)
     t0 = time.perf_counter()
-    (run_ours if method == "ours" else run_loop)(workdir)
+    if method == "ours":
+        run_ours(workdir, convention, lazy)
+    else:
+        run_loop(workdir)
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "wall_s": wall, "peak_rss_mb": peak_mb}
+    return {"method": method, "convention": convention, "wall_s": wall, "peak_rss_mb": peak_mb}
+
+
+def _run_child(method: str, workdir: Path, convention: str, sizes: list[str], lazy: bool) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        method,
+        "--workdir",
+        str(workdir),
+        "--conventions",
+        convention,
+    ]
+    cmd += sizes + (["--lazy"] if lazy else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -187,44 +285,59 @@ def main() -> None:
     ap.add_argument("--nlon", type=int, default=240)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--lazy", action="store_true", help="generated forecast/truth/climatology, no store")
+    ap.add_argument("--no-loop", action="store_true", help="skip the per-batch loop")
+    ap.add_argument("--conventions", default=",".join(CONVENTIONS))
     ap.add_argument("--child", choices=("ours", "loop", "build"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    lazy = (args.inits, args.leads, args.nlat, args.nlon) if args.lazy else None
     if args.child == "build":
         build(args.workdir, args.inits, args.leads, args.nlat, args.nlon)
         return
     if args.child:
-        print(json.dumps(_child(args.child, args.workdir)))
+        print(json.dumps(_child(args.child, args.workdir, args.conventions, lazy)))
         return
+    conventions = [c for c in args.conventions.split(",") if c]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scorecard_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
+    sizes = ["--inits", str(args.inits), "--leads", str(args.leads), "--nlat", str(args.nlat)]
+    sizes += ["--nlon", str(args.nlon)]
+    n_c = len(VARS) * len(LEVELS)
+    size_gb = args.inits * args.leads * n_c * args.nlat * args.nlon * 4 / 1e9
     try:
         t0 = time.perf_counter()
-        # built in its own process: Linux keeps ru_maxrss across fork+exec, so the parent must stay small
-        sizes = ["--inits", str(args.inits), "--leads", str(args.leads), "--nlat", str(args.nlat)]
-        sizes += ["--nlon", str(args.nlon), "--workdir", str(workdir)]
-        subprocess.run([sys.executable, __file__, "--child", "build", *sizes], check=True)
-        size_gb = args.inits * args.leads * len(VARS) * len(LEVELS) * args.nlat * args.nlon * 4 / 1e9
+        if not args.lazy:
+            # built in its own process: Linux keeps ru_maxrss across fork+exec, so the parent must stay small
+            subprocess.run(
+                [sys.executable, __file__, "--child", "build", *sizes, "--workdir", str(workdir)], check=True
+            )
         print(
-            f"built {args.inits} inits × {args.leads} leads × {len(VARS) * len(LEVELS)} channels at "
-            f"{args.nlat}×{args.nlon} ({size_gb:.2f} GB float32 forecast) in {time.perf_counter() - t0:.1f} s "
-            f"({args.inits / 320:.1%} of a ChaosBench year)"
+            f"{'generated lazily' if args.lazy else 'built'}: {args.inits} inits × {args.leads} leads × {n_c} "
+            f"channels at {args.nlat}×{args.nlon} ({size_gb:.2f} GB float32 forecast"
+            f"{'' if args.lazy else f', built in {time.perf_counter() - t0:.1f} s'}) = "
+            f"{args.inits / 320:.1%} of a ChaosBench year"
         )
         res = {}
-        for method in ("ours", "loop"):
-            cmd = [sys.executable, __file__, "--child", method, "--workdir", str(workdir)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            res[method] = json.loads(out.strip().splitlines()[-1])
-            print(
-                f"{method:5s}: {res[method]['wall_s']:8.1f} s   peak RSS {res[method]['peak_rss_mb']:8.0f} MB"
-            )
-        ours, loop = np.load(workdir / "ours.npy"), np.load(workdir / "loop.npy")
-        print(
-            f"max |ours − loop| relative difference: {np.nanmax(np.abs(ours - loop) / (np.abs(loop) + 1e-12)):.2e}"
-        )
-        print(
-            f"time ratio loop/ours: {res['loop']['wall_s'] / res['ours']['wall_s']:.2f}   "
-            f"memory ratio loop/ours: {res['loop']['peak_rss_mb'] / res['ours']['peak_rss_mb']:.2f}"
-        )
+        for conv in conventions:
+            res[conv] = _run_child("ours", workdir, conv, sizes, args.lazy)
+        if not (args.lazy or args.no_loop):
+            res["loop"] = _run_child("loop", workdir, "chaosbench", sizes, False)
+        for key, r in res.items():
+            name = "loop (chaosbench)" if key == "loop" else f"ours ({key})"
+            line = f"{name:18s}: {r['wall_s']:8.1f} s  ({r['wall_s'] / args.inits:6.3f} s/init)  "
+            line += f"peak RSS {r['peak_rss_mb']:7.0f} MB"
+            if "loop" in res and key != "loop":
+                line += f"  loop/ours {res['loop']['wall_s'] / r['wall_s']:6.2f}×"
+            print(line)
+        if "loop" in res and "chaosbench" in res:
+            ours, loop = np.load(workdir / "ours_chaosbench.npy"), np.load(workdir / "loop.npy")
+            rel = np.nanmax(np.abs(ours - loop) / (np.abs(loop) + 1e-12))
+            print(f"max |ours − loop| relative difference (chaosbench): {rel:.2e}")
+        if args.lazy:
+            for key, r in res.items():
+                print(
+                    f"ours ({key}) per 320-init year: {r['wall_s'] / args.inits * 320:.0f} s (scaled linearly)"
+                )
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

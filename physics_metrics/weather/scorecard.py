@@ -53,6 +53,7 @@ from . import chaosbench_convention as cbc
 from .deterministic import check_dims_nonempty_unique
 from .references import climatology_forecast, persistence_forecast
 from .registry import SCORECARD_METRICS, SCORES, ChaosBenchPiece, WB2Piece
+from .scorecard_fast import fast_values, split_metrics
 from .scorecard_inputs import _HEAD, _SPACE, _Clim, _load, _nonfinite_error, _same_grid, _Truth
 from .scorecard_io import write_scorecard_csv, write_scorecard_netcdf
 
@@ -180,7 +181,30 @@ def _group(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _score_variable(var, forecast, truth_src, clim_src, std_src, metrics, convention, chunks, skipna, opts):
+def _score_variable(var, forecast, srcs, metrics, convention, chunks, skipna, opts) -> xr.DataArray:
+    """``(metric, [level], lead_time)`` of one variable: the fused kernel's metrics, the rest per piece."""
+    t_src, c_src, s_src, truth, clim, spatial, c_grid = srcs
+    fast, general = split_metrics(metrics, convention)
+    vals = {}
+    if fast:
+        vals.update(fast_values(var, forecast, truth, clim, t_src, c_src, spatial, c_grid, fast, convention,
+                                chunks, skipna, opts))  # fmt: skip
+    if general:
+        vals.update(
+            _general_values(var, forecast, t_src, c_src, s_src, general, convention, chunks, skipna, opts)
+        )
+    fda = forecast[var]
+    has_level = "level" in fda.dims
+    data = np.stack([vals[m] for m in metrics])
+    dims = ("metric", "level", "lead_time") if has_level else ("metric", "lead_time")
+    if has_level:
+        data = np.swapaxes(data, 1, 2)
+    out = xr.DataArray(data, dims=dims, name=var)
+    out.attrs = {k: v for k, v in fda.attrs.items() if k in ("units", "long_name", "standard_name")}
+    return out
+
+
+def _general_values(var, forecast, truth_src, clim_src, std_src, metrics, convention, chunks, skipna, opts):
     fda = forecast[var]
     has_level = "level" in fda.dims
     has_m = "member" in fda.dims
@@ -236,13 +260,7 @@ def _score_variable(var, forecast, truth_src, clim_src, std_src, metrics, conven
         vals = _finish_wb2(acc, metrics, n_m, opts)
     else:
         vals = {m: np.mean(np.stack(acc.blocks[m]), axis=0) for m in metrics}
-    data = np.stack([vals[m] for m in metrics])
-    dims = ("metric", "level", "lead_time") if has_level else ("metric", "lead_time")
-    if has_level:
-        data = np.swapaxes(data, 1, 2)
-    out = xr.DataArray(data, dims=dims, name=var)
-    out.attrs = {k: v for k, v in fda.attrs.items() if k in ("units", "long_name", "standard_name")}
-    return out
+    return vals
 
 
 def scorecard(
@@ -340,17 +358,15 @@ def scorecard(
     for v in names:
         levels = forecast["level"].values if "level" in forecast[v].dims else None
         t_src = _Truth(truth, forecast, v, spatial, levels)
-        c_src = s_src = None
+        c_src = s_src = c_grid = None
         if climatology is not None and needs_clim:
-            c_src = _Clim(
-                climatology, v, _same_grid(forecast, climatology, "climatology"), levels, "climatology"
-            )
+            c_grid = _same_grid(forecast, climatology, "climatology")
+            c_src = _Clim(climatology, v, c_grid, levels, "climatology")
         if climatology_std is not None and needs_std:
             s_grid = _same_grid(forecast, climatology_std, "climatology_std")
             s_src = _Clim(climatology_std, v, s_grid, levels, "climatology_std")
-        cards[v] = _score_variable(
-            v, forecast, t_src, c_src, s_src, metric_list, convention, chunks, skipna, opts
-        )
+        srcs = (t_src, c_src, s_src, truth, climatology, spatial, c_grid)
+        cards[v] = _score_variable(v, forecast, srcs, metric_list, convention, chunks, skipna, opts)
     card = xr.Dataset(cards)
     card = card.assign_coords(
         metric=np.array(metric_list, dtype=object), lead_time=forecast["lead_time"].values
