@@ -168,9 +168,11 @@ def max_diff(a, b, indices) -> float:
     return out
 
 
-def ours(ds: xr.Dataset, stats: xr.Dataset, n_step: int, block: int = 0, buffer: int = 1) -> WindowDataset:
+def ours(
+    ds: xr.Dataset, stats: xr.Dataset, n_step: int, block: int = 0, buffer: int = 1, chunk: int = 1
+) -> WindowDataset:
     """Our loader; with ``block`` its cache holds what the block order needs (cache_states_needed)."""
-    kw = {"cache_states": cache_states_needed(block, buffer, n_step)} if block else {}
+    kw = {"cache_states": cache_states_needed(block, buffer, n_step, chunk)} if block else {}
     return WindowDataset(
         ds, variables=PARAMS, levels=LEVELS, lead_steps=range(1, n_step + 1), statistics=stats, **kw
     )
@@ -214,6 +216,7 @@ def main() -> None:
     p.add_argument(
         "--wb2-chunk", type=int, default=8, help="time steps per chunk of the WeatherBench2-style store"
     )
+    p.add_argument("--wb2-block-chunks", type=int, default=4, help="chunks per block on the WB2-style store")
     p.add_argument("--rss-child", nargs=5, help=argparse.SUPPRESS)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -282,16 +285,11 @@ def main() -> None:
         w = ours(cds, stats, 1, b, m)
         case(f"train, copy {codec}, block", naive, rand, w, order, f"ours: copy ({codec}), block order")
     naive_wb2 = NaiveZarrDataset(wb2, 1, mean, std)
-    w = ours(open_weatherbench2_zarr(wb2), stats, 1, args.wb2_chunk, 1)
-    wb2_order = block_order(w.anchors // args.wb2_chunk, seed=0)
-    case(
-        "train, WB2-style zarr",
-        naive_wb2,
-        rand,
-        w,
-        wb2_order,
-        f"ours: block order ({args.wb2_chunk}-step chunks)",
-    )
+    wb2_block = args.wb2_chunk * args.wb2_block_chunks
+    w = ours(open_weatherbench2_zarr(wb2), stats, 1, wb2_block, 1, args.wb2_chunk)
+    wb2_order = block_order(w.anchors // wb2_block, seed=0)
+    note = f"ours: block order ({args.wb2_block_chunks} x {args.wb2_chunk}-step chunks)"
+    case("train, WB2-style zarr", naive_wb2, rand, w, wb2_order, note)
     w = ours(copies["none"][0], stats, 1, b, m)
     case(
         "train, WB2 -> copy none",

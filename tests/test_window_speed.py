@@ -63,6 +63,9 @@ def test_block_order_is_a_seeded_permutation_of_contiguous_buffers():
     for k in range(4):
         assert len(set(labels[b[10 * k : 10 * k + 10]])) == 2
     assert cache_states_needed(5, 2, 1) == 15 and cache_states_needed(1, 8, 1) == 9
+    assert cache_states_needed(8, 2, 1, chunk=1) == 17 and cache_states_needed(32, 1, 1, chunk=8) == 40
+    with pytest.raises(InputError):
+        cache_states_needed(8, 1, 1, chunk=0)
 
 
 @pytest.mark.parametrize(
@@ -184,5 +187,11 @@ def test_training_copy_errors(tmp_path, chunked_store):
         write_training_copy(src, tmp_path / "a.zarr")
     with pytest.raises(FileNotFoundError):
         open_training_copy(tmp_path / "missing.zarr")
-    # variables missing from the copy: read through xarray instead (no direct reader)
-    assert WindowDataset(open_training_copy(tmp_path / "a.zarr"), variables=["z"])._copy is not None
+    copy = open_training_copy(tmp_path / "a.zarr")
+    assert WindowDataset(copy, variables=["z"])._copy is not None
+    # changed values keep the mark (xarray keeps attrs) but are not read from the files
+    doubled = copy * 2
+    assert doubled.attrs.get("training_copy")
+    w = WindowDataset(doubled, variables=["z"], lead_steps=[1])
+    assert w._copy is None
+    np.testing.assert_array_equal(w[3][0].numpy(), 2 * src["z"].isel(time=3).values)

@@ -6,16 +6,17 @@ step each). The block order here keeps the randomness that matters for SGD while
 chunk once per epoch:
 
 1. samples are grouped into **blocks** by the time chunk of their anchor (``block_of[i] =
-   anchor_i // block_size``: the store's time chunking, or ``k`` days for the ChaosBench per-day
-   layout);
+   anchor_i // block_size``: a whole number of the store's time chunks, or ``k`` days for the
+   ChaosBench per-day layout);
 2. the block order is a random permutation;
 3. consecutive runs of ``buffer_blocks`` blocks (in that order) form a **buffer**, and the samples
    of a buffer are shuffled among themselves.
 
 With a window cache that holds one buffer's time steps and the chunk its last windows reach into
-(:func:`cache_states_needed`), every chunk is read once per epoch for its own block, plus at most
-once more when the block before it in the order has windows reaching into it (the lead steps of
-its last anchors), in a single process. The order depends only on ``(seed, epoch)``: a ``DataLoader`` serves the same
+(:func:`cache_states_needed`), every chunk is read once per epoch for its own block, plus once
+more when it is the first chunk after a block and that block's last windows reach into it (the
+lead steps of its last anchors): with blocks of ``k`` chunks, ``1 + 1/k`` reads per chunk and
+epoch at most, in a single process. The order depends only on ``(seed, epoch)``: a ``DataLoader`` serves the same
 samples in the same order for any ``num_workers`` (workers only split the reading; a time step
 used by two batches that go to different workers is read by both). A run resumes at sample
 position ``start`` of an epoch by skipping the first ``start`` entries of the same order.
@@ -63,13 +64,18 @@ def block_order(
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
 
-def cache_states_needed(block_size: int, buffer_blocks: int, window_span: int) -> int:
+def cache_states_needed(
+    block_size: int, buffer_blocks: int, window_span: int, chunk: int | None = None
+) -> int:
     """Time steps a window cache must hold so that a buffer's chunks stay cached while it is served:
-    ``(buffer_blocks + ⌈window_span / block_size⌉) · block_size`` (``window_span`` = last offset −
-    first offset of a window, e.g. 1 for one input and one target step): the buffer's blocks plus
-    the chunk(s) its last windows reach into, when blocks are the store's time chunks."""
-    b = int(block_size)
-    return (int(buffer_blocks) + -(-int(window_span) // b)) * b
+    ``buffer_blocks · block_size + ⌈window_span / chunk⌉ · chunk`` (``window_span`` = last offset −
+    first offset of a window, e.g. 1 for one input and one target step; ``chunk`` = the store's time
+    steps per chunk, default ``block_size``; blocks should be whole chunks): the buffer's blocks
+    plus the chunk(s) its last windows reach into."""
+    c = int(chunk) if chunk is not None else int(block_size)
+    if c < 1 or int(block_size) < 1:
+        raise InputError(f"block_size={block_size!r}, chunk={chunk!r}: need integers ≥ 1")
+    return int(buffer_blocks) * int(block_size) + -(-int(window_span) // c) * c
 
 
 class BlockShuffleSampler(torch.utils.data.Sampler[int]):
