@@ -43,10 +43,21 @@ truncated to the model resolution.
 Default parameters are in :data:`DEFAULT_PHYSICS`: Earth radius, Ω, g; mean thickness H = 3 km
 (gravity-wave speed 171 m/s, deformation radius √(gH)/f ≈ 1700 km at 45°); τ_rad = 5 d,
 τ_drag = 100 d; jets U0 = 80 ± 20 m/s at 45 ∓ 5°, width w = 10°; ∇⁸ hyperdiffusion with a 48 h
-e-folding time at the truncation degree. They were chosen by short scans at T21 (weaker or narrower
-jets, stronger drag, τ_rad of 2 d or ≥ 10 d, or 12 h hyperdiffusion gave steady or barely chaotic flow); RK4 is stable with
-dt = 1800 s at T21 and 900 s at T42. ``forcing=False`` (or ``tau_rad = tau_drag = inf``) switches off the
-relaxation and the drag; ``hyperdiffusion_order=0`` switches off the hyperdiffusion.
+e-folding time at the truncation degree. They were chosen by short scans at T21 (weaker or
+narrower jets, stronger drag, τ_rad of 2 d or ≥ 10 d, or 12 h hyperdiffusion gave steady or
+barely chaotic flow); RK4 is stable with dt = 1800 s at T21 and 900 s at T42. ``forcing=False``
+(or ``tau_rad = tau_drag = inf``) switches off the relaxation and the drag;
+``hyperdiffusion_order=0`` switches off the hyperdiffusion.
+
+Measured climate (32 × 64, seed 0, 3 years after a 180-day spin-up, 1 thread): area-mean
+``½|V|²`` per 60-day window 461–528 m² s⁻² (max/min 1.15, the same annual cycle every year, no
+trend); zonal-mean jets (monthly means) January 41 m/s at 47°N and 45 m/s at 47°S, July 27 m/s
+at 58°N and 77 m/s at 41.5°S; max |u| 121 m/s; rms v 11.7 m/s (synoptic eddies). Chaos: two
+states differing by 1e-6 (relative, in ζ) after 200 days of spin-up grow apart ×2.6, ×8, ×47,
+×206, ×1050 after 5, 15, 25, 35, 45 days; an exponential fit over growth factors 3–1e4 gives
+0.146 d⁻¹, an error-doubling time of 4.7 days (slower than the atmosphere's ~2 d: one layer has
+no baroclinic instability). The relaxed jet is barotropically unstable, but without topography
+and seasons a T21 run (jet 60 m/s, 12 h hyperdiffusion) settled to a steady zonal jet.
 
 The dataset generator, cache and climatology helpers are in :mod:`.forced_shallow_water_data`.
 """
