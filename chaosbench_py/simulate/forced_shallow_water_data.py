@@ -18,8 +18,8 @@ year is *test*, the year before it *valid*, the rest *train* (default 3 years: t
 
 Wall time (1 thread, 2-core machine shared with other jobs): 3 years at 32 × 64 with the 180-day
 spin-up 327 s (455 s under heavier load); 64 × 128 costs 9.7 ms per step, 339 s per simulated
-year, i.e. about 12 min for 2 years (measured per-step cost, extrapolated; a full multi-year
-64 × 128 run with the 3 h T42 hyperdiffusion has not been completed yet).
+year, i.e. about 12 min for 2 years (measured per-step cost, extrapolated) — but 64 × 128 runs
+currently blow up after 1–2 weeks (see :data:`RESOLUTIONS`); a :class:`NonFiniteError` says so.
 """
 
 from __future__ import annotations
@@ -57,9 +57,11 @@ EPOCH = np.datetime64("2001-01-01T00:00:00", "ns")
 #: days of the spin-up run at full resolution when the rest runs at 32 × 64 (see ``_coarse_spinup``)
 FINE_SPINUP_DAYS = 30
 #: grid (Gaussian latitudes, triangular truncation T21 / T42), the default RK4 step (s) and physics
-#: defaults that differ from :data:`DEFAULT_PHYSICS`: at T42 the ∇⁸ e-folding time at the truncation
-#: degree is 3 h (with 48 h, or 12 h, T42 runs blew up after ~8 days; degrees ≤ 21 are damped less
-#: than at T21 either way)
+#: defaults that differ from :data:`DEFAULT_PHYSICS` (3 h ∇⁸ e-folding at T42). KNOWN ISSUE: the
+#: 64 × 128 climate is not yet stable: from a padded T21 state, T42 runs blew up after 8–9 days
+#: (dt 900 s with 48 or 12 h hyperdiffusion, dt 600 s with 48 h) and, with 3 h, after 41 days of
+#: the default generation (30-day fine spin-up + 11 days), while thickness stayed ≥ 900 m and
+#: |u| ≤ 115 m/s; the cause is not found. 32 × 64 runs for years (measured).
 RESOLUTIONS: dict[str, dict[str, Any]] = {
     "32x64": dict(nlat=32, nlon=64, dt=1800.0),
     "64x128": dict(nlat=64, nlon=128, dt=900.0, physics=dict(hyperdiffusion_hours=3.0)),
