@@ -222,3 +222,13 @@ def test_chaos_and_stationarity():
     grid = solver.to_grid(pair)
     growth = float((grid["vo"][1] - grid["vo"][0]).pow(2).mean().sqrt()) / e0
     assert growth > 100
+
+
+def test_a_run_of_days_instead_of_years():
+    from chaosbench_py.simulate.forced_shallow_water_data import generate_forced_shallow_water
+
+    ds = generate_forced_shallow_water("32x64", days=2, spinup_days=0)
+    assert ds.sizes["time"] == 4 and str(ds["time"].values[-1])[:13] == "2001-01-02T12"
+    assert not any(k.startswith("split_") for k in ds.attrs)
+    with pytest.raises(InputError, match="days"):
+        generate_forced_shallow_water("32x64", days=0)

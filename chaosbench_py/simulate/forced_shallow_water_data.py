@@ -130,8 +130,12 @@ def generate_forced_shallow_water(
     physics: dict[str, Any] | None = None,
     progress: bool = False,
     num_threads: int | None = 1,
+    days: int | None = None,
 ) -> xr.Dataset:
     """Generate the forced shallow-water climate (module docstring) and return it as an ``xr.Dataset``.
+
+    ``days``: a run of that many days instead of ``years`` (for demonstrations and tests that cannot
+    afford a year; no splits are recorded).
 
     ``resolution``: ``"32x64"`` (T21, dt 1800 s) or ``"64x128"`` (T42, dt 900 s); ``years`` ≥ 1
     simulated 365-day years after a spin-up of ``spinup_days``; ``seed`` draws the small random
@@ -141,6 +145,8 @@ def generate_forced_shallow_water(
     :class:`NonFiniteError` if the run blows up.
     """
     params = _parameters(resolution, years, output_every_hours, spinup_days, seed, dt, forcing, physics)
+    if days is not None:
+        params["days"] = _int("days", days, 1)
     res = RESOLUTIONS[resolution]
     solver = ForcedShallowWaterSolver(
         res["nlat"], res["nlon"], forcing=params["forcing"], **params["physics"]
@@ -148,7 +154,8 @@ def generate_forced_shallow_water(
     dt = params["dt"]
     every = int(round(params["output_every_hours"] * 3600.0 / dt))
     n_spin = int(round(params["spinup_days"] * DAY / dt))
-    n_out = int(params["years"] * YEAR_DAYS * 24 // params["output_every_hours"])
+    n_days = params.get("days", params["years"] * YEAR_DAYS)
+    n_out = int(n_days * 24 // params["output_every_hours"])
     if num_threads is not None:
         num_threads = _int("num_threads", num_threads, 1)
     from tqdm.auto import tqdm
@@ -230,7 +237,9 @@ def _dataset(solver: ForcedShallowWaterSolver, params: dict, frames: dict, wall:
         "latitude": ("latitude", s.lat, dict(units="degrees_north", long_name="latitude")),
         "longitude": ("longitude", s.lon, dict(units="degrees_east", long_name="longitude")),
     }
-    splits = forced_shallow_water_splits(params["years"]) if params["years"] >= 2 else {}
+    splits = (
+        forced_shallow_water_splits(params["years"]) if params["years"] >= 2 and "days" not in params else {}
+    )
     attrs: dict[str, Any] = {
         "source": "chaosbench_py.simulate.forced_shallow_water (forced-dissipative seasonal shallow water)",
         "grid_type": s.grid,
