@@ -142,3 +142,47 @@ def test_truth_exponents_are_cached_across_models(swe, tmp_path):
     other = {**kw, "lyapunov_steps": 1}  # other settings: another cache entry
     physics_of_rollout(Persistence(PersistenceConfig(in_channels=3)), _extra(), swe, tmp_path / "c", **other)
     assert len(list((tmp_path / "cache").glob("truth_*.nc"))) == 2
+
+
+def test_forced_solver_map_holds_each_inits_season(tmp_path):
+    """The forced climate's solver map: row blocks follow their own init's season (tangent runs repeat each
+    init's state k times in a row), equal to the map built for that init alone."""
+    from chaosbench_py.evaluation.emulator_lyapunov import compare_lyapunov_spectra
+    from chaosbench_py.evaluation.physics import truth_state
+    from chaosbench_py.simulate.forced_shallow_water_data import generate_forced_shallow_water
+
+    ds = generate_forced_shallow_water("32x64", days=1, spinup_days=0, output_every_hours=6)
+    step = np.timedelta64(6, "h")
+    factory = solver_map_for(ds, step)
+    times = np.array(["2001-01-15", "2001-07-15"], dtype="datetime64[ns]")  # winter and summer forcing
+    x = torch.as_tensor(np.stack([truth_state(ds, ds["time"].values[0])] * 2))
+    both = factory(times)(x)
+    for i in range(2):
+        torch.testing.assert_close(
+            both[i : i + 1], factory(times[i : i + 1])(x[i : i + 1]), rtol=1e-12, atol=0
+        )
+    assert not torch.allclose(both[0], both[1])  # the same state steps differently in January and July
+    res = compare_lyapunov_spectra(
+        factory(times), factory(times), x.numpy(), k=2, n_steps=1, time_step_days=0.25
+    )
+    assert res["exponents"].shape == (2, 2, 2)
+
+
+def test_a_rollout_that_blows_up_is_reported_not_fatal(swe, tmp_path):
+    """A model whose states turn unphysical (negative depth, then overflow) gets a blow-up day and NaN
+    invariants after it; the evaluation completes."""
+
+    class Explodes(torch.nn.Module):
+        def forward(self, x):
+            return -3.0 * x[:, :3]  # normalised state ×(−3) each step: depth < 0 within a few steps
+
+    stats = channel_statistics(swe, variables=["z", "u", "v"], years=(2000, 2000))
+    summary = physics_of_rollout(
+        Explodes(), _extra(), swe, tmp_path, init_times=swe.indexes["time"][[2, 4]], statistics=stats, days=4.0,
+        spectrum_days=(1.0, 4.0), lyapunov_steps=0,
+    )  # fmt: skip
+    st = summary["stability"]
+    assert st["n_bounded"] == 0 and all(b is not None and b <= 4.0 for b in st["blow_up_days"])
+    inv = xr.load_dataset(tmp_path / "physics" / "invariants.nc")
+    assert np.isnan(inv["mass"].sel(system="model").isel(lead_time=-1)).all()
+    assert summary["lyapunov"] is None

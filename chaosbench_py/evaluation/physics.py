@@ -153,7 +153,17 @@ def solver_map_for(
                                 step_seconds, float(params["dt"]))
                 for t in init_times
             ]  # fmt: skip
-            return lambda x: torch.cat([m(x[i : i + 1]) for i, m in enumerate(maps)], dim=0)
+
+            def step(x: torch.Tensor) -> torch.Tensor:
+                # rows are init-major: a tangent run repeats each init's state k times in a row
+                n = x.shape[0] // len(maps)
+                if n * len(maps) != x.shape[0]:
+                    raise InputError(
+                        f"solver map: {x.shape[0]} rows are not a multiple of the {len(maps)} inits"
+                    )
+                return torch.cat([m(x[i * n : (i + 1) * n]) for i, m in enumerate(maps)], dim=0)
+
+            return step
 
         return forced_factory
     if source.startswith("chaosbench_py.simulate.shallow_water"):
@@ -216,6 +226,32 @@ def _truth_invariants(
 def _window(ds: xr.Dataset, days: float) -> xr.Dataset:
     keep = _days(ds["lead_time"].values) <= days + 1e-9
     return ds.isel(lead_time=np.flatnonzero(keep))
+
+
+def _physical_states(
+    phys: xr.Dataset, zs: xr.DataArray | None, gravity: float
+) -> tuple[xr.Dataset, xr.DataArray]:
+    """``phys`` with every state from the first unphysical one on (non-finite, or a fluid depth
+    ``z/g − h_s ≤ 0`` somewhere) set to NaN, per init: a rollout that blew up has no invariants or spectra
+    after its blow-up (its stability says when it happened). Also returns the ``(init, lead)`` mask of the
+    physical states."""
+    space = ("latitude", "longitude")
+    depth = phys["z"] / gravity - (0.0 if zs is None else zs / gravity)
+    ok = (depth > 0).all(space)
+    for v in PHYSICS_VARIABLES:
+        ok = ok & np.isfinite(phys[v]).all(space)
+    ok = ok.astype(int).cumprod("lead_time").astype(bool)
+    n_bad = int((~ok).sum())
+    if n_bad:
+        logger.info("physics_of_rollout: %d (init, lead) states after a blow-up are left out", n_bad)
+    return phys.where(ok), ok
+
+
+def _nanmedian(values: Any) -> float:
+    """Median over the finite values (NaN when every rollout blew up)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else math.nan
 
 
 def _drift_summary(inv: xr.Dataset) -> dict[str, float]:
@@ -307,7 +343,8 @@ def physics_of_rollout(
     truth = data[list(PHYSICS_VARIABLES)].sel(time=np.asarray(truth_times))
 
     # conservation
-    inv_model = shallow_water_invariants(phys, zs=zs, **consts).load()
+    physical, ok = _physical_states(phys.load(), zs, consts["gravity"])
+    inv_model = shallow_water_invariants(physical, zs=zs, **consts).load().where(ok)
     inv_truth = _truth_invariants(data, inits, leads, consts)
     inv = xr.concat(
         [inv_model] + ([inv_truth] if inv_truth is not None else []),
@@ -334,7 +371,7 @@ def physics_of_rollout(
     )
     model_specs, ratios = [], {}
     for i in picks:
-        sub = phys.isel(lead_time=i).load()
+        sub = physical.isel(lead_time=i)
         ok = np.isfinite(sub["u"]).all(("latitude", "longitude")) & np.isfinite(sub["v"]).all(
             ("latitude", "longitude")
         )
@@ -360,8 +397,8 @@ def physics_of_rollout(
         "blow_up_days": [
             None if pd.isna(b) else float(_days(np.asarray([b]))[0]) for b in np.atleast_1d(blow)
         ],
-        "final_mean_ratio": float(np.nanmedian(stab["mean_ratio"].values)),
-        "final_variance_ratio": float(np.nanmedian(stab["variance_ratio"].values)),
+        "final_mean_ratio": _nanmedian(stab["mean_ratio"].values),
+        "final_variance_ratio": _nanmedian(stab["variance_ratio"].values),
     }
 
     # Lyapunov spectra
