@@ -11,7 +11,8 @@ scores RMSE, bias and ACC, each run in its own process so peak RSS is clean:
   day, as ChaosBench's loader) and every channel is scored with the ChaosBench formulas in torch (float64).
   It is the baseline of both ratios (the same data pass; it has no WB2 variant).
 
-Times are of the scoring call only (imports and the store build excluded); peak RSS is the process's.
+Times are of the scoring call only (imports, opening the stores and the build excluded), wall and
+CPU (all threads, ``time.process_time``); peak RSS is the process's.
 Prints wall time, peak RSS, the ratio loop/ours and max |ours − loop| (ChaosBench convention). Usage::
 
     python benchmarks/scorecard_speed.py --inits 32 --leads 44 [--workdir DIR] [--keep]
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -65,7 +67,7 @@ def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None
     )
     enc = {v: {"chunks": (1, nl, nlat, nlon), "compressors": None} for v in VARS}
     truth.to_zarr(workdir / "truth.zarr", mode="w", encoding=enc, consolidated=False, zarr_format=3)
-    n_doy = min(366, int(times.dayofyear.max()))  # the days of year in use (the valid days start on Jan 1)
+    n_doy = min(366, int(times.day_of_year.max()))  # the days of year in use (the valid days start on Jan 1)
     clim = xr.Dataset(
         {
             v: (
@@ -172,20 +174,18 @@ def open_stores(workdir: Path):
     return tuple(opened)
 
 
-def run_ours(workdir: Path, convention: str, lazy: tuple | None = None) -> None:
+def run_ours(workdir: Path, convention: str, data: tuple) -> None:
     from physics_metrics.weather.scorecard import scorecard
 
-    fc, truth, clim = open_stores(workdir) if lazy is None else lazy_datasets(*lazy)
+    fc, truth, clim = data
     card = scorecard(fc, truth, clim, metrics=METRICS, convention=convention)
     np.save(workdir / f"ours_{convention}.npy", np.stack([card[v].values for v in VARS]))
 
 
-def run_loop(workdir: Path) -> None:
+def run_loop(workdir: Path, data: tuple) -> None:
     import torch
 
-    fc = xr.open_zarr(workdir / "forecast.zarr", consolidated=False)
-    truth = xr.open_zarr(workdir / "truth.zarr", consolidated=False)
-    clim = xr.open_zarr(workdir / "clim.zarr", consolidated=False)
+    fc, truth, clim = data
     inits, leads = fc.init_time.values, fc.lead_time.values
     lat = torch.tensor(fc.latitude.values)
     w = torch.cos(torch.deg2rad(lat))
@@ -247,18 +247,22 @@ def run_loop(workdir: Path) -> None:
 def _child(method: str, workdir: Path, convention: str, lazy: tuple | None) -> dict:
     if method == "ours":
         import physics_metrics.weather.scorecard  # noqa: F401  (imports are not timed)
+        from physics_metrics.weather import scorecard_fast
+
+        scorecard_fast.PREFETCH = bool(os.environ.get("SCORECARD_PREFETCH"))
     else:
         import torch
 
         torch.set_num_threads(1)
-    t0 = time.perf_counter()
+    data = open_stores(workdir) if lazy is None else lazy_datasets(*lazy)  # metadata only, not timed
+    t0, c0 = time.perf_counter(), time.process_time()
     if method == "ours":
-        run_ours(workdir, convention, lazy)
+        run_ours(workdir, convention, data)
     else:
-        run_loop(workdir)
-    wall = time.perf_counter() - t0
+        run_loop(workdir, data)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "convention": convention, "wall_s": wall, "peak_rss_mb": peak_mb}
+    return {"method": method, "convention": convention, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak_mb}
 
 
 def _run_child(method: str, workdir: Path, convention: str, sizes: list[str], lazy: bool) -> dict:
@@ -288,6 +292,8 @@ def main() -> None:
     ap.add_argument("--lazy", action="store_true", help="generated forecast/truth/climatology, no store")
     ap.add_argument("--no-loop", action="store_true", help="skip the per-batch loop")
     ap.add_argument("--conventions", default=",".join(CONVENTIONS))
+    ap.add_argument("--prefetch", action="store_true", help="also time ours with the read-ahead thread")
+    ap.add_argument("--reuse", action="store_true", help="score the stores already in --workdir")
     ap.add_argument("--child", choices=("ours", "loop", "build"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     lazy = (args.inits, args.leads, args.nlat, args.nlon) if args.lazy else None
@@ -306,7 +312,7 @@ def main() -> None:
     size_gb = args.inits * args.leads * n_c * args.nlat * args.nlon * 4 / 1e9
     try:
         t0 = time.perf_counter()
-        if not args.lazy:
+        if not (args.lazy or args.reuse):
             # built in its own process: Linux keeps ru_maxrss across fork+exec, so the parent must stay small
             subprocess.run(
                 [sys.executable, __file__, "--child", "build", *sizes, "--workdir", str(workdir)], check=True
@@ -320,14 +326,18 @@ def main() -> None:
         res = {}
         for conv in conventions:
             res[conv] = _run_child("ours", workdir, conv, sizes, args.lazy)
+            if args.prefetch:
+                os.environ["SCORECARD_PREFETCH"] = "1"
+                res[f"{conv}, prefetch"] = _run_child("ours", workdir, conv, sizes, args.lazy)
+                del os.environ["SCORECARD_PREFETCH"]
         if not (args.lazy or args.no_loop):
             res["loop"] = _run_child("loop", workdir, "chaosbench", sizes, False)
         for key, r in res.items():
             name = "loop (chaosbench)" if key == "loop" else f"ours ({key})"
-            line = f"{name:18s}: {r['wall_s']:8.1f} s  ({r['wall_s'] / args.inits:6.3f} s/init)  "
+            line = f"{name:18s}: {r['wall_s']:8.1f} s  ({r['wall_s'] / args.inits:6.3f} s/init, CPU {r['cpu_s']:7.1f} s)  "
             line += f"peak RSS {r['peak_rss_mb']:7.0f} MB"
             if "loop" in res and key != "loop":
-                line += f"  loop/ours {res['loop']['wall_s'] / r['wall_s']:6.2f}×"
+                line += f"  loop/ours {res['loop']['wall_s'] / r['wall_s']:6.2f}× (CPU {res['loop']['cpu_s'] / r['cpu_s']:.2f}×)"
             print(line)
         if "loop" in res and "chaosbench" in res:
             ours, loop = np.load(workdir / "ours_chaosbench.npy"), np.load(workdir / "loop.npy")
@@ -339,7 +349,7 @@ def main() -> None:
                     f"ours ({key}) per 320-init year: {r['wall_s'] / args.inits * 320:.0f} s (scaled linearly)"
                 )
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             shutil.rmtree(workdir, ignore_errors=True)
 
 

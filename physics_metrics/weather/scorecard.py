@@ -9,6 +9,14 @@ and levels sized to ``max_chunk_mb``; each piece is loaded, scored per init (WB2
 and reduced to running sums, so memory stays bounded for a ChaosBench-size year (320 inits × 44 leads ×
 60 channels at 1.5°). Only the small result is in memory.
 
+The deterministic scores (WB2 ``mse``/``rmse``/``rmse_per_sample``/``bias``/``mae``/``acc``/``acc_centred``,
+ChaosBench ``rmse``/``bias``/``mae``/``acc``) go through the fused kernel of
+:mod:`~physics_metrics.weather.scorecard_fast` (each truth day read once per block and shared by the inits
+and leads that verify on it, row sums on plain float64 arrays, a zarr store read several chunks per call);
+its values equal the general per-piece path below to rounding. Measured (1 thread, 44 leads × 60 channels
+at 1.5°, RMSE/bias/ACC, ChaosBench convention, shared 2-core machine): 32 inits 22–25 s vs 230 s for a
+per-batch torch loop (0.61× before); peak RSS ≈ 0.7 GB, not growing with the number of inits.
+
 Conventions (``convention=``):
 
 * ``"wb2"`` (default): the functions of :mod:`~physics_metrics.weather.deterministic` and

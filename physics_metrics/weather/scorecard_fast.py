@@ -39,6 +39,7 @@ import xarray as xr
 
 from ..errors import MetricInputError
 from . import chaosbench_convention as cbc
+from .references import climatology_indexers
 from .registry import SCORES
 from .scorecard_inputs import _HEAD, _SPACE, _nonfinite_error, _positions
 from .weights import latitude_weights
@@ -51,8 +52,11 @@ _BUILTIN = {m: SCORES[m] for ms in FAST.values() for m in ms}
 #: Switch for tests and comparisons: ``False`` sends every score through the general path.
 ENABLED = True
 _CANCEL = 1e-6
-#: Read the next forecast piece in a background thread while the current one is scored.
-PREFETCH = True
+#: Points per step of the per-pair loop (~0.25 MB of float64, so a step's arrays stay in L2).
+_CACHE_POINTS = 32768
+#: Read the next forecast piece in a background thread while the current one is scored (off by default:
+#: it helps only where a second core is free).
+PREFETCH = False
 
 
 def split_metrics(metrics: list[str], convention: str) -> tuple[list[str], list[str]]:
@@ -163,7 +167,7 @@ class _Days:
         self.sdims = (["level"] if levels is not None else []) + list(_SPACE)
 
     def piece(self, valid: np.ndarray, idx: np.ndarray, lead_sl: slice):
-        """Keys ``(n, L)`` of the pairs' days and the day table ``{key: (o, a_T, rows_at, rows_at2, ok)}``."""
+        """Keys ``(n, L)`` of the pairs' days and the day table ``{key: _entry(...)}`` holding them."""
         if self.t.schema == "forecast":  # no sharing of days: the truth piece itself
             o = self.t.get(valid, idx, lead_sl, None, list(_HEAD) + self.sdims)
             c = self._clim_pairs(valid)
@@ -192,8 +196,6 @@ class _Days:
     def _clim_days(self, times: np.ndarray) -> np.ndarray:
         if self.cda is None:
             return self._clim_pairs(times.reshape(-1, 1)).reshape((times.size,) + self._shape())
-        from .references import climatology_indexers
-
         try:
             ind = climatology_indexers(self.c.clim, xr.DataArray(times, dims="_p"))
         except ValueError as err:
@@ -218,7 +220,8 @@ class _Days:
             o = o[None]
         if c is None:
             return o, None, None, None, True, True
-        at = o - (c[None] if c.ndim == 2 else c)
+        c = c[None] if c.ndim == 2 else c
+        at = np.subtract(o, c, out=c) if c.dtype == np.float64 and c.flags.writeable else o - c
         at1 = at.sum(-1)
         return o, at, at1, np.einsum("kij,kij->ki", at, at), True, bool(np.isfinite(at1).all())
 
@@ -240,35 +243,53 @@ def _rows_direct(d: np.ndarray, at: np.ndarray | None) -> dict[str, np.ndarray]:
     return r
 
 
-def _rows_fast(d: np.ndarray, day: tuple, need_acc: bool, need_mae: bool) -> dict[str, np.ndarray] | None:
-    """Row sums of a NaN-free pair from ``d`` and the day's sums; None where the direct pass is needed."""
-    rd = d.sum(-1)
+def _rows_fast(f: np.ndarray, o: np.ndarray, buf: np.ndarray, day: tuple, need_acc: bool, need_mae: bool):
+    """``d = f − o`` into ``buf`` (float64) and the row sums of a NaN-free pair from ``d`` and the day's sums;
+    rows None where the direct pass is needed. Done a few levels at a time so that ``d`` stays in cache."""
+    k = o.shape[0]
+    step = max(1, _CACHE_POINTS // (o.shape[1] * o.shape[2]))
+    rd, d2 = np.empty(o.shape[:2]), np.empty(o.shape[:2])
+    ad = np.empty(o.shape[:2]) if need_mae else None
+    dat = np.empty(o.shape[:2]) if need_acc else None
+    at = day[1]
+    for a in range(0, k, step):
+        sl = slice(a, a + step)
+        if f.dtype == np.float64:
+            d = np.subtract(f[sl], o[sl], out=buf[sl])
+        else:  # the cast copy then a float64 subtraction is faster than a mixed-type subtraction
+            np.copyto(buf[sl], f[sl])
+            d = np.subtract(buf[sl], o[sl], out=buf[sl])
+        np.sum(d, axis=-1, out=rd[sl])
+        np.einsum("kij,kij->ki", d, d, out=d2[sl])
+        if need_mae:
+            np.sum(np.abs(d), axis=-1, out=ad[sl])
+        if need_acc:
+            np.einsum("kij,kij->ki", d, at[sl], out=dat[sl])
     if not np.isfinite(rd).all():
         return None
-    full = np.full(rd.shape, float(d.shape[-1]))
-    r = {"n": full, "d": rd, "d2": np.einsum("kij,kij->ki", d, d)}
+    full = np.full(rd.shape, float(o.shape[-1]))
+    r = {"n": full, "d": rd, "d2": d2}
     if need_mae:
-        r["ad"] = np.abs(d).sum(-1)
+        r["ad"] = ad
     if need_acc:
-        _, at, at1, at2, _, _ = day
-        dat = np.einsum("kij,kij->ki", d, at)
-        fa2 = r["d2"] + 2.0 * dat + at2
-        if np.any(fa2 < _CANCEL * (r["d2"] + at2)):
+        at1, at2 = day[2], day[3]
+        fa2 = d2 + 2.0 * dat + at2
+        if np.any(fa2 < _CANCEL * (d2 + at2)):
             return None
         r.update(na=full, fa=rd + at1, at=at1, fa_at=dat + at2, fa2=fa2, at2=at2)
     return r
 
 
-def _pair_d(f: np.ndarray, o: np.ndarray, buf: np.ndarray, members: bool, nan_mean: bool) -> np.ndarray:
-    """``d = f − o`` in float64 (``f``: ensemble mean over axis 0 when ``members``; NaN-skipping if asked)."""
-    if members:
-        fm = np.mean(f, axis=0, dtype=np.float64)
-        if nan_mean and not np.isfinite(fm).all():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                fm = np.nanmean(f.astype(np.float64), axis=0)
-        f = fm
-    return np.subtract(f, o, out=buf)
+def _pair_f(f: np.ndarray, members: bool, nan_mean: bool) -> np.ndarray:
+    """The pair's forecast: ``f`` or its ensemble mean over axis 0 (float64; NaN-skipping if asked)."""
+    if not members:
+        return f
+    fm = np.mean(f, axis=0, dtype=np.float64)
+    if nan_mean and not np.isfinite(fm).all():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fm = np.nanmean(f.astype(np.float64), axis=0)
+    return fm
 
 
 def _wb2_values(r: dict[str, np.ndarray], w: np.ndarray, keys: list[str]) -> dict[str, np.ndarray]:
@@ -357,9 +378,10 @@ def fast_values(var, forecast, truth, climatology, t_src, c_src, spatial, clim_g
             for j in range(valid.shape[1]):
                 day = table[keys[a, j]]
                 fp = f[a, j] if has_level else f[a, j][..., None, :, :]
-                d = _pair_d(fp, day[0], buf, has_m, wb2 and skipna)
-                r = _rows_fast(d, day, need_acc, need_mae) if day[4] and day[5] else None
+                fp = _pair_f(fp, has_m, wb2 and skipna)
+                r = _rows_fast(fp, day[0], buf, day, need_acc, need_mae) if day[4] and day[5] else None
                 if r is None:
+                    d = np.subtract(fp, day[0], out=buf)
                     if not checked:
                         _check_piece(f, keys, table, var, days.c.what if days.c else "", inits[ii],
                                      leads[lead_sl], levels, lat, lon, skipna, need_acc)  # fmt: skip
