@@ -13,9 +13,11 @@ The deterministic scores (WB2 ``mse``/``rmse``/``rmse_per_sample``/``bias``/``ma
 ChaosBench ``rmse``/``bias``/``mae``/``acc``) go through the fused kernel of
 :mod:`~physics_metrics.weather.scorecard_fast` (each truth day read once per block and shared by the inits
 and leads that verify on it, row sums on plain float64 arrays, a zarr store read several chunks per call);
-its values equal the general per-piece path below to rounding. Measured (1 thread, 44 leads × 60 channels
-at 1.5°, RMSE/bias/ACC, ChaosBench convention, shared 2-core machine): 32 inits 22–25 s vs 230 s for a
-per-batch torch loop (0.61× before); peak RSS ≈ 0.7 GB, not growing with the number of inits.
+its values equal the general per-piece path below to rounding. Measured (``benchmarks/scorecard_speed.py``,
+1 thread, 44 leads × 60 channels at 1.5°, RMSE/bias/ACC, shared 2-core machine, so ±40 % between runs):
+ChaosBench convention 0.7–1.2 s per init (8 inits 5–6 s vs 33–48 s for a per-batch torch loop; 32 inits
+22–39 s vs 230 s; before: 0.61× the loop), WB2 the same; a generated 320-init year 237 s; peak RSS
+0.6–0.9 GB, flat in the number of inits (the loop's grows: 1.1 GB at 8, 3.3 GB at 32).
 
 Conventions (``convention=``):
 
