@@ -145,8 +145,13 @@ def summary_lines(headline: dict[str, Any]) -> list[str]:
         lines.append(
             f"  Shallow water FNO: {sw['variable']} RMSE at {sw['lead_hours']:g} h {_fmt(r.get('model'), 4)} "
             f"vs persistence {_fmt(r.get('persistence'), 4)}, climatology {_fmt(r.get('climatology'), 4)}"
-            f" ({sw['units']})"
+            f" ({sw['units']})" + (f", {sw['n_inits']} inits" if sw.get("n_inits") else "")
         )
+        if sw.get("physics_days") is not None:
+            lines.append(
+                f"    physics: bounded over {sw['physics_days']:g} days in {sw['bounded']} rollouts; "
+                f"λ1 model {_fmt(sw.get('lambda1_model'))} vs solver {_fmt(sw.get('lambda1_truth'))} per day"
+            )
     cat = headline.get("catalog")
     if cat:
         lines.append(

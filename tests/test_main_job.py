@@ -35,7 +35,7 @@ def test_main_job_quick_writes_report(tmp_path, capsys):
     assert lines[-1] == f"report: {out / 'report.md'}"
     summary = "\n".join(lines[:-1])
     for needle in ("Lorenz-63", "λ1", "λ3", "D_stsp", "on 3,000 test points", "floor at that length", "VPT",
-                   "Shallow water FNO: z RMSE at 48 h", "persistence", "climatology", "Catalog:", "flows that have one (3 computed)",
+                   "Shallow water FNO: z RMSE at 48 h", "persistence", "climatology", "physics: bounded over 10 days", "Catalog:", "flows that have one (3 computed)",
                    "Total time"):  # fmt: skip
         assert needle in summary, (needle, summary)
     headline = json.loads((out / "summary.json").read_text())
@@ -44,7 +44,8 @@ def test_main_job_quick_writes_report(tmp_path, capsys):
     assert set(headline["shallow_water"]["rmse"]) == {"model", "persistence", "climatology"}
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    for section in ("Reconstructing Lorenz-63", "shallow water → FNO → scorecard", "The systems catalog",
+    for section in ("Reconstructing Lorenz-63", "shallow water → FNO → scorecard", "Physics of the rollout — Shallow water: FNO",
+                    "95 % bootstrap interval over the 4 initialisations", "The systems catalog",
                     "Lyapunov spectra", "noise floor", "Run time"):  # fmt: skip
         assert section in md, section
     # the model beside the data floor at the same length
@@ -85,11 +86,11 @@ def test_stages_and_bars_shown_when_forced(tmp_path, capsys):
         torch.set_num_threads(threads)
     display.part_done()
     err = capsys.readouterr().err
-    for stage in ("[2/3] shallow water: simulating 12 days", "[2/3] shallow water: training FNO, 30 steps",
+    for stage in ("[2/3] shallow water: simulating 40 days", "[2/3] shallow water: training FNO, 30 steps",
                   "[2/3] shallow water: rolling out 4 forecasts", "[2/3] shallow water: done in"):  # fmt: skip
         assert stage in err, (stage, err[-2000:])
     assert re.search(r"train fno:\s+\d+%\|.*<", err), err[-2000:]  # the trainer's bar with its ETA
-    assert re.search(r"shallow water 33x64:\s+\d+%\|", err)
+    assert re.search(r"forced SW 32x64:\s+\d+%\|", err)
     assert info["headline"]["lead_hours"] == 48.0 and info["headline"]["rmse"]["model"] > 0
     # the run file keeps the trainer's default: the bar is an override at load time, not config
     assert "progress: false" in (tmp_path / "configs" / "shallow_water_fno.yaml").read_text()

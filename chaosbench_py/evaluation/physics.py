@@ -255,8 +255,8 @@ def _nanmedian(values: Any) -> float:
 
 
 def _drift_summary(inv: xr.Dataset) -> dict[str, float]:
-    drift = conservation_drift(inv)
-    return {name: float(drift[f"{name}_drift_per_day"].median()) for name in _INVARIANTS}
+    drift = conservation_drift(inv).compute()
+    return {name: _nanmedian(drift[f"{name}_drift_per_day"].values) for name in _INVARIANTS}
 
 
 def physics_of_rollout(
