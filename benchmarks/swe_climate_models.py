@@ -30,10 +30,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import xarray as xr
 import yaml
 
 from chaosbench_py.evaluation import compare_evaluations, evaluate_run
-from chaosbench_py.evaluation.physics import read_physics_summary
+from chaosbench_py.evaluation.physics import read_physics_summary, spectrum_ratios
 from chaosbench_py.simulate.forced_shallow_water_data import forced_shallow_water_store
 from chaosbench_py.training.trainer import Trainer
 
@@ -134,7 +135,7 @@ def model_row(name: str, ev: Path, cpu: float) -> dict[str, str]:
     row["energy drift/day model (truth)"] = (
         f"{whole.get('total_energy', float('nan')):.2e} ({truth.get('total_energy', float('nan')):.1e})"
     )
-    ratios = phys.get("spectrum_ratio_small_scales", {})
+    ratios = _ratios(ev, phys)
     row["KE spectrum ratio small scales d1/d30/d365"] = "/".join(
         f"{ratios.get(k, float('nan')):.3g}" for k in ("1", "30", "365")
     )
@@ -142,6 +143,16 @@ def model_row(name: str, ev: Path, cpu: float) -> dict[str, str]:
     row["bounded 1 yr"] = f"{st.get('n_bounded', '?')} of {st.get('n_inits', '?')}"
     row["train CPU s"] = f"{cpu:.0f}"
     return row
+
+
+def _ratios(ev: Path, phys: dict) -> dict[str, float]:
+    """Spectrum ratios over the truth's resolved band, recomputed from spectra.nc (evaluations written before
+    the band was restricted to the truth's resolved degrees hold ratios over round-off degrees)."""
+    path = ev / "physics" / "spectra.nc"
+    if not path.exists():
+        return phys.get("spectrum_ratio_small_scales", {})
+    with xr.open_dataset(path) as sp:
+        return spectrum_ratios(sp.load())
 
 
 def _markdown(rows: list[dict[str, str]]) -> str:
@@ -157,7 +168,7 @@ def stability_table(evals: dict[str, Path]) -> str:
         if name not in evals:
             continue
         st = (read_physics_summary(evals[name]) or {}).get("stability", {})
-        ratios = (read_physics_summary(evals[name]) or {}).get("spectrum_ratio_small_scales", {})
+        ratios = _ratios(evals[name], read_physics_summary(evals[name]) or {})
         blow = [b for b in st.get("blow_up_days", []) if b is not None]
         rows.append({"model": name, "bounded over a year": f"{st.get('n_bounded')} of {st.get('n_inits')}",
                      "first blow-up day": f"{min(blow):g}" if blow else "never",

@@ -186,3 +186,17 @@ def test_a_rollout_that_blows_up_is_reported_not_fatal(swe, tmp_path):
     inv = xr.load_dataset(tmp_path / "physics" / "invariants.nc")
     assert np.isnan(inv["mass"].sel(system="model").isel(lead_time=-1)).all()
     assert summary["lyapunov"] is None
+
+
+def test_spectrum_band_stops_at_the_truths_resolved_degrees():
+    """A T21 flow on a grid whose transform reaches degree 31: the small-scale ratio uses degrees 16–21,
+    not the round-off above 21."""
+    from chaosbench_py.evaluation.physics import resolved_band, spectrum_ratios
+
+    ell = np.arange(32)
+    truth = xr.DataArray(np.where(ell <= 21, 1.0 / (1.0 + ell) ** 3, 1e-32), dims="wavenumber",
+                         coords={"wavenumber": ell})  # fmt: skip
+    assert resolved_band(truth) == (16, 21)
+    model = (truth * np.where(ell >= 16, 0.5, 1.0)).expand_dims(lead_days=[1.0, 30.0])  # blurred small scales
+    ratios = spectrum_ratios(xr.Dataset({"truth": truth, "model": model}))
+    assert ratios == {"1": 0.5, "30": 0.5}

@@ -39,8 +39,10 @@ def physics_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
             truth = (cons.get(f"truth_{key}") or {}).get(name) if key == "window" else None
             rows.append({"quantity": f"{label} drift per day, {when}", "model": _fmt(model, ".2e"),
                          "truth": _fmt(truth, ".2e")})  # fmt: skip
+    band = summary.get("spectrum_band")
+    where = f"degrees {band[0]}–{band[1]}" if band else "smallest quarter of scales"
     for day, ratio in summary["spectrum_ratio_small_scales"].items():
-        rows.append({"quantity": f"KE spectrum ratio model/truth, smallest quarter of scales, day {day}",
+        rows.append({"quantity": f"KE spectrum ratio model/truth, {where}, day {day}",
                      "model": _fmt(ratio), "truth": "1"})  # fmt: skip
     st = summary["stability"]
     blow = [b for b in st["blow_up_days"] if b is not None]
