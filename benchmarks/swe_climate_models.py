@@ -34,7 +34,7 @@ import xarray as xr
 import yaml
 
 from chaosbench_py.evaluation import compare_evaluations, evaluate_run
-from chaosbench_py.evaluation.physics import read_physics_summary, spectrum_ratios
+from chaosbench_py.evaluation.physics import conservation_summary, read_physics_summary, spectrum_ratios
 from chaosbench_py.simulate.forced_shallow_water_data import forced_shallow_water_store
 from chaosbench_py.training.trainer import Trainer
 
@@ -127,14 +127,22 @@ def model_row(name: str, ev: Path, cpu: float) -> dict[str, str]:
         f"{ly.get('model', {}).get('lambda1_per_day', float('nan')):.3g} / "
         f"{ly.get('truth', {}).get('lambda1_per_day', float('nan')):.3g}"
     )
-    cons = phys.get("conservation", {})
-    whole, truth = cons.get("model_whole") or {}, cons.get("truth_window") or {}
-    row["mass drift/day model (truth)"] = (
-        f"{whole.get('mass', float('nan')):.2e} ({truth.get('mass', float('nan')):.1e})"
+    inv_path = ev / "physics" / "invariants.nc"
+    if inv_path.exists():  # recomputed: evaluations written before the per-window rule hold None here
+        with xr.open_dataset(inv_path) as inv:
+            cons = conservation_summary(inv.load(), 30.0)
+    else:
+        cons = phys.get("conservation", {})
+    window, truth, nan = cons.get("model_window") or {}, cons.get("truth_window") or {}, float("nan")
+    row["mass drift/day, first 30 d, model (truth)"] = (
+        f"{window.get('mass', nan):.2e} ({truth.get('mass', nan):.1e})"
     )
-    row["energy drift/day model (truth)"] = (
-        f"{whole.get('total_energy', float('nan')):.2e} ({truth.get('total_energy', float('nan')):.1e})"
+    row["energy drift/day, first 30 d, model (truth)"] = (
+        f"{window.get('total_energy', nan):.2e} ({truth.get('total_energy', nan):.1e})"
     )
+    st0 = phys.get("stability", {})
+    blow = [b for b in st0.get("blow_up_days", []) if b is not None]
+    row["blow-up days"] = ", ".join(f"{b:g}" for b in blow) if blow else "never"
     ratios = _ratios(ev, phys)
     row["KE spectrum ratio small scales d1/d30/d365"] = "/".join(
         f"{ratios.get(k, float('nan')):.3g}" for k in ("1", "30", "365")

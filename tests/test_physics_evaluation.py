@@ -55,6 +55,7 @@ def test_persistence_known_answers(swe, tmp_path):
             abs(cons["model_whole"][name]) < 1e-6
         )  # persistence: the invariants never change (float32 store)
     assert abs(cons["truth_window"]["mass"]) < 1e-12  # the unforced solver conserves mass to round-off
+    assert abs(cons["model_window"]["total_energy"]) < 1e-6
     st = summary["stability"]
     assert st["n_bounded"] == 2 and st["blow_up_days"] == [None, None] and st["days"] == 4.0
     ly = summary["lyapunov"]
@@ -186,6 +187,7 @@ def test_a_rollout_that_blows_up_is_reported_not_fatal(swe, tmp_path):
     inv = xr.load_dataset(tmp_path / "physics" / "invariants.nc")
     assert np.isnan(inv["mass"].sel(system="model").isel(lead_time=-1)).all()
     assert summary["lyapunov"] is None
+    assert summary["conservation"]["model_whole"] is None  # every rollout blew up
 
 
 def test_spectrum_band_stops_at_the_truths_resolved_degrees():

@@ -270,6 +270,27 @@ def spectrum_ratios(spectra: xr.Dataset) -> dict[str, float]:
             for d in spectra["lead_days"].values}  # fmt: skip
 
 
+def conservation_summary(invariants: xr.Dataset, window_days: float) -> dict[str, Any]:
+    """Median drift per day of each invariant (``physics/invariants.nc``: ``system`` model/truth): over the
+    first ``window_days`` for the model (inits still physical over that window) and the truth, and over the
+    whole rollout for the model (inits that never blew up; None when every one did)."""
+
+    def part(ds: xr.Dataset | None, days: float | None) -> dict[str, float] | None:
+        if ds is None:
+            return None
+        ds = ds if days is None else _window(ds, days)
+        keep = np.isfinite(ds["mass"]).all("lead_time")
+        if not bool(keep.any()) or ds.sizes["lead_time"] < 2:
+            return None
+        return _drift_summary(ds.sel(init_time=keep))
+
+    systems = list(invariants["system"].values) if "system" in invariants.dims else ["model"]
+    pick = {sys_: (invariants.sel(system=sys_, drop=True) if "system" in invariants.dims else invariants)
+            for sys_ in systems}  # fmt: skip
+    return {"window_days": float(window_days), "model_window": part(pick.get("model"), window_days),
+            "truth_window": part(pick.get("truth"), window_days), "model_whole": part(pick.get("model"), None)}  # fmt: skip
+
+
 def _nanmedian(values: Any) -> float:
     """Median over the finite values (NaN when every rollout blew up)."""
     v = np.asarray(values, dtype=np.float64).ravel()
@@ -374,18 +395,7 @@ def physics_of_rollout(
         dim=xr.DataArray(["model", "truth"][: 1 + (inv_truth is not None)], dims="system", name="system"),
     )
     _atomic_nc(inv, out / "invariants.nc")
-    finite = np.isfinite(inv_model["mass"]).all("lead_time")
-    window = _window(inv_model.sel(init_time=finite), conservation_days) if bool(finite.any()) else None
-    conservation = {
-        "window_days": float(conservation_days),
-        "model_window": _drift_summary(window)
-        if window is not None and window.sizes["lead_time"] > 1
-        else None,
-        "truth_window": _drift_summary(_window(inv_truth, conservation_days))
-        if inv_truth is not None
-        else None,
-        "model_whole": _drift_summary(inv_model.sel(init_time=finite)) if bool(finite.any()) else None,
-    }
+    conservation = conservation_summary(inv, conservation_days)
 
     # spectra
     truth_spec = kinetic_energy_spectrum(truth, radius=consts["radius"]).mean("time").compute()
