@@ -435,7 +435,10 @@ def rollout_gridded(
             y = y.reshape(len(batch), members, n_steps, n_dyn, *y.shape[-2:]).transpose(0, 2, 1, 3, 4, 5)
             for j, i in enumerate(batch):
                 block = y[j] if members > 1 else y[j][:, 0]  # (n_lead, [M], C, H, W)
-                fields = _split_fields(block.astype(np.float32), layout, variables, members > 1)
+                with np.errstate(
+                    over="ignore"
+                ):  # a blown-up "record" rollout: values beyond float32 become inf
+                    fields = _split_fields(block.astype(np.float32), layout, variables, members > 1)
                 if writer is not None:
                     if i in missing:
                         writer.write(inits[i], fields)
