@@ -445,3 +445,13 @@ def test_full_report_with_both_sections(monkeypatch, weather, tmp_path):
     assert "no coastlines" in md
     assert not re.search(r"nan", md, flags=re.IGNORECASE)
     assert math.isfinite(expected)
+
+
+def test_zonal_spectra_of_stores_chunked_along_longitude(weather):
+    """A truth and forecast chunked along longitude (as zarr may store them) give the same spectra."""
+    fc, truth, _, _ = weather
+    fig = plot_zonal_power_spectra(fc, truth, "t2m", [1])
+    n = truth.sizes["longitude"] // 3
+    chunked = plot_zonal_power_spectra(fc.chunk({"longitude": n}), truth.chunk({"longitude": n}), "t2m", [1])
+    for a, b in zip(_labelled_lines(fig.axes[0]), _labelled_lines(chunked.axes[0])):
+        np.testing.assert_allclose(a.get_ydata(), b.get_ydata(), rtol=1e-12)

@@ -261,6 +261,8 @@ def plot_zonal_power_spectra(
     times = pd.DatetimeIndex(t["time"].values)
 
     def mean_spectrum(da: xr.DataArray) -> xr.DataArray:
+        if da.chunks is not None:  # a store chunked along longitude: the FFT needs whole rows
+            da = da.chunk({"longitude": -1})
         spec = zonal_energy_spectrum(da.sel(latitude=lat_sel))
         return spec.mean([d for d in spec.dims if d != "zonal_wavenumber"])
 
