@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser(
         "run",
         help="the main job on the embedded default (no downloads); writes a report with plots",
-        description="The main job on the embedded default (no downloads, about 7 minutes on 2 CPU cores): "
+        description="The main job on the embedded default (no downloads, about 10 minutes on 2 quiet CPU cores): "
         "Lorenz-63 -> shPLRNN + GTF -> invariants; shallow water on the sphere -> FNO -> rollout -> scorecard "
         "against persistence and climatology; the systems catalog. Writes OUT/report.html, OUT/report.md "
         "(+ figures/), the run folders and evaluations, and prints a summary of the headline figures and "
