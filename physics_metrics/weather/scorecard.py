@@ -51,6 +51,7 @@ of length 0 and duplicated ``init_time``/``lead_time``/``time`` values are error
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -63,13 +64,22 @@ from . import chaosbench_convention as cbc
 from .deterministic import check_dims_nonempty_unique
 from .references import climatology_forecast, persistence_forecast
 from .registry import SCORECARD_METRICS, SCORES, ChaosBenchPiece, WB2Piece
-from .scorecard_fast import fast_values, split_metrics
+from .scorecard_fast import fast_finish, fast_parts, split_metrics
 from .scorecard_inputs import _HEAD, _SPACE, _Clim, _load, _nonfinite_error, _same_grid, _Truth
 from .scorecard_io import write_scorecard_csv, write_scorecard_netcdf
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCORECARD_METRICS", "scorecard", "write_scorecard_csv", "write_scorecard_netcdf"]
+__all__ = [
+    "SCORECARD_METRICS",
+    "ScorecardPlan",
+    "assemble_scorecard",
+    "score_blocks",
+    "scorecard",
+    "scorecard_plan",
+    "write_scorecard_csv",
+    "write_scorecard_netcdf",
+]
 
 
 # -------------------------------------------------------------------------------------------- checks
@@ -118,31 +128,46 @@ def _check_forecast(forecast: Any) -> xr.Dataset:
 
 # -------------------------------------------------------------------------------------------- scoring
 class _Accumulator:
-    """Running per-init sums (WB2) or per-block values (ChaosBench) for one variable."""
+    """The contributions of the general path's pieces of one variable, recorded in order: ``("sum", key, ix,
+    shape, Σ over the piece's inits, count)`` (WB2) and ``("block", key, ix, shape, block, values)``
+    (ChaosBench). :class:`_Replay` adds them up in that order, so blocks scored apart (one dask task each,
+    :func:`score_blocks`) give the same floating-point operations as one pass over all blocks."""
 
     def __init__(self) -> None:
+        self.ops: list[tuple] = []
+
+    def add_per_init(self, key: str, values: np.ndarray, lead_sl: slice, lev_sl: slice | None, shape) -> None:
+        ix = (lead_sl,) if lev_sl is None else (lead_sl, lev_sl)
+        self.ops.append(("sum", key, ix, shape, np.nansum(values, axis=0), np.sum(~np.isnan(values), axis=0)))
+
+    def add_block(self, key: str, values: np.ndarray, lead_sl: slice, lev_sl: slice | None, shape, b: int):
+        ix = (lead_sl,) if lev_sl is None else (lead_sl, lev_sl)
+        self.ops.append(("block", key, ix, shape, b, values))
+
+
+class _Replay:
+    """Running per-init sums (WB2) and per-block values (ChaosBench) of one variable from recorded ops."""
+
+    def __init__(self, ops: Sequence[tuple]) -> None:
         self.sums: dict[str, np.ndarray] = {}
         self.counts: dict[str, np.ndarray] = {}
         self.blocks: dict[str, list[np.ndarray]] = {}
-
-    def add_per_init(self, key: str, values: np.ndarray, lead_sl: slice, lev_sl: slice | None, shape) -> None:
-        if key not in self.sums:
-            self.sums[key] = np.zeros(shape)
-            self.counts[key] = np.zeros(shape)
-        ix = (lead_sl,) if lev_sl is None else (lead_sl, lev_sl)
-        self.sums[key][ix] += np.nansum(values, axis=0)
-        self.counts[key][ix] += np.sum(~np.isnan(values), axis=0)
+        for kind, key, ix, shape, *rest in ops:
+            if kind == "sum":
+                if key not in self.sums:
+                    self.sums[key] = np.zeros(shape)
+                    self.counts[key] = np.zeros(shape)
+                self.sums[key][ix] += rest[0]
+                self.counts[key][ix] += rest[1]
+            else:
+                lst = self.blocks.setdefault(key, [])
+                while len(lst) <= rest[0]:
+                    lst.append(np.full(shape, np.nan))
+                lst[rest[0]][ix] = rest[1]
 
     def mean(self, key: str) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.counts[key] > 0, self.sums[key] / self.counts[key], np.nan)
-
-    def add_block(self, key: str, values: np.ndarray, lead_sl: slice, lev_sl: slice | None, shape, b: int):
-        lst = self.blocks.setdefault(key, [])
-        while len(lst) <= b:
-            lst.append(np.full(shape, np.nan))
-        ix = (lead_sl,) if lev_sl is None else (lead_sl, lev_sl)
-        lst[b][ix] = values
 
 
 def _da(arr: np.ndarray, dims: Sequence[str], coords: dict[str, Any]) -> xr.DataArray:
@@ -183,27 +208,39 @@ def _cb_piece(acc, metrics, f, o, c, s, lat, lead_sl, lev_sl, shape, b) -> None:
         acc.add_block(m, SCORES[m].chaosbench(piece), lead_sl, lev_sl, shape, b)
 
 
-def _finish_wb2(acc: _Accumulator, metrics: Sequence[str], n_members: int, opts) -> dict[str, np.ndarray]:
-    return {m: SCORES[m].finish_wb2(acc.mean, opts, n_members) for m in metrics}
-
-
 def _group(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _score_variable(var, forecast, srcs, metrics, convention, chunks, skipna, opts) -> xr.DataArray:
-    """``(metric, [level], lead_time)`` of one variable: the fused kernel's metrics, the rest per piece."""
+def _variable_parts(var, forecast, srcs, metrics, convention, chunks, skipna, opts, first_block=0) -> dict:
+    """The contributions of the blocks ``chunks`` (numbered from ``first_block``) to one variable's scores:
+    ``{"fast": [...], "general": [...]}`` (the fused kernel's metrics and the rest)."""
     t_src, c_src, s_src, truth, clim, spatial, c_grid = srcs
     fast, general = split_metrics(metrics, convention)
+    parts: dict[str, list] = {"fast": [], "general": []}
+    if fast:
+        parts["fast"] = fast_parts(var, forecast, truth, clim, t_src, c_src, spatial, c_grid, fast, convention,
+                                   chunks, skipna, opts, first_block)  # fmt: skip
+    if general:
+        parts["general"] = _general_parts(var, forecast, t_src, c_src, s_src, general, convention, chunks,
+                                          skipna, opts, first_block)  # fmt: skip
+    return parts
+
+
+def _variable_card(var, forecast, parts: Sequence[dict], metrics, convention, opts) -> xr.DataArray:
+    """``(metric, [level], lead_time)`` of one variable from the parts of all its blocks, in block order."""
+    fast, general = split_metrics(metrics, convention)
+    fda = forecast[var]
     vals = {}
     if fast:
-        vals.update(fast_values(var, forecast, truth, clim, t_src, c_src, spatial, c_grid, fast, convention,
-                                chunks, skipna, opts))  # fmt: skip
+        vals.update(fast_finish([op for p in parts for op in p["fast"]], fda, fast, convention, opts))
     if general:
-        vals.update(
-            _general_values(var, forecast, t_src, c_src, s_src, general, convention, chunks, skipna, opts)
-        )
-    fda = forecast[var]
+        acc = _Replay([op for p in parts for op in p["general"]])
+        if convention == "wb2":
+            n_m = fda.sizes["member"] if "member" in fda.dims else 1
+            vals.update({m: SCORES[m].finish_wb2(acc.mean, opts, n_m) for m in general})
+        else:
+            vals.update({m: np.mean(np.stack(acc.blocks[m]), axis=0) for m in general})
     has_level = "level" in fda.dims
     data = np.stack([vals[m] for m in metrics])
     dims = ("metric", "level", "lead_time") if has_level else ("metric", "lead_time")
@@ -214,7 +251,8 @@ def _score_variable(var, forecast, srcs, metrics, convention, chunks, skipna, op
     return out
 
 
-def _general_values(var, forecast, truth_src, clim_src, std_src, metrics, convention, chunks, skipna, opts):
+def _general_parts(var, forecast, truth_src, clim_src, std_src, metrics, convention, chunks, skipna, opts,
+                   first_block=0) -> list[tuple]:  # fmt: skip
     fda = forecast[var]
     has_level = "level" in fda.dims
     has_m = "member" in fda.dims
@@ -230,7 +268,7 @@ def _general_values(var, forecast, truth_src, clim_src, std_src, metrics, conven
     n_m = fda.sizes["member"] if has_m else 1
     point_bytes = 8 * n_m * fda.sizes["latitude"] * fda.sizes["longitude"]
     acc = _Accumulator()
-    for b, idx in enumerate(chunks):
+    for b, idx in enumerate(chunks, start=first_block):
         budget = max(1, opts["max_chunk_bytes"] // (point_bytes * len(idx)))
         lev_size = min(n_lev, budget)
         lead_size = max(1, min(n_lead, budget // lev_size))
@@ -265,12 +303,132 @@ def _general_values(var, forecast, truth_src, clim_src, std_src, metrics, conven
                     _wb2_piece(acc, metrics, f, o, c, s, fdims, coords, lead_sl, lev_sl, shape, skipna, opts)
                 else:
                     _cb_piece(acc, metrics, f, o, c, s, lat, lead_sl, lev_sl, shape, b)
-        logger.debug("scorecard: %s block %d/%d done", var, b + 1, len(chunks))
-    if convention == "wb2":
-        vals = _finish_wb2(acc, metrics, n_m, opts)
+        logger.debug("scorecard: %s block %d done", var, b + 1)
+    return acc.ops
+
+
+@dataclasses.dataclass(frozen=True)
+class ScorecardPlan:
+    """What :func:`scorecard` scores, checked: the metrics, variables, blocks of inits (``chunks``: index arrays
+    into ``init_time``) and options. Small and picklable: it is what a dask task needs besides the inputs."""
+
+    metrics: list[str]
+    convention: str
+    variables: list[str]
+    chunks: list[np.ndarray]
+    block: int
+    skipna: bool
+    opts: dict[str, Any]
+    needs_clim: bool
+    needs_std: bool
+
+
+def _sources(plan: ScorecardPlan, forecast, truth, climatology, climatology_std, v: str) -> tuple:
+    """The truth / climatology readers of variable ``v`` (their constructors check names, levels and grids)."""
+    spatial = _same_grid(forecast, truth, "truth")
+    levels = forecast["level"].values if "level" in forecast[v].dims else None
+    t_src = _Truth(truth, forecast, v, spatial, levels)
+    c_src = s_src = c_grid = None
+    if climatology is not None and plan.needs_clim:
+        c_grid = _same_grid(forecast, climatology, "climatology")
+        c_src = _Clim(climatology, v, c_grid, levels, "climatology")
+    if climatology_std is not None and plan.needs_std:
+        s_grid = _same_grid(forecast, climatology_std, "climatology_std")
+        s_src = _Clim(climatology_std, v, s_grid, levels, "climatology_std")
+    return t_src, c_src, s_src, truth, climatology, spatial, c_grid
+
+
+def scorecard_plan(forecast, truth, climatology=None, *, metrics=("rmse", "bias", "acc"), convention="wb2",
+                   climatology_std=None, variables=None, block=cbc.CHAOSBENCH_BLOCK, skipna=False,
+                   crps_estimator=None, ssr_correction=None, max_chunk_mb=128.0) -> ScorecardPlan:  # fmt: skip
+    """Check :func:`scorecard`'s arguments (same meaning, same errors) and return its :class:`ScorecardPlan`.
+
+    With :func:`score_blocks` and :func:`assemble_scorecard` this is :func:`scorecard` in three steps, so the
+    blocks can be scored apart (e.g. on dask workers) and combined into the same numbers, bit for bit:
+    ``assemble_scorecard(plan, forecast, {v: [score_blocks(plan, ..., v, slice(i, j)) for i, j in ranges]})``
+    with the ranges covering ``range(len(plan.chunks))`` in order.
+    """
+    forecast = _check_forecast(forecast)
+    if not isinstance(truth, xr.Dataset):
+        raise MetricTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
+    has_members = "member" in forecast.dims
+    metric_list = _validate(forecast, metrics, convention, has_members)
+    if convention == "chaosbench" and (crps_estimator not in (None, "classic") or ssr_correction):
+        raise MetricInputError(
+            "crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)"
+        )
+    opts = {
+        "crps_estimator": crps_estimator or "fair",
+        "ssr_correction": True if ssr_correction is None else bool(ssr_correction),
+        "max_chunk_bytes": int(max_chunk_mb * 2**20),
+    }
+    needs_clim = [m for m in metric_list if SCORES[m].needs_climatology]
+    needs_std = [m for m in metric_list if SCORES[m].needs_climatology_std]
+    if needs_clim and climatology is None:
+        raise MetricInputError(f"climatology: required by metric(s) {needs_clim}")
+    if needs_std and climatology_std is None:
+        raise MetricInputError(f"climatology_std: required by metric(s) {needs_std}")
+    names = list(forecast.data_vars) if variables is None else list(variables)
+    for v in names:
+        if v not in forecast.data_vars:
+            raise MetricInputError(
+                f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})"
+            )
+    _same_grid(forecast, truth, "truth")
+    inits = forecast["init_time"].values
+    if convention == "chaosbench":
+        chunks = cbc.chaosbench_blocks(inits, block)
     else:
-        vals = {m: np.mean(np.stack(acc.blocks[m]), axis=0) for m in metrics}
-    return vals
+        chunks = [np.arange(i, min(i + block, inits.size)) for i in range(0, inits.size, block)]
+    plan = ScorecardPlan(metrics=metric_list, convention=convention, variables=list(names),
+                         chunks=chunks, block=int(block), skipna=bool(skipna), opts=opts,
+                         needs_clim=bool(needs_clim), needs_std=bool(needs_std))  # fmt: skip
+    for v in plan.variables:
+        _sources(plan, forecast, truth, climatology, climatology_std, v)
+    return plan
+
+
+def score_blocks(plan: ScorecardPlan, forecast, truth, climatology, climatology_std, variable: str,
+                 blocks: slice | None = None) -> dict[str, list]:  # fmt: skip
+    """The contributions of the blocks ``plan.chunks[blocks]`` (default all) to ``variable``'s scores.
+
+    Memory: one piece of ``max_chunk_mb`` of the forecast and the truth days it verifies on. The result is
+    small (per piece, ``lead × [level]`` sums per metric); pass the parts of all blocks, in block order, to
+    :func:`assemble_scorecard`.
+    """
+    forecast = _check_forecast(forecast)
+    sl = slice(0, len(plan.chunks)) if blocks is None else slice(*blocks.indices(len(plan.chunks)))
+    srcs = _sources(plan, forecast, truth, climatology, climatology_std, variable)
+    return _variable_parts(variable, forecast, srcs, plan.metrics, plan.convention, plan.chunks[sl],
+                           plan.skipna, plan.opts, sl.start)  # fmt: skip
+
+
+def assemble_scorecard(plan: ScorecardPlan, forecast, parts: dict[str, Sequence[dict]]) -> xr.Dataset:
+    """The scorecard Dataset (as :func:`scorecard` returns it, without ``reference``) from, per variable, the
+    :func:`score_blocks` results of consecutive block ranges covering all blocks, in block order."""
+    forecast = _check_forecast(forecast)
+    cards = {v: _variable_card(v, forecast, parts[v], plan.metrics, plan.convention, plan.opts)
+             for v in plan.variables}  # fmt: skip
+    card = xr.Dataset(cards)
+    card = card.assign_coords(
+        metric=np.array(plan.metrics, dtype=object), lead_time=forecast["lead_time"].values
+    )
+    if "level" in card.dims:
+        card = card.assign_coords(level=forecast["level"].values)
+    cb = plan.convention == "chaosbench"
+    card.attrs.update(
+        convention=plan.convention,
+        n_init_time=int(forecast.sizes["init_time"]),
+        n_blocks=len(plan.chunks) if cb else 1,
+        block=plan.block,
+        latitude_weights="cos, mean 1 (ChaosBench)" if cb else "cell area, mean 1 (WB2)",
+        skipna=int(plan.skipna),
+        ensemble_members=int(forecast.sizes.get("member", 0)),
+    )
+    if not cb and "member" in forecast.dims:
+        opts = plan.opts
+        card.attrs.update(crps_estimator=opts["crps_estimator"], ssr_correction=int(opts["ssr_correction"]))
+    return card
 
 
 def scorecard(
@@ -332,70 +490,16 @@ def scorecard(
         number of inits and blocks, weights and NaN policy. Units: each metric in the variable's units
         except ``acc``, ``ssr``, ``crpss``, ``specdiv``, ``specres`` and the skills (dimensionless).
     """
+    plan = scorecard_plan(forecast, truth, climatology, metrics=metrics, convention=convention,
+                          climatology_std=climatology_std, variables=variables, block=block, skipna=skipna,
+                          crps_estimator=crps_estimator, ssr_correction=ssr_correction,
+                          max_chunk_mb=max_chunk_mb)  # fmt: skip
     forecast = _check_forecast(forecast)
-    if not isinstance(truth, xr.Dataset):
-        raise MetricTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
-    has_members = "member" in forecast.dims
-    metric_list = _validate(forecast, metrics, convention, has_members)
-    if convention == "chaosbench" and (crps_estimator not in (None, "classic") or ssr_correction):
-        raise MetricInputError(
-            "crps_estimator/ssr_correction: fixed by the ChaosBench convention (classic, none)"
-        )
-    opts = {
-        "crps_estimator": crps_estimator or "fair",
-        "ssr_correction": True if ssr_correction is None else bool(ssr_correction),
-        "max_chunk_bytes": int(max_chunk_mb * 2**20),
+    parts = {
+        v: [score_blocks(plan, forecast, truth, climatology, climatology_std, v)] for v in plan.variables
     }
-    needs_clim = [m for m in metric_list if SCORES[m].needs_climatology]
-    needs_std = [m for m in metric_list if SCORES[m].needs_climatology_std]
-    if needs_clim and climatology is None:
-        raise MetricInputError(f"climatology: required by metric(s) {needs_clim}")
-    if needs_std and climatology_std is None:
-        raise MetricInputError(f"climatology_std: required by metric(s) {needs_std}")
-    names = list(forecast.data_vars) if variables is None else list(variables)
-    for v in names:
-        if v not in forecast.data_vars:
-            raise MetricInputError(
-                f"variables: {v!r} is not a forecast variable (has {list(forecast.data_vars)})"
-            )
-    spatial = _same_grid(forecast, truth, "truth")
-    inits = forecast["init_time"].values
-    if convention == "chaosbench":
-        chunks = cbc.chaosbench_blocks(inits, block)
-    else:
-        chunks = [np.arange(i, min(i + block, inits.size)) for i in range(0, inits.size, block)]
-    cards = {}
-    for v in names:
-        levels = forecast["level"].values if "level" in forecast[v].dims else None
-        t_src = _Truth(truth, forecast, v, spatial, levels)
-        c_src = s_src = c_grid = None
-        if climatology is not None and needs_clim:
-            c_grid = _same_grid(forecast, climatology, "climatology")
-            c_src = _Clim(climatology, v, c_grid, levels, "climatology")
-        if climatology_std is not None and needs_std:
-            s_grid = _same_grid(forecast, climatology_std, "climatology_std")
-            s_src = _Clim(climatology_std, v, s_grid, levels, "climatology_std")
-        srcs = (t_src, c_src, s_src, truth, climatology, spatial, c_grid)
-        cards[v] = _score_variable(v, forecast, srcs, metric_list, convention, chunks, skipna, opts)
-    card = xr.Dataset(cards)
-    card = card.assign_coords(
-        metric=np.array(metric_list, dtype=object), lead_time=forecast["lead_time"].values
-    )
-    if "level" in card.dims:
-        card = card.assign_coords(level=forecast["level"].values)
-    card.attrs.update(
-        convention=convention,
-        n_init_time=int(inits.size),
-        n_blocks=len(chunks) if convention == "chaosbench" else 1,
-        block=int(block),
-        latitude_weights="cos, mean 1 (ChaosBench)"
-        if convention == "chaosbench"
-        else "cell area, mean 1 (WB2)",
-        skipna=int(skipna),
-        ensemble_members=int(forecast.sizes.get("member", 0)),
-    )
-    if convention == "wb2" and has_members:
-        card.attrs.update(crps_estimator=opts["crps_estimator"], ssr_correction=int(opts["ssr_correction"]))
+    card = assemble_scorecard(plan, forecast, parts)
+    metric_list, names, opts = plan.metrics, plan.variables, plan.opts
     if reference is not None:
         card = _add_reference(
             card,

@@ -330,6 +330,44 @@ def _check_piece(f, keys, table, var, what_c, inits, leads, levels, lat, lon, sk
 def fast_values(var, forecast, truth, climatology, t_src, c_src, spatial, clim_grid, metrics, convention,
                 chunks, skipna, opts) -> dict[str, np.ndarray]:  # fmt: skip
     """Scores ``metrics`` (all in :data:`FAST` [convention]) of one variable: ``{metric: (lead, [level])}``."""
+    parts = fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_grid, metrics, convention,
+                       chunks, skipna, opts)  # fmt: skip
+    return fast_finish(parts, forecast[var], metrics, convention, opts)
+
+
+def fast_finish(parts: list[tuple], fda: xr.DataArray, metrics, convention, opts) -> dict[str, np.ndarray]:
+    """The scores of one variable from the contributions of :func:`fast_parts` (of all its blocks, in block
+    order), replayed in that order: the same floating-point operations as one pass over all blocks."""
+    has_level = "level" in fda.dims
+    n_lead, n_lev = fda.sizes["lead_time"], fda.sizes["level"] if has_level else 1
+    n_m = fda.sizes["member"] if "member" in fda.dims else 1
+    if convention == "wb2":
+        keys = sorted({_WB2_KEY[m] for m in metrics})
+        sums = {k: np.zeros((n_lead, n_lev)) for k in keys}
+        counts = {k: np.zeros((n_lead, n_lev)) for k in keys}
+        for key, lead_sl, s, c in parts:
+            sums[key][lead_sl] += s
+            counts[key][lead_sl] += c
+
+        def mean(key: str) -> np.ndarray:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(counts[key] > 0, sums[key] / counts[key], np.nan)
+
+        out = {m: SCORES[m].finish_wb2(mean, opts, n_m) for m in metrics}
+    else:
+        blocks: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+        for _, vals in parts:
+            for m in metrics:
+                blocks[m].append(vals[m])
+        out = {m: np.mean(np.stack(blocks[m]), axis=0) for m in metrics}
+    return {m: v if has_level else v[:, 0] for m, v in out.items()}
+
+
+def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_grid, metrics, convention,
+               chunks, skipna, opts, first_block: int = 0) -> list[tuple]:  # fmt: skip
+    """The contributions of the blocks ``chunks`` (numbered from ``first_block``) to one variable's scores, in
+    order: WB2 ``(key, lead slice, Σ over the piece's inits, count)`` per piece, ChaosBench ``(block,
+    {metric: values})`` per block; :func:`fast_finish` turns them into scores."""
     fda = forecast[var]
     has_level, has_m = "level" in fda.dims, "member" in fda.dims
     n_lead = fda.sizes["lead_time"]
@@ -346,9 +384,7 @@ def fast_values(var, forecast, truth, climatology, t_src, c_src, spatial, clim_g
     wb2 = convention == "wb2"
     w = np.asarray(latitude_weights(lat).values) if wb2 else cbc.chaosbench_latitude_weights(lat)
     keys_wb2 = sorted({_WB2_KEY[m] for m in metrics}) if wb2 else []
-    sums = {k: np.zeros((n_lead, n_lev)) for k in keys_wb2}
-    counts = {k: np.zeros((n_lead, n_lev)) for k in keys_wb2}
-    blocks: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    parts: list[tuple] = []
     buf = np.empty((n_lev, nlat, nlon))
     point = 8 * n_m * nlat * nlon
     plan = []  # (block, inits, leads) of every piece, read one ahead in a thread while the last is scored
@@ -402,8 +438,7 @@ def fast_values(var, forecast, truth, climatology, t_src, c_src, spatial, clim_g
                     row[5] += r["fa2"].sum(-1)
                     row[6] += r["at2"].sum(-1)
         for key, v in per.items():
-            sums[key][lead_sl] += np.nansum(v, axis=0)
-            counts[key][lead_sl] += np.sum(~np.isnan(v), axis=0)
+            parts.append((key, lead_sl, np.nansum(v, axis=0), np.sum(~np.isnan(v), axis=0)))
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         ahead = pool.submit(load, 0) if PREFETCH else None
@@ -419,16 +454,6 @@ def fast_values(var, forecast, truth, climatology, t_src, c_src, spatial, clim_g
                 n = np.where(cb[0] > 0, cb[0], np.nan)
                 vals = {"rmse": np.sqrt(cb[2] / n), "bias": cb[1] / n, "mae": cb[3] / n}
                 vals["acc"] = cb[4] / (np.sqrt(cb[6] * cb[5]) + cbc._ACC_EPS / float(np.sum(w**2)))
-            for m in metrics:
-                blocks[m].append(vals[m])
+            parts.append((first_block + b, {m: vals[m] for m in metrics}))
             cb[:] = 0.0
-    if wb2:
-
-        def mean(key: str) -> np.ndarray:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return np.where(counts[key] > 0, sums[key] / counts[key], np.nan)
-
-        out = {m: SCORES[m].finish_wb2(mean, opts, n_m) for m in metrics}
-    else:
-        out = {m: np.mean(np.stack(blocks[m]), axis=0) for m in metrics}
-    return {m: v if has_level else v[:, 0] for m, v in out.items()}
+    return parts

@@ -1,0 +1,412 @@
+"""Scorecards on a dask.distributed cluster, with the numbers of one process, bit for bit.
+
+:func:`physics_metrics.weather.scorecard` walks over blocks of ``block`` inits (32 by default) per variable
+and adds each piece's contributions (per-init sums for WB2, per-block values for ChaosBench) in order.
+Here every ``(variable, block)`` pair is one task on the cluster
+(:func:`physics_metrics.weather.scorecard.score_blocks`); the driver adds the returned contributions up in
+the same order (:func:`~physics_metrics.weather.scorecard.assemble_scorecard`), so the floating-point
+operations, and therefore the scorecards, are those of one process — identical, not just close — for both
+conventions and every score the scorecard supports.
+
+What travels to the workers: the lazy (zarr-backed) forecast and truth datasets — their dask graphs hold
+the store paths, and each worker reads its own pieces from the stores (with dask's synchronous scheduler
+inside the task) — and, scattered once, any in-memory input such as a computed climatology. Memory per
+worker: one piece of ``max_chunk_mb`` (128 MB by default) of the forecast plus the truth days it verifies on,
+plus the in-memory inputs. Progress: one log line per finished task (logger ``chaosbench_py``).
+
+* :func:`dask_client` — a ``distributed.Client`` from a spec: ``local:N`` (a ``LocalCluster`` of N worker
+  processes with 1 thread each), ``tcp://HOST:PORT`` (a running scheduler), ``scheduler-file:PATH`` (the
+  file ``dask scheduler --scheduler-file PATH`` writes, e.g. under SLURM: ``scripts/slurm_evaluate.sh``).
+* :func:`scorecard_dask` — :func:`~physics_metrics.weather.scorecard` on a cluster.
+* :func:`evaluate_weather_dask` — :func:`~chaosbench_py.evaluation.evaluate_weather` (model, persistence
+  and climatology scorecards) on a cluster, all their tasks submitted at once.
+* :func:`per_init_scores_dask`, :func:`score_uncertainty_dask` — the per-init scores, intervals and paired
+  tests of :mod:`~chaosbench_py.evaluation.uncertainty` with the per-init scores computed on the cluster
+  (tasks of 16 inits, the blocks of :func:`~physics_metrics.weather.per_init_scores`).
+
+``chaosbench evaluate RUN --out OUT --dask local:2`` uses them (:func:`~chaosbench_py.evaluation.evaluate_run`
+with ``dask=``); ``dask.distributed`` is the optional extra ``pip install chaosbench-py[distributed]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from physics_metrics.weather import (
+    SCORES,
+    climatology_forecast,
+    paired_score_test,
+    per_init_scores,
+    persistence_forecast,
+    scorecard_intervals,
+)
+from physics_metrics.weather.scorecard import assemble_scorecard, score_blocks, scorecard_plan
+
+from ..errors import InputError, InputTypeError, UnknownNameError
+from ..files import atomic_output, atomic_write_text
+from .evaluate import _REFERENCES, _restrict
+from .uncertainty import _intervals_rows, paired_tests_table
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "dask_client",
+    "evaluate_weather_dask",
+    "parse_dask_spec",
+    "per_init_scores_dask",
+    "score_uncertainty_dask",
+    "scorecard_dask",
+]
+
+_INSTALL = "pip install chaosbench-py[distributed]"
+#: Dask-backed climatologies smaller than this (bytes) are computed once and scattered to the workers.
+COMPUTE_BELOW = 2**30
+#: Inits per task of the per-init scores (the block of ``per_init_scores``: the same arrays per call).
+PER_INIT_BLOCK = 16
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as err:  # pragma: no cover - the dev environment has it
+        raise ImportError(f"scoring on a dask cluster needs dask.distributed: {_INSTALL}") from err
+    return distributed
+
+
+def parse_dask_spec(spec: str) -> tuple[str, Any]:
+    """``("local", N)``, ``("address", "tcp://HOST:PORT")`` or ``("scheduler-file", Path)`` from a spec;
+    anything else is an :class:`~chaosbench_py.errors.InputError` naming the spec and the accepted forms."""
+    forms = "expected local:N, tcp://HOST:PORT (or tls://) or scheduler-file:PATH"
+    if not isinstance(spec, str) or not spec.strip():
+        raise InputError(f"--dask {spec!r}: {forms}")
+    spec = spec.strip()
+    if spec.startswith("local:"):
+        n = spec[len("local:") :]
+        if not n.isdigit() or int(n) < 1:
+            raise InputError(f"--dask {spec!r}: local:N needs a number of workers N ≥ 1; {forms}")
+        return "local", int(n)
+    if spec.startswith("scheduler-file:"):
+        path = spec[len("scheduler-file:") :]
+        if not path:
+            raise InputError(f"--dask {spec!r}: scheduler-file: needs a path; {forms}")
+        return "scheduler-file", Path(path)
+    if re.fullmatch(r"(tcp|tls)://[^\s:/]+:\d{1,5}", spec):
+        return "address", spec
+    raise InputError(f"--dask {spec!r}: {forms}")
+
+
+@contextlib.contextmanager
+def dask_client(
+    spec: str, *, timeout: float = 10.0, memory_limit: str | int | None = "auto"
+) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec`` (:func:`parse_dask_spec`), closed (with its ``LocalCluster``)
+    on exit.
+
+    ``local:N`` starts N worker processes with 1 thread each (``memory_limit`` per worker, e.g. ``"4GiB"``;
+    dask pauses and restarts a worker above it); an address or scheduler file that does not answer within
+    ``timeout`` seconds is an :class:`~chaosbench_py.errors.InputError` naming it.
+    """
+    kind, value = parse_dask_spec(spec)
+    distributed = _distributed()
+    cluster = None
+    if kind == "local":
+        cluster = distributed.LocalCluster(
+            n_workers=value,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=":0",
+        )
+        client = distributed.Client(cluster)
+    else:
+        if kind == "scheduler-file" and not value.is_file():
+            raise InputError(
+                f"--dask {spec}: no scheduler file at {value} (start `dask scheduler "
+                f"--scheduler-file {value}` first)"
+            )
+        where = f"{value}" if kind == "address" else f"the scheduler of {value}"
+        try:
+            if kind == "address":
+                client = distributed.Client(value, timeout=timeout)
+            else:
+                client = distributed.Client(scheduler_file=str(value), timeout=timeout)
+        except (OSError, TimeoutError) as err:
+            raise InputError(
+                f"--dask {spec}: no dask scheduler answered at {where} within {timeout:g} s "
+                f"({type(err).__name__}: {err})"
+            ) from None
+    try:
+        n = len(client.scheduler_info().get("workers", {}))
+        logger.info("dask: connected to %s (%d workers)", client.scheduler.address, n)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ------------------------------------------------------------------------------------------ tasks
+@dataclasses.dataclass
+class _Inputs:
+    """The datasets one scorecard reads (lazy ones pickle as graphs over their stores)."""
+
+    forecast: xr.Dataset
+    truth: xr.Dataset
+    climatology: xr.Dataset | None
+    climatology_std: xr.Dataset | None
+
+
+def _score_task(plan: Any, inputs: _Inputs, variable: str, start: int, stop: int) -> dict[str, list]:
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):  # read this task's pieces here, one thread
+        return score_blocks(
+            plan,
+            inputs.forecast,
+            inputs.truth,
+            inputs.climatology,
+            inputs.climatology_std,
+            variable,
+            slice(start, stop),
+        )
+
+
+def _per_init_task(inputs: _Inputs, start: int, stop: int) -> xr.Dataset:
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        part = inputs.forecast.isel(init_time=slice(start, stop))
+        return per_init_scores(part, inputs.truth, inputs.climatology, block=PER_INIT_BLOCK).load()
+
+
+def _in_memory(ds: xr.Dataset | None, limit: int = COMPUTE_BELOW) -> xr.Dataset | None:
+    """``ds`` computed (on the cluster) when it is dask-backed and smaller than ``limit`` bytes (a lazily
+    computed climatology would otherwise be recomputed by every task), else ``ds`` itself (a large
+    store-backed climatology: each task reads the days it needs)."""
+    if ds is None or all(ds[v].chunks is None for v in ds.variables) or ds.nbytes >= limit:
+        return ds
+    return ds.compute()
+
+
+def _gather(client: Any, futures: Mapping[Any, Any], what: str) -> dict[Any, Any]:
+    """``{key: result}`` of ``futures`` with a log line per finished task; a task's error is raised here."""
+    distributed = _distributed()
+    by_future = {f: k for k, f in futures.items()}
+    out, n = {}, len(futures)
+    step = max(1, n // 20)
+    for i, fut in enumerate(distributed.as_completed(list(futures.values())), start=1):
+        out[by_future[fut]] = fut.result()
+        if i % step == 0 or i == n:
+            logger.info("dask %s: %d/%d tasks done (last: %s)", what, i, n, by_future[fut])
+    return out
+
+
+def _check_client(client: Any) -> Any:
+    distributed = _distributed()
+    if not isinstance(client, distributed.Client):
+        raise InputTypeError(f"client: expected a distributed.Client, got {type(client).__name__}")
+    return client
+
+
+def _submit_card(client, forecast, truth, climatology, climatology_std, blocks_per_task, tag, **kwargs):
+    """Plan one scorecard on the driver (all argument checks) and submit its tasks: ``(plan, forecast, futures)``."""
+    if isinstance(blocks_per_task, bool) or not isinstance(blocks_per_task, int) or blocks_per_task < 1:
+        raise InputError(f"blocks_per_task={blocks_per_task!r}: expected an integer ≥ 1")
+    plan = scorecard_plan(forecast, truth, climatology, climatology_std=climatology_std, **kwargs)
+    inputs = _Inputs(forecast, truth, _in_memory(climatology), _in_memory(climatology_std))
+    [remote] = client.scatter([inputs], hash=False)
+    n = len(plan.chunks)
+    futures = {}
+    for v in plan.variables:
+        for start in range(0, n, blocks_per_task):
+            stop = min(start + blocks_per_task, n)
+            futures[(tag, str(v), start)] = client.submit(
+                _score_task, plan, remote, v, start, stop, pure=False
+            )
+    return plan, forecast, futures
+
+
+def _assemble(plan, forecast, results: Mapping[Any, Any], tag: str) -> xr.Dataset:
+    parts = {
+        v: [results[k] for k in sorted(k for k in results if k[0] == tag and k[1] == str(v))]
+        for v in plan.variables
+    }
+    return assemble_scorecard(plan, forecast, parts)
+
+
+def scorecard_dask(
+    client: Any,
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset | None = None,
+    *,
+    climatology_std: xr.Dataset | None = None,
+    blocks_per_task: int = 1,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """:func:`physics_metrics.weather.scorecard` of ``forecast`` on the cluster of ``client``.
+
+    Same arguments and result as ``scorecard`` (``metrics``, ``convention``, ``variables``, ``block``,
+    ``skipna``, ``crps_estimator``, ``ssr_correction``, ``max_chunk_mb``; not ``reference``: score the
+    reference forecast as its own card, as :func:`evaluate_weather_dask` does). One task scores
+    ``blocks_per_task`` blocks of ``block`` inits of one variable; the values equal ``scorecard``'s exactly.
+    Pass lazy, zarr-backed ``forecast``/``truth`` (``xr.open_zarr``) so that workers read the stores
+    themselves; in-memory inputs are scattered to the workers once.
+    """
+    if "reference" in kwargs:
+        raise InputError(
+            "reference: not supported by scorecard_dask; score the reference forecast as its own card"
+        )
+    _check_client(client)
+    plan, fc, futures = _submit_card(
+        client, forecast, truth, climatology, climatology_std, blocks_per_task, "card", **kwargs
+    )
+    return _assemble(plan, fc, _gather(client, futures, "scorecard"), "card")
+
+
+def evaluate_weather_dask(
+    client: Any,
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset | None = None,
+    *,
+    metrics: Sequence[str] = ("rmse", "acc", "bias"),
+    references: Sequence[str] = ("persistence", "climatology"),
+    convention: str = "wb2",
+    blocks_per_task: int = 1,
+) -> dict[str, xr.Dataset]:
+    """:func:`~chaosbench_py.evaluation.evaluate_weather` on the cluster of ``client``: the same scorecards
+    (``"model"``, ``"persistence"``, ``"climatology"``; same arguments, checks and skipped-metric rules),
+    with every card's tasks submitted together."""
+    _check_client(client)
+    if not isinstance(forecast, xr.Dataset):
+        raise InputTypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
+    if not isinstance(truth, xr.Dataset):
+        raise InputTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
+    if isinstance(metrics, str) or isinstance(references, str):
+        raise InputTypeError("metrics/references: pass lists of names, e.g. ['rmse']")
+    metrics = list(metrics)
+    unregistered = [m for m in metrics if m not in SCORES]
+    if unregistered:
+        raise UnknownNameError(
+            f"metrics: {unregistered} are not registered scores (registered: {list(SCORES)})"
+        )
+    unknown = [r for r in references if r not in _REFERENCES]
+    if unknown:
+        raise InputError(f"references: unknown {unknown}; choose from {list(_REFERENCES)}")
+    refs = list(dict.fromkeys(references))
+    if climatology is None:
+        need = [m for m in metrics if SCORES[m].needs_climatology]
+        if need:
+            logger.warning("evaluate_weather: no climatology given; metric(s) %s skipped", need)
+            metrics = [m for m in metrics if m not in need]
+        if "climatology" in refs:
+            logger.warning("evaluate_weather: no climatology given; the climatology reference is skipped")
+            refs.remove("climatology")
+    elif "doy" in climatology.dims:
+        climatology = climatology.rename(doy="dayofyear")
+    if not metrics:
+        raise InputError("metrics: nothing left to compute")
+    variables = [str(v) for v in forecast.data_vars]
+    truth_v = _restrict(truth, forecast, variables)
+    clim_v = None if climatology is None else _in_memory(_restrict(climatology, forecast, variables))
+    jobs = {"model": (forecast, metrics)}
+    inits, leads = forecast["init_time"].values, forecast["lead_time"].values
+    ref_metrics = [m for m in metrics if not SCORES[m].needs_ensemble]
+    for name in refs:
+        if not ref_metrics:
+            logger.warning("evaluate_weather: only ensemble metrics asked; reference %r skipped", name)
+            continue
+        ref = (
+            persistence_forecast(truth_v, inits, leads)
+            if name == "persistence"
+            else climatology_forecast(clim_v, inits, leads)
+        )
+        jobs[name] = (ref, ref_metrics)
+    planned, futures = {}, {}
+    for name, (fc, ms) in jobs.items():
+        plan, fc, fut = _submit_card(
+            client, fc, truth_v, clim_v, None, blocks_per_task, name, metrics=ms, convention=convention
+        )
+        planned[name] = (plan, fc)
+        futures.update(fut)
+    results = _gather(client, futures, "scorecards")
+    return {name: _assemble(plan, fc, results, name) for name, (plan, fc) in planned.items()}
+
+
+def per_init_scores_dask(
+    client: Any, forecast: xr.Dataset, truth: xr.Dataset, climatology: xr.Dataset | None = None
+) -> xr.Dataset:
+    """:func:`physics_metrics.weather.per_init_scores` on the cluster: one task per 16 inits
+    (the function's own blocks, so each task computes the same arrays), concatenated along ``init_time``;
+    identical values."""
+    _check_client(client)
+    if "init_time" not in getattr(forecast, "dims", {}):
+        raise InputError("forecast: needs an 'init_time' dimension")
+    if climatology is not None and "doy" in climatology.dims:
+        climatology = climatology.rename(doy="dayofyear")
+    inputs = _Inputs(forecast, truth, _in_memory(climatology), None)
+    [remote] = client.scatter([inputs], hash=False)
+    n = forecast.sizes["init_time"]
+    futures = {
+        s: client.submit(_per_init_task, remote, s, min(s + PER_INIT_BLOCK, n), pure=False)
+        for s in range(0, n, PER_INIT_BLOCK)
+    }
+    results = _gather(client, futures, "per-init scores")
+    parts = [results[s] for s in sorted(results)]
+    return parts[0] if len(parts) == 1 else xr.concat(parts, dim="init_time")
+
+
+def score_uncertainty_dask(
+    client: Any,
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset | None,
+    out_dir: str | os.PathLike,
+    *,
+    references: Sequence[str] = ("persistence", "climatology"),
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """:func:`~chaosbench_py.evaluation.score_uncertainty` (``per_init/``, ``intervals.csv``,
+    ``paired_tests.csv`` in ``out_dir``) with the per-init scores computed on the cluster; same files."""
+    out = Path(out_dir)
+    (out / "per_init").mkdir(parents=True, exist_ok=True)
+    inits, leads = forecast["init_time"].values, forecast["lead_time"].values
+    clim = _in_memory(climatology)
+    per = {"model": per_init_scores_dask(client, forecast, truth, clim)}
+    for name in references:
+        if name == "persistence":
+            per[name] = per_init_scores_dask(client, persistence_forecast(truth, inits, leads), truth, clim)
+        elif name == "climatology" and clim is not None:
+            per[name] = per_init_scores_dask(client, climatology_forecast(clim, inits, leads), truth, clim)
+    rows: list[dict[str, Any]] = []
+    tests = []
+    for name, ds in per.items():
+        with atomic_output(out / "per_init" / f"{name}.nc", ".nc") as tmp:
+            ds.to_netcdf(tmp)
+        if ds.sizes["init_time"] >= 2:
+            rows += _intervals_rows(name, scorecard_intervals(ds, n_resamples=n_resamples, seed=seed))
+            if name != "model":
+                tests.append(
+                    paired_tests_table(paired_score_test(per["model"], ds, seed=seed), "model", name)
+                )
+    if rows:
+        atomic_write_text(out / "intervals.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.10g"))
+    if tests:
+        table = pd.concat(tests, ignore_index=True)
+        atomic_write_text(out / "paired_tests.csv", table.to_csv(index=False, float_format="%.10g"))
+    logger.info(
+        "score_uncertainty: %d inits, references %s (on dask)", len(inits), [n for n in per if n != "model"]
+    )
+    return {"n_inits": int(len(inits)), "references": [n for n in per if n != "model"]}

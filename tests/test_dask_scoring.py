@@ -1,0 +1,173 @@
+"""Scorecards on dask.distributed equal one process bit for bit (chaosbench_py.evaluation.dask_scoring).
+
+The in-process cluster tests (``processes=False``) are fast and unmarked; the ones that start worker
+processes (``LocalCluster``, ``--dask local:2``) carry the ``distributed`` marker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+distributed = pytest.importorskip("distributed")
+
+from chaosbench_py.errors import InputError  # noqa: E402
+from chaosbench_py.evaluation import evaluate_weather  # noqa: E402
+from chaosbench_py.evaluation.dask_scoring import (  # noqa: E402
+    dask_client,
+    evaluate_weather_dask,
+    parse_dask_spec,
+    per_init_scores_dask,
+    scorecard_dask,
+)
+from physics_metrics.weather import SCORECARD_METRICS, per_init_scores, scorecard  # noqa: E402
+
+LAT = np.linspace(90.0, -90.0, 17)
+LON = np.arange(0.0, 360.0, 15.0)
+TIMES = pd.date_range("2020-01-01", periods=16, freq="D").values.astype("datetime64[ns]")
+LEADS = np.array([1, 2, 3], dtype="timedelta64[D]").astype("timedelta64[ns]")
+INITS = TIMES[:11]
+
+
+def _truth(seed: int = 0) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    z = 5.0e4 + 500.0 * rng.standard_normal((TIMES.size, 2, LAT.size, LON.size))
+    t2m = 280.0 + 10.0 * rng.standard_normal((TIMES.size, LAT.size, LON.size))
+    return xr.Dataset(
+        {"z": (("time", "level", "latitude", "longitude"), z.astype(np.float32), {"units": "m**2 s**-2"}),
+         "t2m": (("time", "latitude", "longitude"), t2m.astype(np.float32), {"units": "K"})},
+        coords={"time": TIMES, "level": [500, 850], "latitude": LAT, "longitude": LON},
+    )  # fmt: skip
+
+
+def _forecast(truth: xr.Dataset, members: int, seed: int = 1) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    valid = INITS[:, None] + LEADS[None, :]
+    out = {}
+    for v in truth.data_vars:
+        o = truth[v].sel(time=xr.DataArray(valid, dims=("init_time", "lead_time"))).values
+        scale = 300.0 if v == "z" else 3.0
+        noise = scale * rng.standard_normal((members,) + o.shape)
+        f = (o[None] + noise).astype(np.float32)
+        dims = ("member", "init_time", "lead_time") + truth[v].dims[1:]
+        out[v] = xr.DataArray(f if members > 1 else f[0], dims=dims if members > 1 else dims[1:])
+    ds = xr.Dataset(out, coords={"init_time": INITS, "lead_time": LEADS, "level": [500, 850],
+                                 "latitude": LAT, "longitude": LON})  # fmt: skip
+    return ds.transpose("init_time", "lead_time", ...)
+
+
+def _climatology(truth: xr.Dataset, lazy: bool) -> xr.Dataset:
+    days = xr.DataArray(np.arange(1, 367), dims="dayofyear", name="dayofyear")
+    mean = truth.astype(np.float64).mean("time").expand_dims(dayofyear=days).transpose("dayofyear", ...)
+    mean = mean + 0.01 * np.sin(days.astype(float))
+    return mean.chunk({"dayofyear": 61}) * 1.0 if lazy else mean
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """Zarr stores (forecast chunked one init per chunk, truth one day per chunk), opened lazily."""
+    root = tmp_path_factory.mktemp("dask_scoring")
+    truth = _truth()
+    truth.chunk({"time": 1}).to_zarr(root / "truth.zarr", mode="w", zarr_format=2, consolidated=True)
+    for members in (1, 3):
+        fc = _forecast(truth, members)
+        fc.chunk({"init_time": 1}).to_zarr(
+            root / f"fc{members}.zarr", mode="w", zarr_format=2, consolidated=True
+        )
+    clim = _climatology(truth, lazy=False)
+    std = np.abs(clim) * 0.0 + truth.astype(np.float64).std("time")
+    return {"truth": xr.open_zarr(root / "truth.zarr"), "fc1": xr.open_zarr(root / "fc1.zarr"),
+            "fc3": xr.open_zarr(root / "fc3.zarr"), "clim": clim, "std": std, "root": root}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def inproc():
+    kw = dict(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0")
+    with distributed.LocalCluster(**kw) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _identical(a: xr.Dataset, b: xr.Dataset) -> None:
+    xr.testing.assert_identical(a, b)
+    for v in a.data_vars:  # bit for bit, NaN where NaN
+        np.testing.assert_array_equal(a[v].values, b[v].values)
+
+
+CASES = [("wb2", "fc1", [m for m in SCORECARD_METRICS["wb2"] if m not in ("crps", "spread", "ssr", "crpss")]),
+         ("wb2", "fc3", list(SCORECARD_METRICS["wb2"])),
+         ("chaosbench", "fc1", ["rmse", "bias", "mae", "acc", "specdiv", "specres", "ms_ssim"]),
+         ("chaosbench", "fc3", list(SCORECARD_METRICS["chaosbench"]))]  # fmt: skip
+
+
+@pytest.mark.parametrize(("convention", "fc", "metrics"), CASES)
+def test_scorecard_identical_in_process_cluster(stores, inproc, convention, fc, metrics):
+    kw = dict(
+        metrics=metrics, convention=convention, climatology_std=stores["std"], block=4, max_chunk_mb=0.01
+    )
+    one = scorecard(stores[fc], stores["truth"], stores["clim"], **kw)
+    for per_task in (1, 2):
+        many = scorecard_dask(
+            inproc, stores[fc], stores["truth"], stores["clim"], blocks_per_task=per_task, **kw
+        )
+        _identical(one, many)
+
+
+def test_lazy_climatology_and_references(stores, inproc):
+    clim = _climatology(stores["truth"], lazy=True)
+    metrics = ["rmse", "acc", "bias", "mae", "acc_centred"]
+    one = evaluate_weather(stores["fc1"], stores["truth"], clim, metrics=metrics)
+    many = evaluate_weather_dask(inproc, stores["fc1"], stores["truth"], clim, metrics=metrics)
+    assert sorted(one) == sorted(many) == ["climatology", "model", "persistence"]
+    for name in one:
+        _identical(one[name], many[name])
+
+
+def test_per_init_scores_identical(stores, inproc):
+    fc = stores["fc3"].isel(init_time=np.r_[0:11, 0:11] % 11)  # 11 inits; 22 would duplicate
+    fc = stores["fc3"]
+    one = per_init_scores(fc, stores["truth"], stores["clim"])
+    _identical(one, per_init_scores_dask(inproc, fc, stores["truth"], stores["clim"]))
+
+
+def test_bad_specs_and_client():
+    for bad in ("", "local", "local:0", "local:x", "tcp://host", "http://h:1", "scheduler-file:", "yarn"):
+        with pytest.raises(InputError, match="--dask"):
+            parse_dask_spec(bad)
+    assert parse_dask_spec("local:3") == ("local", 3)
+    assert parse_dask_spec("tcp://10.0.0.1:8786") == ("address", "tcp://10.0.0.1:8786")
+    with pytest.raises(InputError, match="no scheduler file at"):
+        with dask_client("scheduler-file:/nonexistent/scheduler.json"):
+            pass
+    with pytest.raises(TypeError, match="distributed.Client"):
+        scorecard_dask(object(), xr.Dataset(), xr.Dataset())
+
+
+def test_unreachable_address_fails_fast():
+    import socket
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(InputError, match=f"tcp://127.0.0.1:{port}"):
+        with dask_client(f"tcp://127.0.0.1:{port}", timeout=3):
+            pass
+    assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.distributed
+def test_local_cluster_processes_identical(stores):
+    kw = dict(
+        metrics=list(SCORECARD_METRICS["wb2"]), convention="wb2", climatology_std=stores["std"], block=3
+    )
+    one = scorecard(stores["fc3"], stores["truth"], stores["clim"], **kw)
+    cb = dict(metrics=["rmse", "acc", "specdiv", "crps"], convention="chaosbench", block=4)
+    one_cb = scorecard(stores["fc3"], stores["truth"], stores["clim"], **cb)
+    with dask_client("local:2", memory_limit="1GiB") as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        _identical(one, scorecard_dask(client, stores["fc3"], stores["truth"], stores["clim"], **kw))
+        _identical(one_cb, scorecard_dask(client, stores["fc3"], stores["truth"], stores["clim"], **cb))
