@@ -255,6 +255,10 @@ class FNO(nn.Module):
             self.channel_mlps = None
         self.projection = _ChannelMLP(d, h, proj_hidden, config.out_channels)
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """The spectral convolutions (most of the weights): what FSDP shards one by one (``train.strategy: fsdp``)."""
+        return list(self.spectral)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         grid = ("n_lat", "n_lon") if self.n_dim == 2 else tuple(f"n_{i + 1}" for i in range(self.n_dim))

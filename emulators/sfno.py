@@ -389,6 +389,10 @@ class SphericalFourierNeuralOperator(nn.Module):
         )
         self.lmax, self.mmax = _check_truncation(nlat, nlon, config.lmax, config.mmax, config.grid)
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """The spherical Fourier blocks: what FSDP shards one by one (``train.strategy: fsdp``)."""
+        return list(self.blocks)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         check_tensor(

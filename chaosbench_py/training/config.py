@@ -176,7 +176,10 @@ class TrainSection:
     multiply the learning rate by ``rollback_lr_factor``, at most ``max_rollbacks`` times);
     ``checkpoint_every`` / ``log_every`` / ``validate_every``: in steps (0 = off; a checkpoint is always
     written at the end); ``seed``; ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1``…;
-    ``progress``: tqdm bar; ``tensorboard``: also write TensorBoard events when ``tensorboard`` is installed.
+    ``progress``: tqdm bar; ``tensorboard``: also write TensorBoard events when ``tensorboard`` is installed;
+    ``strategy``: data parallelism under ``torchrun`` — ``auto`` (``ddp`` with several processes, else
+    ``none``), ``none``, ``ddp`` (DistributedDataParallel) or ``fsdp`` (FSDP2 sharding, DCP checkpoints);
+    see :mod:`chaosbench_py.training.parallel`.
     """
 
     steps: int = 1000
@@ -195,6 +198,7 @@ class TrainSection:
     device: str = "auto"
     progress: bool = True
     tensorboard: bool = False
+    strategy: str = dataclasses.field(default="auto", metadata=_choices("auto", "none", "ddp", "fsdp"))
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Rules (what ``chaosbench train CONFIG --out RUN`` and ``Trainer(cfg, RUN)`` do):
 
 * ``RUN`` exists and holds anything: refused (:class:`OutputExistsError` naming it) unless
-  ``resume=True`` (continue from ``RUN/checkpoints/last.pt``) or ``overwrite=True`` (replace it).
+  ``resume=True`` (continue from ``RUN/checkpoints/last.pt``, or ``last.dcp`` under fsdp) or
+  ``overwrite=True`` (replace it).
 * A new run (fresh or replacing) is written into a hidden sibling folder ``.RUN.incomplete`` until its
   first checkpoint exists; then that folder takes the place of ``RUN`` (an old ``RUN`` is moved to
   ``.RUN.replaced`` first and deleted after the move). So ``RUN`` is always either the old run, complete,
@@ -61,7 +62,8 @@ class RunFolder:
             raise OutputExistsError(f"{self.out}: exists and is not a folder; choose another --out")
         if resume:
             ckpt = self.out / "checkpoints" / "last.pt"
-            if not ckpt.exists():
+            sharded = [self.out / "checkpoints" / n for n in ("last.dcp", ".last.dcp.old")]  # fsdp
+            if not ckpt.exists() and not any((p / "training.pt").exists() for p in sharded):
                 raise MissingInputError(
                     f"--resume: no checkpoint at {ckpt} (nothing to continue; start without --resume)"
                 )
@@ -106,6 +108,8 @@ class RunFolder:
         self.path = self.out
 
     def _remove_temporaries(self) -> None:
+        # a DCP save (fsdp) killed before its rename
+        shutil.rmtree(self.out / "checkpoints" / ".last.dcp.incomplete", ignore_errors=True)
         for rel in _ATOMIC_FILES:
             target = self.out / rel
             for tmp in target.parent.glob(f".{target.name}.*"):

@@ -9,8 +9,8 @@ What a step does (global step ``s``; the task hooks are those of :class:`~chaosb
 
     batch = task.batch(s, rank, world)                     # the data position is s (+ the task's sampler state)
     options = task.prepare_step(model, optimizer, batch, s) # stages, GTF's adaptive α, {"grad_clip": …}
-    with autocast(bf16):  loss, metrics = task.compute_loss(model, batch, s)
-    loss.backward();  average gradients over processes (one all-reduce of the flattened gradients)
+    with autocast(bf16):  loss, metrics = TaskLoss(task, model)(batch, s)   # = task.compute_loss(model, batch, s)
+    loss.backward()                                         # DDP / FSDP average (reduce-scatter) the gradients
     clip to train.grad_clip;  NaN/inf guard;  optimizer.step();  lr = schedule × task.lr_factor(s);  EMA update
 
 Output folder ``out/``: ``config.yaml`` (the validated config), ``metrics.csv`` (+ ``tensorboard/``),
@@ -29,14 +29,21 @@ uninterrupted run (tested by killing a process with SIGKILL at several points). 
 checkpoint (truncated, another file type) or does not fit the configured model (another width) is a
 :class:`~emulators.errors.CheckpointError` naming the file and the mismatched weights.
 
-Distributed data parallel: under ``torchrun`` (``WORLD_SIZE > 1``) the process group is
+Distributed (:mod:`.parallel`): under ``torchrun`` (``WORLD_SIZE > 1``) the process group is
 initialised with NCCL on CUDA and gloo on CPU; ``train.batch_size`` is the global batch, split
-evenly (process ``r`` takes samples ``r, r + W, …`` of the global batch — a distributed sampler),
-rank 0's initial weights are broadcast, and the gradients are averaged with one all-reduce per
-step. Gradient averaging is done by the trainer rather than by ``DistributedDataParallel`` because
-the tasks call model methods other than ``forward`` (GTF steps the latent map), which DDP's hooks
-do not see; the result equals the one-process run with the same global batch up to float
-summation order (tested with 2 gloo processes). Only rank 0 writes files.
+evenly (process ``r`` takes samples ``r, r + W, …`` of the global batch — a distributed sampler; a world
+size that does not divide it is refused naming both numbers), rank 0's initial weights are broadcast.
+``train.strategy`` picks the engine: ``ddp`` (the default under ``torchrun``) wraps
+:class:`~.parallel.TaskLoss` — a module whose ``forward`` is the task's whole ``compute_loss``, so every
+model method a task calls (GTF's latent steps, PhyxMamba, a neural ODE) runs inside DDP's forward — in
+``DistributedDataParallel``, which averages the gradients in buckets overlapped with the backward pass;
+``fsdp`` shards the model's declared units (``fsdp_units()``: Pangu's blocks, FNO / SFNO spectral
+layers) and the ``TaskLoss`` root with FSDP2 ``fully_shard`` and checkpoints through
+``torch.distributed.checkpoint`` into ``checkpoints/last.dcp/`` (resumable on any number of processes,
+including one); ``model.pt`` then holds the gathered full weights. Either equals the one-process run
+with the same global batch up to float summation order (tested with 2 gloo processes). Only rank 0
+writes files (every rank writes its shards of a DCP checkpoint). ``ddp`` / ``fsdp`` in one process run
+as ``none`` with a logged note.
 
 NaN guard: a non-finite loss or gradient norm (checked after the all-reduce, so every process
 agrees) either stops the run with ``FloatingPointError`` naming the step and the quantity
@@ -47,7 +54,6 @@ checkpoint, multiplies the learning rate by ``rollback_lr_factor`` and continues
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -67,8 +73,10 @@ from emulators.errors import CheckpointError
 
 from ..errors import InputError, MissingInputError, NonFiniteError
 from ..files import atomic_write_text
+from . import parallel
 from .config import RunConfig, config_from_dict, config_to_dict
 from .distributed import DistributedContext, resolve_device
+from .parallel import ParallelModel, StateView, resolve_strategy, shard_units
 from .run_dir import RunFolder
 from .run_log import MetricsLog
 from .tasks import Task, build_task
@@ -79,7 +87,8 @@ __all__ = ["DistributedContext", "Trainer", "build_scheduler_lambda", "resolve_d
 
 # keys that may differ between a checkpoint and the config that resumes it
 _RESUME_SAFE = {"train.steps", "train.progress", "train.device", "train.checkpoint_every", "train.log_every",
-                "train.validate_every", "train.tensorboard", "data.num_workers", "train.compile"}  # fmt: skip
+                "train.validate_every", "train.tensorboard", "data.num_workers", "train.compile",
+                "train.strategy"}  # fmt: skip
 
 
 def _package_version() -> str:
@@ -198,7 +207,8 @@ class Trainer:
         self._log: MetricsLog | None = None
         self.extra_metadata = dict(extra_metadata or {})
         t = self.cfg.train
-        if resume and (self.ckpt_path is None or not self.ckpt_path.exists()):
+        self.strategy = resolve_strategy(t.strategy, self.dist.world)
+        if resume and not self._checkpoint_exists():
             raise MissingInputError(f"--resume: no checkpoint at {self.ckpt_path}")
         self.device = resolve_device(t.device, self.dist.local_rank)
         self.dist.init(self.device)
@@ -218,6 +228,10 @@ class Trainer:
         if self.dist.enabled:
             for p in self.model.state_dict().values():
                 torch.distributed.broadcast(p, src=0)
+        if t.strategy == "fsdp":
+            shard_units(self.model, self.cfg.model.name)  # refused even in one process
+        self.engine = ParallelModel(self.task, self.model, self.strategy, self.device, self.dist.world, t.bf16,
+                                      find_unused=self.task.ddp_find_unused_parameters)  # fmt: skip
         self.optimizer = _build_optimizer(self.cfg, self.model.parameters())
         self._lr_factor = build_scheduler_lambda(self.cfg)
         self.lr_scale = 1.0
@@ -233,16 +247,16 @@ class Trainer:
         if t.compile:
             self.model.compile()  # in place: state_dict keys and model methods stay as they are
         if resume:
-            self._load_training_state(self.ckpt_path, check_config=True)
+            self._load_training_state(self._checkpoint_source(), check_config=True)
         if self.run is not None:
             self.run.prepare()
             if self.is_main:
                 text = yaml.safe_dump(config_to_dict(self.cfg), sort_keys=False)
                 atomic_write_text(self.run.path / "config.yaml", text)
         logger.info(
-            "trainer: model %s (%d parameters), task %s, device %s, %d process(es), step %d of %d",
+            "trainer: model %s (%d parameters), task %s, device %s, %d process(es), strategy %s, step %d of %d",
             self.cfg.model.name, sum(p.numel() for p in self.model.parameters()), self.task.kind,
-            self.device, self.dist.world, self.step, t.steps,
+            self.device, self.dist.world, self.strategy, self.step, t.steps,
         )  # fmt: skip
 
     @property
@@ -255,6 +269,23 @@ class Trainer:
     @ckpt_path.setter
     def ckpt_path(self, value: str | os.PathLike | None) -> None:
         self._checkpoint_path = None if value is None else Path(value)
+
+    @property
+    def dcp_path(self) -> Path | None:
+        """The sharded (``fsdp``) checkpoint folder beside :attr:`ckpt_path`: ``checkpoints/last.dcp``."""
+        return None if self.ckpt_path is None else self.ckpt_path.with_suffix(".dcp")
+
+    def _checkpoint_source(self) -> Path | None:
+        """The checkpoint to resume / roll back from: ``last.dcp`` under fsdp, else ``last.pt`` (or ``last.dcp``)."""
+        if self.ckpt_path is None:
+            return None
+        dcp_dir = parallel.dcp_checkpoint_dir(self.dcp_path)
+        if self.strategy == "fsdp":
+            return dcp_dir
+        return self.ckpt_path if self.ckpt_path.exists() else dcp_dir
+
+    def _checkpoint_exists(self) -> bool:
+        return self._checkpoint_source() is not None
 
     def _lr_multiplier(self, step: int) -> float:
         """Learning rate / ``optimizer.lr`` at ``step``: schedule × rollback scale × the task's stage factor."""
@@ -278,32 +309,39 @@ class Trainer:
         """Write ``checkpoints/last.pt`` atomically (rank 0); every process waits for it."""
         if self.ckpt_path is None:
             return None
-        if self.is_main:
-            training = {
+        if self.engine.is_sharded:
+            training = {**self._metadata(), **self._training_state(), "model_name": self.cfg.model.name}
+            parallel.save_dcp(
+                self.dcp_path, self.model, self.optimizer, self.ema, training, self.is_main, self.dist.barrier
+            )
+        elif self.is_main:
+            training = {"optimizer": self.optimizer.state_dict(), "ema": self.ema, **self._training_state()}
+            save_model(
+                self.model, self.ckpt_path, extra={**self._metadata(), "training": training}, overwrite=True
+            )
+        if self.is_main and self.run is not None:
+            self.run.publish()  # the first checkpoint of a new run: it takes the place of out_dir
+        self.dist.barrier()
+        if self.run is not None:
+            self.run.publish()  # the other processes follow the path
+            if self._log is not None:
+                self._log.path = self.run.path / "metrics.csv"
+        return (self.dcp_path if self.engine.is_sharded else self.ckpt_path) if self.is_main else None
+
+    def _training_state(self) -> dict[str, Any]:
+        """Step, scheduler, task, data position, RNG and history: the checkpoint's plain part."""
+        return {
                 "step": self.step,
-                "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "lr_scale": self.lr_scale,
                 "rollbacks": self.rollbacks,
                 "task": self.task.state_dict(),
                 "data_position": self._data_position(),
                 "rng": _rng_state(),
-                "ema": self.ema,
                 "history": [
                     {k: v for k, v in row.items() if isinstance(v, (int, float))} for row in self.history
                 ],
-            }
-            save_model(
-                self.model, self.ckpt_path, extra={**self._metadata(), "training": training}, overwrite=True
-            )
-            if self.run is not None:
-                self.run.publish()  # the first checkpoint of a new run: it takes the place of out_dir
-        self.dist.barrier()
-        if self.run is not None:
-            self.run.publish()  # the other processes follow the path
-            if self._log is not None:
-                self._log.path = self.run.path / "metrics.csv"
-        return self.ckpt_path if self.is_main else None
+        }  # fmt: skip
 
     def _data_position(self) -> dict[str, int]:
         """Where the next batch comes from: global step, and for epoch-ordered tasks the epoch and the
@@ -319,28 +357,35 @@ class Trainer:
         return pos
 
     def _load_training_state(self, path: Path, check_config: bool) -> None:
-        """Model, optimizer, scheduler, EMA, task and RNG state from the training checkpoint ``path``.
+        """Model, optimizer, scheduler, EMA, task and RNG state from the training checkpoint ``path``
+        (``last.pt``, or a sharded ``last.dcp`` folder, resharded to this run's processes).
 
         Raises :class:`~emulators.errors.CheckpointError` naming ``path`` when it is not a checkpoint
         (another file type, truncated), holds no training state, holds another model, or does not fit the
         configured model (the mismatched weights named, e.g. after changing a width).
         """
-        payload = read_checkpoint(path, map_location="cpu")  # RNG states must stay CPU tensors
-        check_model_checkpoint(payload, path)
-        extra = payload.get("extra")
-        state = extra.get("training") if isinstance(extra, dict) else None
-        if not isinstance(state, dict):
-            raise CheckpointError(
-                f"{path}: a model file without training state; cannot resume from it "
-                "(training checkpoints are RUN/checkpoints/last.pt)"
-            )
-        missing = [k for k in ("step", "optimizer", "scheduler", "lr_scale", "rollbacks", "task", "rng", "ema")
-                   if k not in state]  # fmt: skip
+        if path.is_dir():
+            extra = state = parallel.read_dcp_training(path)
+            saved = state.get("model_name")
+        else:
+            payload = read_checkpoint(path, map_location="cpu")  # RNG states must stay CPU tensors
+            check_model_checkpoint(payload, path)
+            extra = payload.get("extra")
+            state = extra.get("training") if isinstance(extra, dict) else None
+            if not isinstance(state, dict):
+                raise CheckpointError(
+                    f"{path}: a model file without training state; cannot resume from it "
+                    "(training checkpoints are RUN/checkpoints/last.pt)"
+                )
+            saved = payload["model"]["name"]
+        keys = ("step", "scheduler", "lr_scale", "rollbacks", "task", "rng") + (
+            () if path.is_dir() else ("optimizer", "ema")
+        )
+        missing = [k for k in keys if k not in state]
         if missing:
             raise CheckpointError(
                 f"{path}: incomplete training state (no {', '.join(missing)}); cannot resume"
             )
-        saved = payload["model"]["name"]
         if saved != self.cfg.model.name:
             raise CheckpointError(
                 f"{path}: holds a {saved!r} model; the configuration trains {self.cfg.model.name!r}"
@@ -353,9 +398,13 @@ class Trainer:
             ]
             if changed:
                 logger.warning("resuming with a config that differs from the checkpoint's in %s", changed)
-        load_state_dict_checked(self.model, payload["state_dict"], path)
+        if path.is_dir():
+            parallel.load_dcp(path, state, self.model, self.optimizer, self.ema)
+        else:
+            load_state_dict_checked(self.model, payload["state_dict"], path)
         try:
-            self.optimizer.load_state_dict(state["optimizer"])
+            if not path.is_dir():
+                self.optimizer.load_state_dict(state["optimizer"])
             self.lr_scale = float(state["lr_scale"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.task.load_state_dict(state["task"])
@@ -365,7 +414,7 @@ class Trainer:
                 "was the configuration changed since it was written?"
             ) from exc
         self.rollbacks = int(state["rollbacks"])
-        if state["ema"] is not None and self.ema is not None:
+        if state.get("ema") is not None and self.ema is not None:
             self.ema = {k: v.to(self.device) for k, v in state["ema"].items()}
         self.step = int(state["step"])
         self.history = [dict(row) for row in state.get("history", [])]
@@ -377,29 +426,17 @@ class Trainer:
         if path is None and self.run is None:
             raise InputError("export_model: no out_dir; pass a path")
         path = Path(path) if path is not None else self.run.path / "model.pt"
-        model = self.model
+        weights = self.model.state_dict()
         if self.ema is not None:
-            model = copy.deepcopy(self.model)
-            model.load_state_dict(
-                {k: v.to(p.dtype) for (k, v), p in zip(self.ema.items(), self.model.state_dict().values())}
-            )
+            weights = {k: e.to(v.dtype) for (k, e), v in zip(self.ema.items(), weights.values())}
+        if self.engine.is_sharded:
+            weights = parallel.full_state_dict(weights)  # a collective: every process gathers, rank 0 writes
         if self.is_main:
-            save_model(model, path, extra={**self._metadata(), "step": self.step}, overwrite=True)
+            save_model(StateView(self.model, weights), path, extra={**self._metadata(), "step": self.step},
+                       overwrite=True)  # fmt: skip
         return path
 
     # ------------------------------------------------------------------ one step
-    def _average_gradients(self) -> None:
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        torch.distributed.all_reduce(flat)
-        flat /= self.dist.world
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad = flat[offset : offset + n].view_as(p).clone()
-            offset += n
-
     def _reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
         if self.dist.enabled:
             value = value.detach().clone()
@@ -415,14 +452,16 @@ class Trainer:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=t.bf16):
-            loss, extras = self.task.compute_loss(self.model, batch, self.step)
+            loss, extras = self.engine.loss(batch, self.step)
         loss.backward()
-        if self.dist.enabled:
-            self._average_gradients()
         params = [p for p in self.model.parameters() if p.grad is not None]
         clip = float(overrides.get("grad_clip", t.grad_clip))
         max_norm = clip if clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
+        grad_norm = (
+            parallel.grad_norm_value(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            if params
+            else torch.zeros(())
+        )
         loss_mean = self._reduce_mean(loss.detach().float())
         if not (torch.isfinite(loss_mean) and torch.isfinite(grad_norm)):
             what = "loss" if not torch.isfinite(loss_mean) else "gradient norm"
@@ -446,17 +485,17 @@ class Trainer:
         if t.nan_policy == "stop":
             raise NonFiniteError(
                 f"{message}; training stopped (train.nan_policy: stop). The last checkpoint "
-                f"({self.ckpt_path if self.ckpt_path and self.ckpt_path.exists() else 'none written yet'}) is intact; "
+                f"({self._checkpoint_source() or 'none written yet'}) is intact; "
                 "lower optimizer.lr, set train.grad_clip, or use train.nan_policy: rollback"
             )
         if self.rollbacks >= t.max_rollbacks:
             raise NonFiniteError(
                 f"{message}; already rolled back {self.rollbacks} times (train.max_rollbacks)"
             )
-        if self.ckpt_path is None or not self.ckpt_path.exists():
+        if not self._checkpoint_exists():
             raise NonFiniteError(f"{message}; no checkpoint to roll back to")
         rollbacks, scale = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor
-        self._load_training_state(self.ckpt_path, check_config=False)
+        self._load_training_state(self._checkpoint_source(), check_config=False)
         self.rollbacks, self.lr_scale = rollbacks, scale
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = base * self._lr_multiplier(self.step)
@@ -470,7 +509,7 @@ class Trainer:
 
         t = self.cfg.train
         target = t.steps if stop_after is None else min(t.steps, self.step + stop_after)
-        if self.cfg.train.nan_policy == "rollback" and self.ckpt_path and not self.ckpt_path.exists():
+        if self.cfg.train.nan_policy == "rollback" and self.ckpt_path and not self._checkpoint_exists():
             self.save_checkpoint()
         log = None
         if self.is_main and self.run is not None:
@@ -505,8 +544,11 @@ class Trainer:
                     "elapsed_s": now - t0,
                     **out,
                 }
-                if t.validate_every and (self.step % t.validate_every == 0 or last) and self.is_main:
-                    row["val_loss"] = self.task.validation_loss(self.model, self.step)
+                if t.validate_every and (self.step % t.validate_every == 0 or last):
+                    if self.engine.is_sharded:  # a collective under fsdp
+                        row["val_loss"] = self.engine.validation(self.step)
+                    elif self.is_main:
+                        row["val_loss"] = self.task.validation_loss(self.model, self.step)
                 tick, tick_step = now, self.step
                 self.history.append(row)
                 if log is not None:

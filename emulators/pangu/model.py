@@ -279,6 +279,13 @@ class PanguModel(nn.Module):
         x = self.layer4(self.upsample(x, skip.shape[2:4]))
         return self.recovery(torch.cat([skip, x], dim=-1))
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """The Earth-specific transformer blocks of the four stages: what FSDP shards one by one
+        (``train.strategy: fsdp``; embedding, down/up-sampling and recovery stay in the root unit)."""
+        return [
+            block for layer in (self.layer1, self.layer2, self.layer3, self.layer4) for block in layer.blocks
+        ]
+
     def split_channels(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, V_sfc + V_up·L, H, W)`` → ``upper (B, V_up, L, H, W)``, ``surface (B, V_sfc, H, W)``
         (``upper`` is ``(B, 0, L, H, W)`` in the surface-only mode)."""

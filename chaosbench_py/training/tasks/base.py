@@ -8,10 +8,13 @@ step in this order::
     batch   = task.batch(step, rank, world)                  # the data position is the step
     options = task.prepare_step(model, optimizer, batch, step) # stages, adaptive α, {"grad_clip": …}
     loss, metrics = task.compute_loss(model, batch, step)      # the whole per-batch loss
-    (backward, gradient averaging, clipping, optimizer step; lr × task.lr_factor(step))
+    (backward — DDP / FSDP average the gradients —, clipping, optimizer step; lr × task.lr_factor(step))
 
 ``compute_loss`` is the one method that differentiates through the model: everything a
-distributed wrapper needs to see of a step happens inside it. ``prepare_step`` and ``lr_factor``
+distributed wrapper needs to see of a step happens inside it (the trainer calls it through
+:class:`~chaosbench_py.training.parallel.TaskLoss`, the module DDP / FSDP wrap). ``prepare_step`` runs
+outside the wrapper: it may read the weights (GTF's α, under ``no_grad``) and set ``requires_grad``
+(PhyxMamba's linear probing; DDP is then rebuilt for the new set), but must not back-propagate. ``prepare_step`` and ``lr_factor``
 must depend on ``step`` and the task state only, so that a resumed run repeats them exactly.
 
 A task kind is a subclass registered under the name ``task.kind`` takes in a run file::
@@ -112,6 +115,9 @@ class Task(abc.ABC):
     data_fields: ClassVar[frozenset[str]] = frozenset()
     log_columns: list[str] = []
     steps_per_epoch: int = 0
+    #: DDP's ``find_unused_parameters`` for this kind: ``True`` only if a step may leave trainable
+    #: parameters without a gradient (costs a graph traversal per step)
+    ddp_find_unused_parameters: ClassVar[bool] = False
 
     def __init__(self, cfg: RunConfig, device: torch.device):
         self.cfg = cfg
