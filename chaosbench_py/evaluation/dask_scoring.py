@@ -106,9 +106,7 @@ def parse_dask_spec(spec: str) -> tuple[str, Any]:
 
 
 @contextlib.contextmanager
-def dask_client(
-    spec: str, *, timeout: float = 10.0, memory_limit: str | int | None = "auto"
-) -> Iterator[Any]:
+def dask_client(spec: str, *, timeout: float = 5.0, memory_limit: str | int | None = "auto") -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec`` (:func:`parse_dask_spec`), closed (with its ``LocalCluster``)
     on exit.
 
@@ -189,11 +187,29 @@ def _per_init_task(inputs: _Inputs, start: int, stop: int) -> xr.Dataset:
         return per_init_scores(part, inputs.truth, inputs.climatology, block=PER_INIT_BLOCK).load()
 
 
+_READ_LAYERS = ("original-", "open_dataset-", "getitem-", "transpose-", "rechunk-")
+
+
+def _read_from_store(da: xr.DataArray) -> bool:
+    """True for a dask array that only reads (and indexes) an opened store: every graph layer is the
+    store's (``original-``/``open_dataset-``) or indexing, nothing computed."""
+    layers = [str(k) for k in getattr(getattr(da.data, "dask", None), "layers", {})]
+    return any(k.startswith("original-") for k in layers) and all(k.startswith(_READ_LAYERS) for k in layers)
+
+
 def _in_memory(ds: xr.Dataset | None, limit: int = COMPUTE_BELOW) -> xr.Dataset | None:
-    """``ds`` computed (on the cluster) when it is dask-backed and smaller than ``limit`` bytes (a lazily
-    computed climatology would otherwise be recomputed by every task), else ``ds`` itself (a large
-    store-backed climatology: each task reads the days it needs)."""
-    if ds is None or all(ds[v].chunks is None for v in ds.variables) or ds.nbytes >= limit:
+    """``ds`` computed once (on the cluster, then scattered) when some variable is a dask computation
+    (a lazily computed climatology, which every task would otherwise recompute) and ``ds`` is smaller than
+    ``limit`` bytes; else ``ds`` itself (e.g. a store-backed climatology: each task reads its days)."""
+    if ds is None:
+        return None
+    computed = [v for v in ds.data_vars if ds[v].chunks is not None and not _read_from_store(ds[v])]
+    if not computed:
+        return ds
+    if ds.nbytes >= limit:
+        logger.warning("dask scoring: %s are lazy computations of %.1f GB (above %.1f GB): every task "
+                       "recomputes the parts it needs; compute or store them first", computed, ds.nbytes / 1e9,
+                       limit / 1e9)  # fmt: skip
         return ds
     return ds.compute()
 

@@ -34,6 +34,7 @@ picks ``"doy"`` when the training period covers a year and ``"mean"`` otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -140,7 +141,8 @@ def _compose(model, extra, compose: dict[int, str] | None) -> Any:
 
 
 def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_steps, members,
-                      perturbation_std, climatology, seed, compose=None, physics=None) -> dict[str, Any]:  # fmt: skip
+                      perturbation_std, climatology, seed, compose=None, physics=None,
+                      client=None) -> dict[str, Any]:  # fmt: skip
     from chaosbench_py.data import climatology as doy_climatology
     from chaosbench_py.data import open_gridded, year_range
 
@@ -183,11 +185,21 @@ def _evaluate_gridded(model, extra, out: Path, *, data_path, test, n_inits, n_st
         for name, spec in SCORES.items()
         if spec.evaluate and "wb2" in spec.conventions() and (members > 1 or not spec.needs_ensemble)
     ]
-    cards = evaluate_weather(forecast, truth, clim, metrics=metrics)
+    if client is None:
+        cards = evaluate_weather(forecast, truth, clim, metrics=metrics)
+    else:  # the same numbers, scored on the cluster (dask_scoring)
+        from .dask_scoring import evaluate_weather_dask
+
+        cards = evaluate_weather_dask(client, forecast, truth, clim, metrics=metrics)
     for name, card in cards.items():
         _atomic_netcdf(card, out / "scorecards" / f"{name}.nc")
     scorecards_to_csv(cards, out / "scores.csv", overwrite=True)  # in the staging folder: a resume redoes it
-    score_uncertainty(forecast, truth, clim, out, seed=seed)  # per_init/, intervals.csv, paired_tests.csv
+    if client is None:  # per_init/, intervals.csv, paired_tests.csv
+        score_uncertainty(forecast, truth, clim, out, seed=seed)
+    else:
+        from .dask_scoring import score_uncertainty_dask
+
+        score_uncertainty_dask(client, forecast, truth, clim, out, seed=seed)
     if physics:
         from .physics import physics_of_rollout, solver_map_for, store_attrs
 
@@ -332,6 +344,8 @@ def evaluate_run(
     lyapunov_steps: int = 40,
     overwrite: bool = False,
     resume: bool = False,
+    dask: Any = None,
+    dask_memory_limit: str | None = None,
 ) -> Path:
     """Evaluate the model in ``run_dir`` (see the module docstring); returns ``out_dir/evaluation.json``.
 
@@ -350,6 +364,14 @@ def evaluate_run(
     Trajectory runs: ``test_data`` (default: the held-out end of the training file), ``time_step``
     (default: the store's time axis), ``true_spectrum`` (default: estimated from the data).
 
+    ``dask`` (gridded runs): score on a dask.distributed cluster — a ``distributed.Client`` or a spec
+    ``local:N`` (N worker processes, 1 thread each, ``dask_memory_limit`` per worker, e.g. ``"4GiB"``),
+    ``tcp://HOST:PORT``, ``scheduler-file:PATH``
+    (:func:`chaosbench_py.evaluation.dask_scoring.dask_client`); the rollout stays in this process, the
+    scorecards and per-init scores run on the workers and are identical to scoring here. It is not part
+    of the request (an evaluation resumes with or without it). An unreachable scheduler is an
+    :class:`~chaosbench_py.errors.InputError` naming it, within seconds, before the rollout.
+
     Output: ``overwrite`` replaces an existing non-empty ``out_dir`` (once the new evaluation is
     complete); ``resume`` continues an interrupted evaluation of the same request (the same run,
     checkpoint and options; anything else is refused naming what differs). Without either, an
@@ -358,6 +380,13 @@ def evaluate_run(
     """
     if climatology not in ("auto", "doy", "mean", "none"):
         raise InputError(f"climatology={climatology!r}: expected auto, doy, mean or none")
+    if isinstance(dask, str):
+        from .dask_scoring import parse_dask_spec
+
+        parse_dask_spec(dask)  # a malformed spec fails before any work
+    elif dask is not None and not hasattr(dask, "submit"):
+        raise InputError(f"dask={dask!r}: expected a spec (local:N, tcp://HOST:PORT, scheduler-file:PATH) "
+                         "or a distributed.Client")  # fmt: skip
     _check_options(n_inits=n_inits, n_steps=n_steps, members=members, perturbation_std=perturbation_std,
                    time_step=time_step, true_spectrum=true_spectrum, max_test_points=max_test_points)  # fmt: skip
     if physics:
@@ -376,6 +405,9 @@ def evaluate_run(
             f"{out}: exists and is a file, not an evaluation folder; choose another --out"
         )
     model, extra, path = _load_run(run_dir)
+    if dask is not None and extra["kind"] != "gridded":
+        raise InputError(f"dask={dask!r} (--dask): only gridded runs are scored on a dask cluster, this run is "
+                         f"{extra['kind']!r}")  # fmt: skip
     options = {"data_path": data_path, "test": None if test is None else [str(t) for t in test],
                "n_inits": n_inits, "n_steps": n_steps, "members": members, "perturbation_std": perturbation_std,
                "climatology": climatology, "test_data": test_data, "time_step": time_step,
@@ -425,21 +457,29 @@ def evaluate_run(
                 "continue it or overwrite=True (--overwrite) to start over"
             )
     if not (staging / "evaluation.json").exists():
-        staging.mkdir(parents=True, exist_ok=True)
-        if not (staging / "request.json").exists():
-            _atomic_json(staging / "request.json", request)
-        if extra["kind"] == "gridded":
-            info = _evaluate_gridded(model, extra, staging, data_path=data_path, test=test, n_inits=n_inits,
-                                     n_steps=n_steps, members=members, perturbation_std=perturbation_std,
-                                     climatology=climatology, seed=seed, compose=compose,
-                                     physics=options["physics"])  # fmt: skip
-        else:
-            if physics:
-                raise InputError("physics=True (--physics): only for gridded shallow-water runs, this run is "
-                                 f"{extra['kind']!r}")  # fmt: skip
-            info = _evaluate_trajectories(model, extra, staging, data_path=data_path, test_data=test_data,
-                                          time_step=time_step, true_spectrum=true_spectrum,
-                                          max_test_points=max_test_points)  # fmt: skip
+        stack = contextlib.ExitStack()
+        client = dask
+        if isinstance(dask, str):  # connect (or start the LocalCluster) before anything is written
+            from .dask_scoring import dask_client
+
+            client = stack.enter_context(dask_client(dask, memory_limit=dask_memory_limit or "auto"))
+        with stack:
+            staging.mkdir(parents=True, exist_ok=True)
+            if not (staging / "request.json").exists():
+                _atomic_json(staging / "request.json", request)
+            if extra["kind"] == "gridded":
+                info = _evaluate_gridded(model, extra, staging, data_path=data_path, test=test,
+                                         n_inits=n_inits, n_steps=n_steps, members=members,
+                                         perturbation_std=perturbation_std, climatology=climatology, seed=seed,
+                                         compose=compose, physics=options["physics"], client=client)  # fmt: skip
+            else:
+                if physics:
+                    raise InputError("physics=True (--physics): only for gridded shallow-water runs, this run "
+                                     f"is {extra['kind']!r}")  # fmt: skip
+                info = _evaluate_trajectories(model, extra, staging, data_path=data_path,
+                                              test_data=test_data, time_step=time_step,
+                                              true_spectrum=true_spectrum,
+                                              max_test_points=max_test_points)  # fmt: skip
         meta = {
             "kind": extra["kind"],
             "model": extra["run_config"]["model"]["name"],
