@@ -8,7 +8,7 @@ Subcommands::
     chaosbench run [--out DIR] [--quick] [--quiet | --progress]   # the main job on the embedded default
     chaosbench train CONFIG.yaml --out DIR [--resume | --overwrite] [--set KEY=VALUE ...]
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
-    chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...]
+    chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...] [--dask local:N|tcp://H:P|...]
     chaosbench report EVAL [EVAL ...] --out DIR
     chaosbench reproduce NAME --out DIR [--seeds N] [--budget tiny|default|published|STEPS] [--resume | --overwrite]
     chaosbench reproduce --list
@@ -199,6 +199,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         test_data=args.test_data, time_step=args.time_step, true_spectrum=spectrum, seed=args.seed,
         compose=compose or None, physics=args.physics, physics_inits=args.physics_inits,
         physics_days=args.physics_days, lyapunov_steps=args.lyapunov_steps, overwrite=args.overwrite, resume=args.resume,
+        dask=args.dask, dask_memory_limit=args.dask_memory_limit,
     )  # fmt: skip
     print(f"evaluation: {path}")
     return 0
@@ -403,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace an existing non-empty OUT (once the new evaluation is complete)")  # fmt: skip
     pe.add_argument("--resume", action="store_true",
                     help="continue an interrupted evaluation into OUT (same run and options)")  # fmt: skip
+    pe.add_argument("--dask", metavar="SPEC",
+                    help="gridded: score on a dask.distributed cluster (same numbers): local:N (N worker processes), "
+                    "tcp://HOST:PORT or scheduler-file:PATH (needs pip install chaosbench-py[distributed])")  # fmt: skip
+    pe.add_argument("--dask-memory-limit", metavar="SIZE",
+                    help="--dask local:N: memory limit per worker, e.g. 4GiB (default: the machine's share)")  # fmt: skip
     pe.set_defaults(func=_cmd_evaluate)
 
     pp = sub.add_parser(
