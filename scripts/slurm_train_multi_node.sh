@@ -3,7 +3,10 @@
 # Submit:  sbatch --nodes=4 scripts/slurm_train_multi_node.sh configs/pangu_lite_era5_wb2.yaml /scratch/$USER/runs/pangu
 # train.batch_size in the YAML is the GLOBAL batch: it is split evenly over nodes x GPUs, so the same
 # file gives the same optimisation on 1 GPU or 32 (up to float summation order).
-# Requeue-safe: a resubmitted or requeued job resumes from OUT/checkpoints/last.pt.
+# Requeue-safe: a resubmitted or requeued job resumes from OUT/checkpoints/last.pt (or last.dcp/).
+# FSDP2 (parameters, gradients and optimizer state sharded over all GPUs of all nodes):
+#   sbatch --nodes=4 scripts/slurm_train_multi_node.sh configs/pangu_lite_era5_wb2.yaml /scratch/$USER/runs/pangu \
+#          --set train.strategy=fsdp
 #SBATCH --job-name=chaosbench-train-mn
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1
@@ -22,7 +25,8 @@ GPUS=${SLURM_GPUS_ON_NODE:-4}
 HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 PORT=${MASTER_PORT:-29500}
 RESUME=""
-[ -e "$OUT/checkpoints/last.pt" ] && RESUME="--resume"
+# last.pt (ddp) or the sharded last.dcp/ (fsdp; either resumes on another number of GPUs)
+if [ -e "$OUT/checkpoints/last.pt" ] || [ -e "$OUT/checkpoints/last.dcp/training.pt" ]; then RESUME="--resume"; fi
 export OMP_NUM_THREADS=$(( ${SLURM_CPUS_PER_TASK:-8} / GPUS ))
 trap 'scontrol requeue "$SLURM_JOB_ID"' USR1
 # one torchrun per node (srun --ntasks-per-node=1); they meet at HEAD:PORT

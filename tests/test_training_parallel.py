@@ -24,6 +24,7 @@ from chaosbench_py.errors import ConfigError, InputError
 from chaosbench_py.training.parallel import resolve_strategy
 from chaosbench_py.training.run_log import read_metrics
 from chaosbench_py.training.trainer import Trainer
+from emulators.errors import CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -196,8 +197,11 @@ def test_fsdp_equals_one_process_and_its_dcp_checkpoint_resumes_on_one_process(
     assert [h["loss"] for h in resumed.history] == pytest.approx(
         [h["loss"] for h in straight.history], rel=1e-5
     )
-    # the one-process run wrote last.pt beside last.dcp; a further resume takes last.pt
-    assert (run / "checkpoints" / "last.pt").exists()
+    # the one-process run wrote last.pt and removed the older last.dcp; fsdp cannot resume a full last.pt
+    assert (run / "checkpoints" / "last.pt").exists() and not (run / "checkpoints" / "last.dcp").exists()
+    resumed.strategy = "fsdp"  # as under torchrun with 2 processes
+    with pytest.raises(CheckpointError, match="last.pt: a full checkpoint .*resume this run with ddp"):
+        resumed._checkpoint_source()
 
 
 def test_fsdp_in_one_process_runs_unsharded(data, tmp_path):
@@ -238,3 +242,29 @@ def test_world_size_not_dividing_the_batch_is_refused(data, tmp_path, monkeypatc
     monkeypatch.setattr(dist, "init_process_group", lambda *a, **k: None)
     with pytest.raises(InputError, match=r"train.batch_size: 4 is not divisible by the 3 processes"):
         Trainer(gtf_config(data), tmp_path / "x")
+
+
+def test_dcp_checkpoint_killed_between_its_renames_is_still_found(tmp_path):
+    """A save killed after moving the old folder aside and before renaming the new one: the old one is used."""
+    from chaosbench_py.training import parallel
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    path = tmp_path / "checkpoints" / "last.dcp"
+    parallel.save_dcp(path, model, opt, None, {"step": 0}, True, lambda: None)  # no optimizer state yet
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    parallel.save_dcp(path, model, opt, None, {"step": 1}, True, lambda: None)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    path.rename(path.parent / ".last.dcp.old")
+    found = parallel.dcp_checkpoint_dir(path)
+    assert found == path.parent / ".last.dcp.old"
+    other = torch.nn.Linear(3, 2)
+    other_opt = torch.optim.Adam(other.parameters(), lr=1e-2)
+    training = parallel.read_dcp_training(found)
+    assert training["step"] == 1 and training["has_optimizer"]
+    parallel.load_dcp(found, training, other, other_opt, None)
+    for k, v in other.state_dict().items():
+        torch.testing.assert_close(v, saved[k])
+    assert other_opt.state_dict()["state"][0]["step"] == 1
+    assert parallel.dcp_checkpoint_dir(tmp_path / "nothing" / "last.dcp") is None

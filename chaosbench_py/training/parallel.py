@@ -36,9 +36,11 @@ processes resumes on any number of processes, including one process with ``strat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,7 @@ __all__ = [
     "full_state_dict",
     "load_dcp",
     "read_dcp_training",
+    "remove_other_checkpoint",
     "resolve_strategy",
     "save_dcp",
     "shard_units",
@@ -207,6 +210,15 @@ def dcp_checkpoint_dir(path: Path) -> Path | None:
     return None
 
 
+def remove_other_checkpoint(pt_path: Path, sharded: bool) -> None:
+    """After a checkpoint is written, remove the older one of the other kind (``last.dcp/`` beside a new
+    ``last.pt`` or the reverse), so that a resume finds only the newest."""
+    if sharded:
+        pt_path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(pt_path.with_suffix(".dcp"), ignore_errors=True)
+
+
 def _dcp_state(model: nn.Module, optimizer: torch.optim.Optimizer | None, ema: dict | None) -> dict[str, Any]:
     """Model (and optimizer, EMA) state with the plain model's keys; the optimizer's only when it has state
     (``get_optimizer_state_dict`` would otherwise initialise it with a zero-gradient step)."""
@@ -218,6 +230,14 @@ def _dcp_state(model: nn.Module, optimizer: torch.optim.Optimizer | None, ema: d
     if ema is not None:
         state["ema"] = ema
     return state
+
+
+@contextlib.contextmanager
+def _single_process_quiet():
+    """DCP in one process (no process group) is intended here: drop DCP's warning that it assumes so."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled", category=UserWarning)
+        yield
 
 
 def save_dcp(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, ema: dict | None,
@@ -237,7 +257,8 @@ def save_dcp(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, ema
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     barrier()
-    dcp.save(_dcp_state(model, optimizer if has_opt else None, ema), checkpoint_id=str(tmp))
+    with _single_process_quiet():
+        dcp.save(_dcp_state(model, optimizer if has_opt else None, ema), checkpoint_id=str(tmp))
     barrier()
     if is_main:
         lrs = [float(g["lr"]) for g in optimizer.param_groups]
@@ -273,7 +294,8 @@ def load_dcp(path: Path, training: dict[str, Any], model: nn.Module, optimizer: 
     has_opt = bool(training.get("has_optimizer"))
     state = _dcp_state(model, optimizer if has_opt else None, ema if training.get("has_ema") else None)
     try:
-        dcp.load(state, checkpoint_id=str(path))
+        with _single_process_quiet():
+            dcp.load(state, checkpoint_id=str(path))
     except Exception as exc:  # DCP wraps the per-rank failures (missing keys, other shapes)
         raise CheckpointError(f"{path}: does not fit this run's model / optimizer ({exc})") from exc
     set_model_state_dict(model, state["model"])

@@ -281,6 +281,9 @@ class Trainer:
             return None
         dcp_dir = parallel.dcp_checkpoint_dir(self.dcp_path)
         if self.strategy == "fsdp":
+            if dcp_dir is None and self.ckpt_path.exists():
+                raise CheckpointError(f"{self.ckpt_path}: a full checkpoint (ddp / one process); train.strategy "
+                                      "fsdp resumes from a sharded last.dcp: resume this run with ddp")  # fmt: skip
             return dcp_dir
         return self.ckpt_path if self.ckpt_path.exists() else dcp_dir
 
@@ -319,6 +322,8 @@ class Trainer:
             save_model(
                 self.model, self.ckpt_path, extra={**self._metadata(), "training": training}, overwrite=True
             )
+        if self.is_main:  # the other kind of checkpoint is older: resume must not pick it
+            parallel.remove_other_checkpoint(self.ckpt_path, self.engine.is_sharded)
         if self.is_main and self.run is not None:
             self.run.publish()  # the first checkpoint of a new run: it takes the place of out_dir
         self.dist.barrier()
