@@ -5,6 +5,8 @@ Subcommands::
     chaosbench systems list [--kind flow|map|pde]
     chaosbench systems info NAME
     chaosbench generate --system NAME --trajectories B --length T --out PATH [...]
+    (across ranks: torchrun --nproc_per_node N -m chaosbench_py generate ... --out PATH.zarr)
+    torchrun --nproc_per_node N -m chaosbench_py forecast RUN --out STORE.zarr [--n-inits N --steps N ...]
     chaosbench run [--out DIR] [--quick] [--quiet | --progress]   # the main job on the embedded default
     chaosbench train CONFIG.yaml --out DIR [--resume | --overwrite] [--set KEY=VALUE ...]
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
@@ -115,7 +117,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         atol=args.atol,
         dt=args.dt,
     )
-    if suffix == ".zarr":
+    import os
+
+    ranked = args.trajectory_chunk is not None or os.environ.get("WORLD_SIZE", "1") not in ("", "1")
+    if ranked and suffix != ".zarr":
+        raise InputError(f"--out {out}: generation across ranks (torchrun, --trajectory-chunk) writes .zarr")
+    if ranked:
+        from .simulate.rank_generate import generate_to_store_ranks
+
+        generate_to_store_ranks(
+            out, system, args.trajectories, args.length, chunk=args.chunk,
+            trajectory_chunk=args.trajectory_chunk or 64, resume=args.resume, overwrite=args.overwrite,
+            progress=not args.quiet, device=device, **kwargs,
+        )  # fmt: skip
+    elif suffix == ".zarr":
         generate_to_store(
             out,
             system,
@@ -141,7 +156,24 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             **kwargs,
         )
         save_trajectories(ds, out, overwrite=args.overwrite)
-    print(f"wrote {out}")
+    if os.environ.get("RANK", "0") in ("", "0"):
+        print(f"wrote {out}")
+    return 0
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    import os
+
+    from .evaluation.rank_rollout import forecast_run
+
+    out = forecast_run(
+        args.run, args.out, data_path=args.data, test=args.test, init_times=args.inits, n_inits=args.n_inits,
+        n_steps=args.steps, members=args.members, perturbation_std=args.perturbation, seed=args.seed,
+        batch_size=args.batch_size, device=args.device, resume=args.resume, overwrite=args.overwrite,
+        progress=not args.quiet,
+    )  # fmt: skip
+    if os.environ.get("RANK", "0") in ("", "0"):
+        print(f"forecast: {out}")
     return 0
 
 
@@ -316,9 +348,40 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace an existing output (.zarr or .nc) once the new one is complete",
     )
-    pg.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1 ...)")
+    pg.add_argument("--trajectory-chunk", type=int, help="trajectories per block (.zarr): blocks are integrated "
+                    "as one batch each and split over torchrun ranks; same numbers on any number of ranks "
+                    "(default under torchrun: 64)")  # fmt: skip
+    pg.add_argument("--device", default="cpu",
+                    help="torch device (cpu, cuda, cuda:1 ...; under torchrun cuda = cuda:LOCAL_RANK)")  # fmt: skip
     pg.add_argument("--quiet", action="store_true", help="no progress bar")
     pg.set_defaults(func=_cmd_generate)
+
+    pf = sub.add_parser(
+        "forecast",
+        help="forecasts of a trained gridded emulator into one zarr store, split by init time over torchrun ranks",
+        description="Roll out RUN/model.pt from --n-inits initial times of the test period (those of `chaosbench "
+        "evaluate` with the same options) or from --inits, --steps model steps each, into the forecast store OUT. "
+        "Under torchrun each rank rolls out a contiguous share of the init batches and writes its own region of "
+        "the one store; the numbers are the same on any number of ranks. A killed job continues with --resume "
+        "(finished batches are skipped).",
+    )
+    pf.add_argument("run", help="run folder written by `chaosbench train` (or its model.pt)")
+    pf.add_argument("--out", required=True, help="forecast store (.zarr)")
+    pf.add_argument("--data", help="data store (default: the one the run was trained on)")
+    pf.add_argument("--test", nargs=2, metavar=("START", "END"), help="test period (inclusive) for the inits")
+    pf.add_argument("--inits", nargs="+", metavar="TIME", help="initial times (instead of --n-inits)")
+    pf.add_argument("--n-inits", type=int, default=8, help="inits spread over the test period (default 8)")
+    pf.add_argument("--steps", type=int, default=20, help="model steps per forecast (default 20)")
+    pf.add_argument("--members", type=int, default=1, help="ensemble members (default 1)")
+    pf.add_argument("--perturbation", type=float, default=0.0, help="initial-state noise, in std units")
+    pf.add_argument("--seed", type=int, default=0)
+    pf.add_argument("--batch-size", type=int, default=8, help="inits per model call, split over ranks")
+    pf.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK if available, else cpu), cpu")
+    pf_mode = pf.add_mutually_exclusive_group()
+    pf_mode.add_argument("--resume", action="store_true", help="continue an interrupted store (same options)")
+    pf_mode.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    pf.add_argument("--quiet", action="store_true", help="no progress bar")
+    pf.set_defaults(func=_cmd_forecast)
 
     pr = sub.add_parser(
         "run",

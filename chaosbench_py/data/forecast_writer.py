@@ -46,6 +46,7 @@ from ..errors import (
     UnknownNameError,
 )
 from ..files import atomic_store
+from .forecast_regions import COMPLETE, regions_status
 from .forecast_store import (
     _TIME_ENCODING,
     COMMITTED_ATTR,
@@ -227,6 +228,12 @@ class ForecastWriter:
             raise OutputExistsError(
                 f"{self.path}: forecast store of schema_version {version!r}, this writer makes version "
                 f"{SCHEMA_VERSION}; pass overwrite=True to replace it"
+            )
+        record = regions_status(root.attrs)
+        if record is not None and record["status"] != COMPLETE:
+            raise OutputExistsError(
+                f"{self.path}: an unfinished forecast store written by ranks (its inits are sized up front); "
+                "continue it with rollout_gridded_ranks / `chaosbench forecast --resume`, or pass overwrite=True"
             )
         try:
             have = json.loads(root.attrs.get(LAYOUT_ATTR, "null"))

@@ -32,6 +32,7 @@ bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -50,10 +51,11 @@ from chaosbench_py.data.statistics import normalisation_arrays
 from emulators.stepping import gridded_step
 
 from ..errors import InputError, InputTypeError, UnknownNameError
+from .sequences import rollout_sequence
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["gridded_step", "rollout_gridded", "rollout_sequence"]
+__all__ = ["gridded_step", "rollout_gridded", "rollout_sequence", "run_batches"]
 
 
 # ------------------------------------------------------------------------------------------ one step
@@ -264,6 +266,100 @@ def rollout_gridded(
         ValueError: the model returns another channel count than the ``C`` dynamic channels,
             or NaN/inf (named by init time, lead and channel); non-finite initial states.
     """
+    plan = _plan_gridded(
+        model, data, variables=variables, levels=levels, statistics=statistics, constants=constants,
+        init_times=init_times, n_steps=n_steps, step=step, members=members, perturbation_std=perturbation_std,
+        control_member=control_member, seed=seed, batch_size=batch_size, on_nonfinite=on_nonfinite,
+    )  # fmt: skip
+    inits = plan.inits
+    writer = None
+    if store is not None:
+        writer = ForecastWriter(store, **plan.writer_kwargs())
+        already = np.isin(inits, writer.written_init_times)
+        todo = [int(i) for i in np.flatnonzero(~already)]
+        if len(todo) < len(inits):
+            logger.info(
+                "rollout_gridded: %d of %d init(s) already in %s", len(inits) - len(todo), len(inits), store
+            )
+    else:
+        todo = list(range(len(inits)))
+    results: dict[int, dict[str, np.ndarray]] = {}
+    # batches are fixed by position in init_times, and a resumed store recomputes a whole batch (writing
+    # only its missing inits): the model sees the same batches as in an uninterrupted run, so the floats
+    # are identical (a batch of another size may round differently)
+    missing = set(todo)
+    batches = [b for b in plan.batches() if missing.intersection(b)]
+
+    def emit(i: int, fields: dict[str, np.ndarray]) -> None:
+        if writer is None:
+            results[i] = fields
+        elif i in missing:
+            writer.write(inits[i], fields)
+
+    run_batches(plan, data, batches, device=device, dtype=dtype, progress=progress, emit=emit)
+    if writer is not None:
+        return open_forecast(store).sel(init_time=inits)
+    p = plan
+    return _to_dataset(
+        results, inits, p.lead_times, p.variables, p.layout, p.used_levels, p.lat, p.lon, p.member_ids, p.units,
+        p.attrs,
+    )  # fmt: skip
+
+
+@dataclasses.dataclass
+class _GriddedPlan:
+    """A validated gridded rollout: channels, normalisation, inits, leads and the store layout."""
+
+    models: dict[int, nn.Module]
+    leads: list[int]
+    n_steps: int
+    members: int
+    sigma: float
+    control_member: bool
+    seed: int
+    batch_size: int
+    on_nonfinite: str
+    variables: list[str]
+    layout: list
+    names: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    const: np.ndarray | None
+    inits: np.ndarray
+    pos: np.ndarray
+    lead_times: np.ndarray
+    used_levels: list
+    lat: np.ndarray
+    lon: np.ndarray
+    units: dict[str, str]
+    member_ids: list[int] | None
+    attrs: dict[str, Any]
+    surface_variables: list[str]
+    surface_with_level: list[str]
+
+    def batches(self) -> list[list[int]]:
+        """Positions in ``inits`` of each model batch (``batch_size`` consecutive inits)."""
+        n, size = len(self.inits), self.batch_size
+        return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+
+    def writer_kwargs(self) -> dict[str, Any]:
+        """The :class:`~chaosbench_py.data.ForecastWriter` layout of this rollout's store."""
+        if self.surface_with_level:
+            raise InputError(
+                f"variables: surface variable(s) {self.surface_with_level} have a 'level' dim in data"
+            )
+        return dict(
+            variables=self.variables, levels=self.used_levels, latitude=self.lat, longitude=self.lon,
+            lead_times=self.lead_times, members=self.member_ids, attrs=self.attrs, units=self.units,
+            surface_variables=self.surface_variables,
+        )  # fmt: skip
+
+
+def _plan_gridded(
+    model, data, *, variables, levels, statistics, constants, init_times, n_steps, step, members,
+    perturbation_std, control_member, seed, batch_size, on_nonfinite,
+) -> _GriddedPlan:  # fmt: skip
+    """Check the arguments of :func:`rollout_gridded` (before anything runs or is written)."""
     if not isinstance(data, xr.Dataset):
         raise InputTypeError(f"data: expected an xarray.Dataset, got {type(data).__name__}")
     models = _lead_models(model)
@@ -328,50 +424,40 @@ def rollout_gridded(
         "seed": int(seed),
         "description": "autoregressive rollout, see chaosbench_py.evaluation.rollout_gridded",
     }
+    return _GriddedPlan(
+        models=models, leads=leads, n_steps=n_steps, members=members, sigma=sigma,
+        control_member=bool(control_member), seed=int(seed), batch_size=int(batch_size), on_nonfinite=on_nonfinite,
+        variables=variables, layout=layout, names=names, mean=mean, std=std, const=const, inits=inits, pos=pos,
+        lead_times=lead_times, used_levels=used_levels, lat=lat, lon=lon, units=units, member_ids=member_ids,
+        attrs=attrs, surface_variables=[v for v in variables if "level" not in data[v].dims],
+        surface_with_level=[v for v in variables if v in SURFACE_VARIABLES and "level" in data[v].dims],
+    )  # fmt: skip
 
-    writer = None
-    if store is not None:
-        surface_with_level = [v for v in variables if v in SURFACE_VARIABLES and "level" in data[v].dims]
-        if surface_with_level:
-            raise InputError(
-                f"variables: surface variable(s) {surface_with_level} have a 'level' dim in data"
-            )
-        writer = ForecastWriter(
-            store,
-            variables=variables,
-            levels=used_levels,
-            latitude=lat,
-            longitude=lon,
-            lead_times=lead_times,
-            members=member_ids,
-            attrs=attrs,
-            units=units,
-            surface_variables=[v for v in variables if "level" not in data[v].dims],
-        )
-        already = np.isin(inits, writer.written_init_times)
-        todo = [int(i) for i in np.flatnonzero(~already)]
-        if len(todo) < len(inits):
-            logger.info(
-                "rollout_gridded: %d of %d init(s) already in %s", len(inits) - len(todo), len(inits), store
-            )
-    else:
-        todo = list(range(len(inits)))
 
+def run_batches(
+    plan: _GriddedPlan,
+    data: xr.Dataset,
+    batches: Sequence[Sequence[int]],
+    *,
+    device: str | torch.device,
+    dtype: torch.dtype,
+    progress: bool,
+    emit: Any,
+) -> None:
+    """Roll out the inits of ``batches`` (positions in ``plan.inits``, one model call per batch) and
+    call ``emit(position, {variable: (n_lead, [member], [level], lat, lon) float32})`` per init, in order.
+    The model is in ``eval()`` mode meanwhile (its mode is restored afterwards)."""
+    p = plan
+    models, leads, n_steps, members, sigma = p.models, p.leads, p.n_steps, p.members, p.sigma
+    names, layout, variables, inits, pos = p.names, p.layout, p.variables, p.inits, p.pos
+    n_dyn, lead_times, on_nonfinite = len(names), p.lead_times, p.on_nonfinite
     device = torch.device(device)
     was_training = {lead: m.training for lead, m in models.items()}
     for m in models.values():
         m.to(device).eval()
-    const_t = None if const is None else torch.as_tensor(const, dtype=dtype, device=device)
-    mean_r = mean[:, None, None]
-    std_r = std[:, None, None]
-    results: dict[int, dict[str, np.ndarray]] = {}
-    # batches are fixed by position in init_times, and a resumed store recomputes a whole batch (writing
-    # only its missing inits): the model sees the same batches as in an uninterrupted run, so the floats
-    # are identical (a batch of another size may round differently)
-    size = int(batch_size)
-    missing = set(todo)
-    batches = [list(range(i, min(i + size, len(inits)))) for i in range(0, len(inits), size)]
-    batches = [b for b in batches if missing.intersection(b)]
+    const_t = None if p.const is None else torch.as_tensor(p.const, dtype=dtype, device=device)
+    mean_r = p.mean[:, None, None]
+    std_r = p.std[:, None, None]
     iterator: Any = batches
     if progress:
         from tqdm.auto import tqdm
@@ -388,9 +474,9 @@ def rollout_gridded(
             x0 = x0.repeat_interleave(members, dim=0)  # (b·M, C, H, W), init-major
             if sigma > 0:
                 for j, i in enumerate(batch):
-                    g = _noise_generator(seed, inits[i])
+                    g = _noise_generator(p.seed, inits[i])
                     eps = torch.randn((members, *x0.shape[1:]), generator=g, dtype=torch.float64)
-                    if control_member:
+                    if p.control_member:
                         eps[0] = 0.0
                     x0[j * members : (j + 1) * members] += (sigma * eps).to(dtype=dtype, device=device)
             chain = {lead: x0 for lead in leads}  # Pangu's rule: chain[L] = the state L steps before now
@@ -439,20 +525,10 @@ def rollout_gridded(
                     over="ignore"
                 ):  # a blown-up "record" rollout: values beyond float32 become inf
                     fields = _split_fields(block.astype(np.float32), layout, variables, members > 1)
-                if writer is not None:
-                    if i in missing:
-                        writer.write(inits[i], fields)
-                else:
-                    results[i] = fields
+                emit(i, fields)
     finally:
         for lead, m in models.items():
             m.train(was_training[lead])
-
-    if writer is not None:
-        return open_forecast(store).sel(init_time=inits)
-    return _to_dataset(
-        results, inits, lead_times, variables, layout, used_levels, lat, lon, member_ids, units, attrs
-    )
 
 
 def _to_dataset(results, inits, lead_times, variables, layout, levels, lat, lon, member_ids, units, attrs):
@@ -475,70 +551,3 @@ def _to_dataset(results, inits, lead_times, variables, layout, levels, lat, lon,
     if member_ids is not None:
         coords["member"] = ("member", np.asarray(member_ids))
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-
-
-# ------------------------------------------------------------------------------------------ sequences
-def _as_tensor(x0: Any, name: str = "x0") -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x0) if not isinstance(x0, torch.Tensor) else x0)
-    if not torch.is_floating_point(t):
-        t = t.double()
-    if not bool(torch.isfinite(t).all()):
-        raise InputError(f"{name}: contains NaN or inf")
-    return t
-
-
-@torch.no_grad()
-def rollout_sequence(model: nn.Module, x0: Any, n_steps: int) -> np.ndarray:
-    """Free run of a low-dimensional emulator: ``(B, N)`` → ``(B, n_steps + 1, N)``, float64 numpy.
-
-    Row 0 of every run is the starting point and rows ``1 … n_steps`` the model's states one
-    sampling step apart:
-
-    * latent models with ``init_state``/``step``/``observe`` (:class:`emulators.ShPLRNN`): through
-      :func:`chaosbench_py.evaluation.dsr.free_run` (row 0 = ``observe(init_state(x0))``,
-      equal to ``x0`` for the identity read-out);
-    * :class:`emulators.NeuralODE`: ``model(x0, n_steps)`` (the flow map over ``Δt`` per step);
-    * :class:`emulators.EchoStateNetwork`, :class:`emulators.NVAR`, :class:`emulators.PhyxMamba`:
-      they need a warm-up/context history: ``x0`` may be ``(B, T_ctx, N)`` (the last row is the
-      starting point) and a ``(B, N)`` point is a context of length 1 (too short for NVAR and
-      PhyxMamba, which then raise); forecasts through ``predict`` / ``forecast``.
-
-    Raises ``TypeError`` for any other model.
-    """
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
-        raise InputError(f"n_steps={n_steps!r}: must be an integer ≥ 1")
-    n_steps = int(n_steps)
-    x = _as_tensor(x0)
-    from emulators import NVAR, EchoStateNetwork, NeuralODE, PhyxMamba
-
-    context_models = (EchoStateNetwork, NVAR, PhyxMamba)
-    if x.dim() == 3 and not isinstance(model, context_models):
-        raise InputError(f"x0: shape {tuple(x.shape)}: a context (B, T, N) only for ESN, NVAR and PhyxMamba")
-    if x.dim() not in (2, 3):
-        raise InputError(
-            f"x0: expected shape (B, N) (or (B, T_ctx, N) for context models), got {tuple(x.shape)}"
-        )
-    if all(callable(getattr(model, a, None)) for a in ("init_state", "step", "observe")):
-        from chaosbench_py.evaluation.dsr import free_run
-
-        runs = [free_run(model, row.cpu().numpy(), n_steps + 1) for row in x]
-        return np.stack(runs)
-    p = next(model.parameters(), None)
-    dev = p.device if p is not None else torch.device("cpu")
-    if isinstance(model, NeuralODE):
-        dt = p.dtype if p is not None else x.dtype
-        traj = model(x.to(device=dev, dtype=dt), n_steps)
-        out = torch.cat([x.to(traj.dtype).to(traj.device)[:, None], traj], dim=1)
-        return out.cpu().double().numpy()
-    if isinstance(model, context_models):
-        ctx = x if x.dim() == 3 else x[:, None]
-        if isinstance(model, PhyxMamba):
-            fc = model.forecast(ctx.to(device=dev), n_steps)
-        else:
-            fc = model.predict(ctx.to(device=dev, dtype=p.dtype if p is not None else ctx.dtype), n_steps)
-        start = ctx[:, -1:].to(device=fc.device, dtype=fc.dtype)
-        return torch.cat([start, fc], dim=1).cpu().double().numpy()
-    raise InputTypeError(
-        f"model: {type(model).__name__} is not supported by rollout_sequence; need a latent model with "
-        "init_state/step/observe (ShPLRNN), NeuralODE, EchoStateNetwork, NVAR or PhyxMamba"
-    )

@@ -242,6 +242,41 @@ def _read_attrs(store: Path) -> dict[str, Any]:
         ) from None
 
 
+def _checked_run(
+    system: System | str, n_trajectories: Any, length: Any, chunk: Any, kwargs: dict[str, Any]
+) -> tuple[System, dict[str, Any], Any, dict[str, Any], dict[str, Any]]:
+    """Validate a chunked generation's arguments: ``(system, args, sampling, attrs, run identity)``."""
+    system = _as_system(system)
+    unknown = sorted(set(kwargs) - set(_GENERATE_OPTIONS))
+    if unknown:
+        raise InputTypeError(
+            f"generate_to_store: unexpected argument(s) {unknown}; valid options are {sorted(_GENERATE_OPTIONS)}"
+        )
+    opts = {**_GENERATE_OPTIONS, **kwargs}
+    args = check_generation_args(
+        system,
+        n_trajectories=n_trajectories,
+        length=length,
+        chunk=chunk,
+        **{k: opts[k] for k in ("transient", "ic_spread", "noise", "seed", "method", "rtol", "atol", "dt")},
+    )
+    n_trajectories, length, chunk = args["n_trajectories"], args["length"], args["chunk"]
+    method, rtol, atol, dt = args["method"], args["rtol"], args["atol"], args["dt"]
+    transient, noise, seed, ic_spread = args["transient"], args["noise"], args["seed"], args["ic_spread"]
+    sampling = resolve_sampling(
+        system, **{k: opts[k] for k in ("pts_per_period", "pts_per_lyapunov", "sample_dt")}
+    )
+    _check_noise_scale(system, noise, n_trajectories, length)
+    attrs = trajectory_attrs(system, sampling, method, rtol, atol, dt, transient, noise, seed, ic_spread)
+    attrs.pop("created")
+    identity_dict = {k: attrs[k] for k in sorted(attrs)} | {
+        "n": n_trajectories,
+        "length": length,
+        "chunk": chunk,
+    }
+    return system, args, sampling, attrs, identity_dict
+
+
 def generate_to_store(
     path: str | os.PathLike,
     system: System | str,
@@ -290,34 +325,10 @@ def generate_to_store(
         )
     if resume and overwrite:
         raise InputError(f"{path}: pass resume=True or overwrite=True, not both")
-    system = _as_system(system)
-    unknown = sorted(set(kwargs) - set(_GENERATE_OPTIONS))
-    if unknown:
-        raise InputTypeError(
-            f"generate_to_store: unexpected argument(s) {unknown}; valid options are {sorted(_GENERATE_OPTIONS)}"
-        )
-    opts = {**_GENERATE_OPTIONS, **kwargs}
-    args = check_generation_args(
-        system,
-        n_trajectories=n_trajectories,
-        length=length,
-        chunk=chunk,
-        **{k: opts[k] for k in ("transient", "ic_spread", "noise", "seed", "method", "rtol", "atol", "dt")},
-    )
+    system, args, sampling, attrs, identity_dict = _checked_run(system, n_trajectories, length, chunk, kwargs)
     n_trajectories, length, chunk = args["n_trajectories"], args["length"], args["chunk"]
     method, rtol, atol, dt = args["method"], args["rtol"], args["atol"], args["dt"]
     transient, noise, seed, ic_spread = args["transient"], args["noise"], args["seed"], args["ic_spread"]
-    sampling = resolve_sampling(
-        system, **{k: opts[k] for k in ("pts_per_period", "pts_per_lyapunov", "sample_dt")}
-    )
-    _check_noise_scale(system, noise, n_trajectories, length)
-    attrs = trajectory_attrs(system, sampling, method, rtol, atol, dt, transient, noise, seed, ic_spread)
-    attrs.pop("created")
-    identity_dict = {k: attrs[k] for k in sorted(attrs)} | {
-        "n": n_trajectories,
-        "length": length,
-        "chunk": chunk,
-    }
     identity = json.dumps(identity_dict)
     partial = partial_path(path)
 
