@@ -119,7 +119,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     )
     import os
 
-    ranked = args.trajectory_chunk is not None or os.environ.get("WORLD_SIZE", "1") not in ("", "1")
+    ranked = args.trajectory_chunk is not None or bool(os.environ.get("WORLD_SIZE"))  # under torchrun
     if ranked and suffix != ".zarr":
         raise InputError(f"--out {out}: generation across ranks (torchrun, --trajectory-chunk) writes .zarr")
     if ranked:
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pg.add_argument("--trajectory-chunk", type=int, help="trajectories per block (.zarr): blocks are integrated "
                     "as one batch each and split over torchrun ranks; same numbers on any number of ranks "
-                    "(default under torchrun: 64)")  # fmt: skip
+                    "(default under torchrun, any number of processes: 64)")  # fmt: skip
     pg.add_argument("--device", default="cpu",
                     help="torch device (cpu, cuda, cuda:1 ...; under torchrun cuda = cuda:LOCAL_RANK)")  # fmt: skip
     pg.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -6,6 +6,8 @@
   ``(init_time, lead_time, [member], [level], latitude, longitude)`` plus ``valid_time``, in
   physical units, optionally written through :class:`chaosbench_py.data.ForecastWriter`
   (resumable).
+* across ``torchrun`` ranks, one store written by all (``chaosbench forecast``), the same recursion
+  batch by batch: :func:`chaosbench_py.evaluation.rank_rollout.rollout_gridded_ranks`;
 * :func:`rollout_sequence`: free runs of the low-dimensional emulators ``(B, N)`` →
   ``(B, n_steps + 1, N)``.
 

@@ -7,7 +7,8 @@
   chunks it touches.
 * :func:`generate_to_store` integrates chunk by chunk and appends each chunk to a zarr store, so
   long runs use bounded memory and an interrupted run (even by SIGKILL) resumes where it stopped
-  and ends with the same numbers as an uninterrupted run.
+  and ends with the same numbers as an uninterrupted run. Across ``torchrun`` ranks (one store, region
+  writes): :func:`chaosbench_py.simulate.rank_generate.generate_to_store_ranks`.
 
 Where an unfinished run lives
 -----------------------------
