@@ -75,7 +75,9 @@ def resolve_strategy(name: str, world: int) -> str:
     if name == "auto":
         return "ddp" if world > 1 else "none"
     if world == 1 and name != "none":
-        logger.info("train.strategy: %s requested in a single process; training in one process", name)
+        logger.warning(
+            "train.strategy: %s requested in a single process (no torchrun): training unwrapped", name
+        )
         return "none"
     if name == "none" and world > 1:
         raise ConfigError(
