@@ -140,8 +140,8 @@ class ParallelModel:
         self._ddp_key: tuple[bool, ...] | None = None
         if strategy == "fsdp":
             from torch.distributed.device_mesh import init_device_mesh
-            from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
 
+            MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method = _fsdp_api()
             units = shard_units(model, getattr(model, "model_name", type(model).__name__))
             mesh = init_device_mesh(device.type, (world,))
             mp = (
@@ -178,18 +178,42 @@ class ParallelModel:
         return self.module.validation(step)
 
 
+def _fsdp_api() -> tuple[Any, Any, Any]:
+    """``MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method`` (public since torch 2.6; before,
+    ``torch.distributed._composable.fsdp``); :class:`ConfigError` on a torch without them."""
+    try:
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
+    except ImportError:
+        try:
+            from torch.distributed._composable.fsdp import (  # torch 2.4 / 2.5
+                MixedPrecisionPolicy,
+                fully_shard,
+                register_fsdp_forward_method,
+            )
+        except ImportError as exc:
+            raise ConfigError(
+                f"train.strategy: fsdp needs FSDP2 (torch >= 2.5); this torch is {torch.__version__} ({exc})"
+            ) from exc
+    return MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
+
+
+def _dtensor_class() -> type:
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # torch < 2.5
+        from torch.distributed._tensor import DTensor
+    return DTensor
+
+
 def grad_norm_value(norm: torch.Tensor) -> torch.Tensor:
     """A gradient norm as a plain tensor (``clip_grad_norm_`` returns a DTensor for sharded gradients)."""
-    from torch.distributed.tensor import DTensor
-
-    return norm.full_tensor() if isinstance(norm, DTensor) else norm
+    return norm.full_tensor() if isinstance(norm, _dtensor_class()) else norm
 
 
 def full_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state`` with every DTensor gathered to a full CPU tensor (a collective under FSDP: call on every rank)."""
-    from torch.distributed.tensor import DTensor
-
-    return {k: (v.full_tensor() if isinstance(v, DTensor) else v).detach().cpu() for k, v in state.items()}
+    dtensor = _dtensor_class()
+    return {k: (v.full_tensor() if isinstance(v, dtensor) else v).detach().cpu() for k, v in state.items()}
 
 
 class StateView(nn.Module):

@@ -120,6 +120,8 @@ class PhyxMambaTask(SequenceTask):
 
     options_key = "phyxmamba"
     data_fields = frozenset({"n_vars"})
+    #: stage 2 leaves the MTP modules without gradient (DDP then leaves their ``.grad`` None, as one process)
+    ddp_find_unused_parameters = True
     log_columns = ["stage", "mse", "mtp", "mmd_uncond", "mmd_cond"]
 
     @classmethod
