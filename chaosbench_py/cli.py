@@ -5,7 +5,7 @@ Subcommands::
     chaosbench systems list [--kind flow|map|pde]
     chaosbench systems info NAME
     chaosbench generate --system NAME --trajectories B --length T --out PATH [...]
-    (across ranks: torchrun --nproc_per_node N -m chaosbench_py generate ... --out PATH.zarr)
+    (in blocks: torchrun --nproc_per_node N -m chaosbench_py generate ... --out PATH.zarr, or --dask local:N)
     torchrun --nproc_per_node N -m chaosbench_py forecast RUN --out STORE.zarr [--n-inits N --steps N ...]
     chaosbench run [--out DIR] [--quick] [--quiet | --progress]   # the main job on the embedded default
     chaosbench train CONFIG.yaml --out DIR [--resume | --overwrite] [--set KEY=VALUE ...]
@@ -119,10 +119,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     )
     import os
 
-    ranked = args.trajectory_chunk is not None or bool(os.environ.get("WORLD_SIZE"))  # under torchrun
+    ranked = args.trajectory_chunk is not None or bool(os.environ.get("WORLD_SIZE")) or args.dask is not None
     if ranked and suffix != ".zarr":
-        raise InputError(f"--out {out}: generation across ranks (torchrun, --trajectory-chunk) writes .zarr")
-    if ranked:
+        raise InputError(f"--out {out}: torchrun, --trajectory-chunk and --dask generate .zarr only")
+    if args.dask is not None:
+        from .evaluation.dask_scoring import dask_client
+        from .simulate.rank_generate import generate_to_store_dask
+
+        with dask_client(args.dask) as client:
+            generate_to_store_dask(
+                out, system, args.trajectories, args.length, client=client, chunk=args.chunk,
+                trajectory_chunk=args.trajectory_chunk or 64, resume=args.resume, overwrite=args.overwrite,
+                progress=not args.quiet, **kwargs,
+            )  # fmt: skip
+    elif ranked:
         from .simulate.rank_generate import generate_to_store_ranks
 
         generate_to_store_ranks(
@@ -351,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--trajectory-chunk", type=int, help="trajectories per block (.zarr): blocks are integrated "
                     "as one batch each and split over torchrun ranks; same numbers on any number of ranks "
                     "(default under torchrun, any number of processes: 64)")  # fmt: skip
+    pg.add_argument("--dask", metavar="SPEC", help="integrate the trajectory blocks as tasks on a dask cluster: "
+                    "local:N, tcp://HOST:PORT or scheduler-file:PATH (.zarr; same numbers as on ranks)")  # fmt: skip
     pg.add_argument("--device", default="cpu",
                     help="torch device (cpu, cuda, cuda:1 ...; under torchrun cuda = cuda:LOCAL_RANK)")  # fmt: skip
     pg.add_argument("--quiet", action="store_true", help="no progress bar")

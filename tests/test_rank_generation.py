@@ -1,6 +1,7 @@
-"""Trajectory generation split over ranks into one zarr store (generate_to_store_ranks, `chaosbench generate`
-under torchrun): the same floats on 1 or 2 ranks, equal to generate_to_store when one block holds every
-trajectory, resumable after a kill anywhere, refusals named."""
+"""Trajectory generation split over ranks or dask workers into one zarr store (generate_to_store_ranks,
+generate_to_store_dask, `chaosbench generate` under torchrun or with --dask): the same floats on 1 or 2
+ranks and on 2 dask workers, equal to generate_to_store when one block holds every trajectory, resumable
+after a kill anywhere (also on another number of processes), refusals named."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rank_helpers import torchrun
 from chaosbench_py.cli import main
 from chaosbench_py.errors import InputError, OutputExistsError
 from chaosbench_py.simulate import generate_to_store, open_trajectories
-from chaosbench_py.simulate.rank_generate import PROGRESS, generate_to_store_ranks
+from chaosbench_py.simulate.rank_generate import PROGRESS, generate_to_store_dask, generate_to_store_ranks
 from chaosbench_py.simulate.store import partial_path
 
 OPTS = dict(chunk=7, noise=0.05, seed=3, transient=1.0, pts_per_period=20)
@@ -46,7 +47,9 @@ def test_one_block_equals_generate_to_store(tmp_path):
     generate_to_store(tmp_path / "h1.zarr", "Henon", 3, 20, chunk=6)
     generate_to_store_ranks(tmp_path / "h2.zarr", "Henon", 3, 20, chunk=6, trajectory_chunk=1)
     _same(tmp_path / "h1.zarr", tmp_path / "h2.zarr")
-    with pytest.raises(InputError, match="Henon: noise > 0 across ranks needs the catalog's attractor std"):
+    with pytest.raises(
+        InputError, match="Henon: noise > 0 across ranks or workers needs the catalog's attractor std"
+    ):
         generate_to_store_ranks(tmp_path / "h3.zarr", "Henon", 3, 20, noise=0.1)
 
 
@@ -87,7 +90,7 @@ def test_killed_anywhere_then_resumed_equals_uninterrupted(tmp_path, monkeypatch
 
 def test_cli_refuses_blocks_for_netcdf(tmp_path, capsys):
     code = main(["generate", *CLI, "--out", str(tmp_path / "a.nc"), "--trajectory-chunk", "2"])
-    assert code == 2 and "writes .zarr" in capsys.readouterr().err
+    assert code == 2 and ".zarr only" in capsys.readouterr().err
 
 
 @pytest.mark.distributed
@@ -101,21 +104,62 @@ def test_two_ranks_equal_one_process_and_resume_on_another_world_size(tmp_path, 
     _same(one, two)
     # started by one process (killed after block 0's first 2 time chunks), finished by 2 ranks
     part = tmp_path / "part.zarr"
-    original, calls = xr.Dataset.to_zarr, [0]
-
-    def killed(self, *a, **k):
-        if k.get("region") is not None:
-            calls[0] += 1
-            if calls[0] == 3:
-                raise RuntimeError("killed")
-        return original(self, *a, **k)
-
-    monkeypatch.setattr(xr.Dataset, "to_zarr", killed)
-    with pytest.raises(RuntimeError, match="killed"):
-        generate_to_store_ranks(part, "Lorenz", 5, 30, trajectory_chunk=2, **OPTS)
-    monkeypatch.setattr(xr.Dataset, "to_zarr", original)
+    _killed_partial(part, monkeypatch, at=3)
     res = torchrun(
         ["-m", "chaosbench_py", "generate", *CLI, "--out", str(part), "--trajectory-chunk", "2", "--resume"]
     )
     assert res.returncode == 0, res.stderr[-3000:]
     _same(one, part)
+
+
+def _killed_partial(path, monkeypatch, at: int) -> None:
+    """An unfinished block-wise run of OPTS at ``path``: killed at its ``at``-th region write."""
+    original, calls = xr.Dataset.to_zarr, [0]
+
+    def killed(self, *a, **k):
+        if k.get("region") is not None:
+            calls[0] += 1
+            if calls[0] == at:
+                raise RuntimeError("killed")
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        generate_to_store_ranks(path, "Lorenz", 5, 30, trajectory_chunk=2, **OPTS)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", original)
+
+
+@pytest.mark.distributed
+def test_dask_workers_equal_ranks_and_resume(tmp_path, monkeypatch, capsys):
+    from chaosbench_py.evaluation.dask_scoring import dask_client
+
+    ref = tmp_path / "ref.zarr"
+    generate_to_store_ranks(ref, "Lorenz", 5, 30, trajectory_chunk=2, **OPTS)
+    part = tmp_path / "part.zarr"
+    _killed_partial(part, monkeypatch, at=8)  # block 0 done, block 1 half-way, block 2 not started
+    with dask_client("local:2") as client:
+        generate_to_store_dask(
+            tmp_path / "d.zarr", "Lorenz", 5, 30, client=client, trajectory_chunk=2, **OPTS
+        )
+        generate_to_store_dask(part, "Lorenz", 5, 30, client=client, trajectory_chunk=2, resume=True, **OPTS)
+    _same(ref, tmp_path / "d.zarr")
+    _same(ref, part)
+    assert (
+        main(
+            [
+                "generate",
+                *CLI,
+                "--out",
+                str(tmp_path / "c.zarr"),
+                "--trajectory-chunk",
+                "2",
+                "--dask",
+                "local:2",
+            ]
+        )
+        == 0
+    )
+    _same(ref, tmp_path / "c.zarr")
+    code = main(["generate", *CLI, "--out", str(tmp_path / "x.zarr"), "--dask", "tcp://127.0.0.1:9"])
+    assert code == 2 and "tcp://127.0.0.1:9" in capsys.readouterr().err
+    assert not (tmp_path / "x.zarr").exists()

@@ -1,4 +1,5 @@
-"""Trajectory generation split across ``torchrun`` ranks into one zarr store, by region writes.
+"""Trajectory generation split across ``torchrun`` ranks (or dask workers) into one zarr store, by region
+writes.
 
 :func:`generate_to_store_ranks` cuts the ``n_trajectories`` initial conditions into blocks of
 ``trajectory_chunk`` consecutive trajectories (the store's chunk along ``trajectory``); rank ``r`` of ``W``
@@ -25,6 +26,9 @@ each block records after every written time chunk its progress row ``[samples wr
 in the array ``block_progress`` (one chunk per block: replaced atomically), and a restarted job continues
 each block from its last row, on any number of ranks. When every block is complete rank 0 drops the
 progress array, marks the store complete and renames it to ``path``.
+
+:func:`generate_to_store_dask` runs the same blocks as tasks on a ``dask.distributed`` cluster (this
+process writes the template and publishes; same numbers, same store, same resume).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ from .trajectories import _TRANSIENT, _advance, initial_conditions, iter_traject
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["generate_to_store_ranks"]
+__all__ = ["generate_to_store_dask", "generate_to_store_ranks"]
 
 PROGRESS = "block_progress"
 
@@ -209,8 +213,16 @@ class _Run:
         return True
 
     # ------------------------------------------------------------------ any rank: one block
-    def run_block(self, b: int, written: int, x0_all: torch.Tensor | None, progress: Any) -> None:
-        """Integrate block ``b`` from sample ``written`` (0: from its initial conditions) to the end."""
+    def initial_conditions(self) -> torch.Tensor:
+        """All ``n_trajectories`` initial conditions, drawn as :func:`generate_to_store` draws them."""
+        gen = torch.Generator().manual_seed(self.args["seed"])
+        return initial_conditions(
+            self.system, self.n, ic_spread=self.args["ic_spread"], generator=gen, device=self.device
+        )
+
+    def run_block(self, b: int, written: int, x0: Any, progress: Any = None) -> int:
+        """Integrate block ``b`` from sample ``written`` (0: from ``x0``, its rows of the initial
+        conditions) to the end; return ``b``."""
         rows = self.rows(b)
         method, rtol, atol, dt = self.solver()
         sdt, seed, noise = self.sampling.sample_dt, self.args["seed"], self.args["noise"]
@@ -219,8 +231,7 @@ class _Run:
             x = torch.tensor(last, dtype=torch.float64, device=self.device)
             start = written
         else:
-            assert x0_all is not None
-            x = x0_all[rows]
+            x = torch.as_tensor(x0, dtype=torch.float64, device=self.device)
             if self.n_transient > 0:
                 x = _advance(self.system, x, 0.0, self.n_transient, self.sampling, method, rtol, atol, dt,
                              label=_TRANSIENT)[:, -1]  # fmt: skip
@@ -249,7 +260,34 @@ class _Run:
             row[0] = pos + data.shape[1]
             row[1 : 1 + clean[:, -1].size] = clean[:, -1].ravel()
             arr[b] = row  # the commit of this time chunk of block b
-            progress(data.shape[1] * data.shape[0])
+            if progress is not None:
+                progress(data.shape[1] * data.shape[0])
+        return b
+
+
+def _make_run(path: Any, system: Any, n_trajectories: Any, length: Any, chunk: Any, trajectory_chunk: Any,
+              resume: bool, overwrite: bool, kwargs: dict[str, Any], device: torch.device) -> _Run:  # fmt: skip
+    """Validate the arguments of a block-wise generation (nothing touched on disk yet)."""
+    path = Path(path)
+    if _format_of(path) != "zarr":
+        raise InputError(f"{path}: generation across ranks or workers writes zarr; use a .zarr path")
+    if resume and overwrite:
+        raise InputError(f"{path}: pass resume=True or overwrite=True, not both")
+    if (
+        isinstance(trajectory_chunk, bool)
+        or not isinstance(trajectory_chunk, int | np.integer)
+        or trajectory_chunk < 1
+    ):
+        raise InputError(f"trajectory_chunk={trajectory_chunk!r}: must be an integer ≥ 1")
+    system, args, sampling, attrs, identity = _checked_run(system, n_trajectories, length, chunk, kwargs)
+    identity = identity | {"trajectory_chunk": int(trajectory_chunk)}
+    run = _Run(path, system, args, sampling, attrs, identity, int(trajectory_chunk), device)
+    if args["noise"] > 0 and run.std is None:
+        raise InputError(
+            f"{system.name}: noise > 0 across ranks or workers needs the catalog's attractor std (this system has none, so "
+            "the noise scale would be a statistic of all trajectories); generate it with generate_to_store"
+        )
+    return run
 
 
 def generate_to_store_ranks(
@@ -288,44 +326,82 @@ def generate_to_store_ranks(
     """
     from tqdm.auto import tqdm
 
-    path = Path(path)
-    if _format_of(path) != "zarr":
-        raise InputError(f"{path}: generation across ranks writes zarr; use a .zarr path")
-    if resume and overwrite:
-        raise InputError(f"{path}: pass resume=True or overwrite=True, not both")
-    if (
-        isinstance(trajectory_chunk, bool)
-        or not isinstance(trajectory_chunk, int | np.integer)
-        or trajectory_chunk < 1
-    ):
-        raise InputError(f"trajectory_chunk={trajectory_chunk!r}: must be an integer ≥ 1")
-    system, args, sampling, attrs, identity = _checked_run(system, n_trajectories, length, chunk, kwargs)
-    identity = identity | {"trajectory_chunk": int(trajectory_chunk)}
     ctx = ranks if ranks is not None else RankContext.from_env()
-    run = _Run(path, system, args, sampling, attrs, identity, int(trajectory_chunk), ctx.device(device))
-    if args["noise"] > 0 and run.std is None:
-        raise InputError(
-            f"{system.name}: noise > 0 across ranks needs the catalog's attractor std (this system has none, so "
-            "the noise scale would be a statistic of all trajectories); generate it with generate_to_store"
-        )
+    run = _make_run(path, system, n_trajectories, length, chunk, trajectory_chunk, resume, overwrite, kwargs,
+                    ctx.device(device))  # fmt: skip
+    system = run.system
     written = ctx.main_decides(lambda: run.prepare(resume=resume, overwrite=overwrite))
     if written is None:
-        return path
+        return run.path
     mine = [b for b in contiguous_share(run.n_blocks, ctx.world, ctx.rank) if written[b] < run.length]
-    x0_all = None
-    if any(written[b] == 0 for b in mine):
-        gen = torch.Generator().manual_seed(args["seed"])
-        x0_all = initial_conditions(
-            system, run.n, ic_spread=args["ic_spread"], generator=gen, device=run.device
-        )
+    x0_all = run.initial_conditions() if any(written[b] == 0 for b in mine) else None
     total = sum((run.length - int(written[b])) * (run.rows(b).stop - run.rows(b).start) for b in mine)
     bar = tqdm(total=total, desc=f"{system.name} rank {ctx.rank}", unit="sample", disable=not progress)
     for b in mine:
-        run.run_block(b, int(written[b]), x0_all, bar.update)
+        run.run_block(b, int(written[b]), None if x0_all is None else x0_all[run.rows(b)], bar.update)
     bar.close()
     ctx.barrier()
     if not ctx.main_decides(run.publish):
         raise InputError(
             f"{path}: some trajectory blocks are unfinished (a rank failed); rerun with resume=True"
         )
-    return path
+    return run.path
+
+
+def _dask_block(run: _Run, b: int, written: int, x0: np.ndarray | None) -> int:
+    """One block on a dask worker (one thread: the worker's process runs one task at a time)."""
+    torch.set_num_threads(1)
+    return run.run_block(b, written, x0)
+
+
+def generate_to_store_dask(
+    path: str | os.PathLike,
+    system: System | str,
+    n_trajectories: int,
+    length: int,
+    *,
+    client: Any,
+    chunk: int = 1000,
+    trajectory_chunk: int = 64,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    **kwargs: Any,
+) -> Path:
+    """:func:`generate_to_store_ranks` with the blocks run as tasks on the workers of a
+    ``distributed.Client`` (``client``), CPU only: this process writes the template (and draws the
+    initial conditions), each task integrates one block and writes its regions, and this process
+    publishes the store when every task is done. The same numbers as on any number of ranks; the
+    store path must be on a file system every worker sees. A resumed run submits only the unfinished
+    blocks (each continues from its last written chunk).
+    """
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    run = _make_run(path, system, n_trajectories, length, chunk, trajectory_chunk, resume, overwrite, kwargs,
+                    torch.device("cpu"))  # fmt: skip
+    written = run.prepare(resume=resume, overwrite=overwrite)
+    if written is None:
+        return run.path
+    todo = [b for b in range(run.n_blocks) if written[b] < run.length]
+    x0_all = run.initial_conditions().numpy() if any(written[b] == 0 for b in todo) else None
+    futures = [
+        client.submit(
+            _dask_block,
+            run,
+            b,
+            int(written[b]),
+            None if x0_all is None else x0_all[run.rows(b)],
+            pure=False,
+            key=f"chaosbench-generate-{run.path.name}-block{b}-{os.getpid()}",
+        )  # fmt: skip
+        for b in todo
+    ]
+    bar = tqdm(total=len(todo), desc=f"{run.system.name} blocks", unit="block", disable=not progress)
+    for fut in as_completed(futures):
+        fut.result()  # a failed block raises here (its finished chunks stay; resume continues them)
+        bar.update(1)
+    bar.close()
+    if not run.publish():
+        raise InputError(f"{run.path}: some trajectory blocks are unfinished; rerun with resume=True")
+    return run.path
