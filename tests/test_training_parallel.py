@@ -119,8 +119,8 @@ DRIVER = textwrap.dedent(
     import json, sys, torch
     torch.set_num_threads(1)
     from chaosbench_py.training.trainer import Trainer
-    for cfg, out in json.load(open(sys.argv[1])):
-        Trainer(cfg, out).fit()
+    for cfg, out, resume in json.load(open(sys.argv[1])):
+        Trainer(cfg, out, resume=resume).fit()
     """
 )
 
@@ -131,7 +131,11 @@ def two_process_runs(data, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ddp")
     runs = {"gtf": gtf_config(data), "ode": ode_config(data), "phyx": phyx_config(data),
             "phyx_probe": phyx_config(data, stage2=5), "fsdp": pangu_config(data, steps=3, checkpoint_every=2)}  # fmt: skip
-    (root / "runs.json").write_text(json.dumps([[cfg, str(root / name)] for name, cfg in runs.items()]))
+    todo = [[cfg, str(root / name), False] for name, cfg in runs.items()]
+    # an FSDP run stopped at step 3 and resumed on 2 processes to step 6 (a requeued job)
+    todo += [[pangu_config(data, steps=3, checkpoint_every=2), str(root / "fsdp_2to2"), False],
+             [pangu_config(data, steps=6, checkpoint_every=2), str(root / "fsdp_2to2"), True]]  # fmt: skip
+    (root / "runs.json").write_text(json.dumps(todo))
     (root / "driver.py").write_text(DRIVER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
@@ -140,7 +144,7 @@ def two_process_runs(data, tmp_path_factory) -> dict[str, Path]:
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-10000:]
-    return {name: root / name for name in runs}
+    return {name: root / name for name in [*runs, "fsdp_2to2"]}
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
@@ -196,6 +200,7 @@ def test_fsdp_equals_one_process_and_its_dcp_checkpoint_resumes_on_one_process(
     assert resumed.step == 3
     resumed.fit()
     _assert_close_weights(run / "model.pt", tmp_path / "straight" / "model.pt")
+    _assert_close_weights(two_process_runs["fsdp_2to2"] / "model.pt", tmp_path / "straight" / "model.pt")
     assert [h["loss"] for h in resumed.history] == pytest.approx(
         [h["loss"] for h in straight.history], rel=1e-5
     )
