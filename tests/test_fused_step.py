@@ -1,18 +1,29 @@
-"""The fused DOP853 step against trajectories of the solver before it (``fused_step_reference.npz``,
-written at commit 929897c by ``tests/data/make_fused_step_reference.py``).
+"""The compiled DOP853 loop (``simulate/native_dop853.py``) against the solver before it.
 
-Every case must agree with the reference to 1e-12 relative (max |Δ| / max |x| per case).
+``fused_step_reference.npz`` holds trajectories written at commit 929897c (before the C loop) by
+``tests/data/make_fused_step_reference.py``. Checked here:
+
+* the torch step (``CHAOSBENCH_NATIVE=0``) reproduces every reference case bit for bit;
+* the default (the C loop where the right-hand side translates) reproduces them too: bit for bit
+  for the 3- and 4-dimensional flows here (stage sums and square roots round as torch's, see
+  ``native_dop853``), and at least to 1e-12 relative (max |Δ| / max |x|) in general;
+* for D > 4 (the error norm's sum over D is ordered differently) the C loop agrees with the torch
+  step to 1e-12 over one dominant period (rounding differences grow as e^(λ·t) beyond);
+* divergence is reported with the same messages; systems the translation does not cover (tensor
+  parameter sweeps, ``roll``) run the torch step.
 """
 
 from __future__ import annotations
 
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from chaosbench_py.simulate import generate_trajectories, initial_conditions, integrate
+from chaosbench_py.errors import SimulationDivergedError
+from chaosbench_py.simulate import generate_trajectories, initial_conditions, integrate, native_dop853
 from chaosbench_py.systems import get_system
 
 REFERENCE = pathlib.Path(__file__).parent / "data" / "fused_step_reference.npz"
@@ -59,9 +70,108 @@ def reference():
         return {k: f[k] for k in f.files}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_matches_reference(name, reference):
-    got, want = run_case(name), reference[name]
+HAS_CC = shutil.which("cc") is not None or shutil.which("gcc") is not None
+needs_cc = pytest.mark.skipif(not HAS_CC, reason="no C compiler: the torch step runs everywhere")
+
+
+def _rel(got: np.ndarray, want: np.ndarray) -> float:
     assert got.shape == want.shape
-    err = np.abs(got - want).max() / np.abs(want).max()
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_torch_step_is_bit_identical(name, reference, monkeypatch):
+    monkeypatch.setenv("CHAOSBENCH_NATIVE", "0")
+    np.testing.assert_array_equal(run_case(name), reference[name])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_default_matches_reference(name, reference):
+    got = run_case(name)
+    if HAS_CC:  # the 3-/4-dimensional flows of the reference run bit for bit in the C loop
+        np.testing.assert_array_equal(got, reference[name])
+    err = _rel(got, reference[name])
     assert err <= RTOL, f"{name}: max |Δ| / max |x| = {err:.3g}"
+
+
+def _given_ics(name: str, n: int) -> np.ndarray:
+    system = get_system(name)
+    rng = np.random.default_rng(7)
+    std = np.asarray(system.info.std or np.ones(system.dim))
+    return np.asarray(system.info.initial_condition) + 0.05 * std * rng.standard_normal((n, system.dim))
+
+
+NATIVE_SYSTEMS = ["Lorenz", "Rossler", "Thomas", "HyperRossler", "Duffing", "Aizawa", "Halvorsen", "SprottB"]
+WIDE_SYSTEMS = ["LorenzCoupled", "CellCycle"]  # D = 6: the error norm sums over D in another order
+
+
+@needs_cc
+@pytest.mark.parametrize("name", NATIVE_SYSTEMS + WIDE_SYSTEMS)
+@pytest.mark.parametrize("tol", [1e-9, 1e-6])
+def test_native_matches_torch_step(name, tol, monkeypatch):
+    system = get_system(name)
+    x0 = torch.as_tensor(_given_ics(name, 5))
+    assert native_dop853.native_kernel(system, x0) is not None
+    # one dominant period from the given states (for D > 4, rounding differences grow as e^(λ·t))
+    kw = dict(initial_condition=x0.numpy(), transient=0, rtol=tol, atol=tol)
+    got = generate_trajectories(name, 5, 100, **kw)["x"].values
+    monkeypatch.setenv("CHAOSBENCH_NATIVE", "0")
+    want = generate_trajectories(name, 5, 100, **kw)["x"].values
+    if name in NATIVE_SYSTEMS:
+        np.testing.assert_array_equal(got, want)
+    err = _rel(got, want)
+    assert err <= RTOL, f"{name} tol {tol}: max |Δ| / max |x| = {err:.3g}"
+
+
+@needs_cc
+def test_native_rejected_steps_and_uneven_times():
+    """A far too large first step (rejections), output times of uneven spacing, a batch that is
+    not a multiple of the kernel's lane width."""
+    lorenz = get_system("Lorenz")
+    x0 = torch.as_tensor(_given_ics("Lorenz", 11))
+    times = torch.tensor([0.0, 0.013, 0.02, 0.5, 0.51, 1.7, 1.71])
+    got = integrate(lorenz, x0, times, first_step=1.0)
+    want = integrate(lorenz, x0, times, first_step=1.0, native=False)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    one = integrate(lorenz, x0[3], times, first_step=1.0)  # (D,) in, (T, D) out
+    assert one.shape == (7, 3)
+    np.testing.assert_array_equal(
+        one.numpy(), integrate(lorenz, x0[3], times, first_step=1.0, native=False).numpy()
+    )
+
+
+@needs_cc
+@pytest.mark.parametrize("case", ["bound", "collapse"])
+def test_native_divergence_messages(case, monkeypatch):
+    lorenz = get_system("Lorenz", beta=-20.0)
+    kw = dict(transient=0, initial_condition="default")
+    if case == "collapse":
+        kw.update(rtol=1e-13, atol=1e-13)
+
+    def message() -> str:
+        with pytest.raises(SimulationDivergedError) as info:
+            if case == "collapse":
+                integrate(
+                    lorenz,
+                    lorenz.default_initial_condition(),
+                    torch.tensor([0.0, 5.0]),
+                    max_steps_per_output=50,
+                )
+            else:
+                generate_trajectories(lorenz, 3, 400, **kw)
+        return str(info.value)
+
+    got = message()
+    monkeypatch.setenv("CHAOSBENCH_NATIVE", "0")
+    assert got == message()
+
+
+def test_fallbacks(monkeypatch):
+    x = torch.zeros(4, 3, dtype=torch.float64)
+    sweep = get_system("Lorenz", rho=torch.tensor([24.0, 28.0, 35.0, 99.0]))
+    assert native_dop853.native_kernel(sweep, x) is None  # a tensor parameter sweep
+    l96 = get_system("Lorenz96")
+    assert native_dop853.native_kernel(l96, torch.zeros(2, l96.dim, dtype=torch.float64)) is None  # roll
+    assert native_dop853.native_kernel(get_system("Lorenz"), x.float()) is None  # float32
+    monkeypatch.setenv("CHAOSBENCH_NATIVE", "off")
+    assert native_dop853.native_kernel(get_system("Lorenz"), x) is None

@@ -172,6 +172,7 @@ def integrate(
     bound: float | Sequence[float] | torch.Tensor | None = None,
     max_steps_per_output: int = MAX_STEPS_PER_OUTPUT,
     label: str = "",
+    native: bool | None = None,
 ) -> torch.Tensor:
     """Integrate dx/dt = f(t, x) for a batch of initial conditions.
 
@@ -206,6 +207,11 @@ def integrate(
     label:
         Words added to a divergence message to say which part of a run this is (e.g.
         ``"during the transient"``).
+    native:
+        ``dop853`` on a float64 CPU batch: run the compiled C loop of
+        :mod:`~chaosbench_py.simulate.native_dop853` (``None``, the default: when the right-hand
+        side translates and a C compiler is found, unless ``CHAOSBENCH_NATIVE=0``) or the torch
+        step (``False``; the numbers of versions before the C loop, bit for bit).
 
     Returns
     -------
@@ -270,8 +276,11 @@ def integrate(
                     max_steps,
                     bound=bound_t,
                     max_per_output=max_steps_per_output,
+                    native=native,
                 )
         else:
+            from ._torchdiffeq import _integrate_torchdiffeq
+
             out = _integrate_torchdiffeq(
                 f,
                 x,
@@ -304,85 +313,6 @@ def diverged_error(
     )
     err.time, err.trajectory, err.reason = t, trajectory, reason  # for callers that re-word the message
     return err
-
-
-_STAGES = {"dopri8": 13, "dopri5": 6, "bosh3": 3}  # right-hand side evaluations per step
-
-
-class _GuardedField:
-    """The vector field as torchdiffeq sees it, watching the run from inside (torchdiffeq runs all
-    output times in one call): more than ``max_evals`` evaluations between two output times is a
-    collapsed step; a state beyond ``bound`` at three checks in a row (every ``_BOUND_CHECK_EVERY``
-    evaluations; one wild trial stage of a rejected step is not a divergence) is a blow-up."""
-
-    def __init__(self, f: VectorField, times: torch.Tensor, bound: torch.Tensor, max_evals: int):
-        import bisect
-
-        self.f, self.times, self.bound, self.max_evals = f, times.tolist(), bound, max_evals
-        self._bisect = bisect.bisect_right
-        self.interval, self.count, self.calls, self.over = -1, 0, 0, 0
-
-    def __call__(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls % _BOUND_CHECK_EVERY == 0:
-            tf = float(t)
-            interval = self._bisect(self.times, tf)
-            if interval != self.interval:
-                self.interval, self.count = interval, 0
-            self.count += _BOUND_CHECK_EVERY
-            if self.count > self.max_evals:
-                lo = self.times[max(0, interval - 1)]
-                hi = self.times[min(interval, len(self.times) - 1)]
-                raise _Diverged(
-                    tf,
-                    -1,
-                    f"the adaptive step collapsed: more than {self.max_evals} evaluations between output "
-                    f"times {lo:.6g} and {hi:.6g} (a solution racing off to infinity, or too stiff)",
-                )
-            try:
-                _check_state(y, tf, self.bound)
-                self.over = 0
-            except _Diverged:
-                self.over += 1
-                if self.over >= 3:
-                    raise
-        return self.f(t, y)
-
-
-def _integrate_torchdiffeq(
-    f: VectorField,
-    x: torch.Tensor,
-    times: torch.Tensor,
-    method: str,
-    rtol: float,
-    atol: float,
-    first_step: float | None,
-    max_steps: int,
-    bound: torch.Tensor,
-    max_per_output: int,
-) -> torch.Tensor:
-    import torchdiffeq
-
-    # step_t: every output time is a step end, so outputs are never interpolated (torchdiffeq's
-    # dense output is 4th order only and would dominate the error of dopri8)
-    options: dict = {"norm": _max_norm, "max_num_steps": max_steps, "step_t": times}
-    if first_step is not None:
-        options["first_step"] = first_step
-    guarded = _GuardedField(f, times, bound, max_per_output * _STAGES[method])
-    try:
-        with torch.no_grad():
-            sol = torchdiffeq.odeint(guarded, x, times, method=method, rtol=rtol, atol=atol, options=options)
-    except (RuntimeError, AssertionError) as exc:
-        text = str(exc)
-        if "max_num_steps" in text or "underflow" in text:
-            raise _Diverged(
-                math.nan,
-                -1,
-                f"{method}: {text} somewhere in t = [{float(times[0]):.6g}, {float(times[-1]):.6g}] "
-                "(the adaptive step collapsed)",
-            ) from None
-        raise
-    return sol.transpose(0, 1)  # (T, B, D) -> (B, T, D)
 
 
 def _integrate_rk4(
@@ -500,6 +430,7 @@ def _integrate_dop853(
     *,
     bound: torch.Tensor | None = None,
     max_per_output: int = MAX_STEPS_PER_OUTPUT,
+    native: bool | None = None,
 ) -> torch.Tensor:
     if bound is None:
         bound = torch.full((x.shape[-1],), math.inf, dtype=x.dtype, device=x.device)
@@ -517,6 +448,12 @@ def _integrate_dop853(
             d0 = float((x / scale).pow(2).mean().sqrt())
             d1 = float((fx / scale).pow(2).mean().sqrt())
             h = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        if native is not False and len(times) > 1:
+            from .native_dop853 import integrate_native
+
+            out = integrate_native(f, x, fx, times, rtol, atol, h, max_steps, bound, max_per_output)
+            if out is not None:
+                return out
         step = _dop853_step_function(f, tab, rtol, atol)
         if compile_step and len(times) > 2:
             step = _compile_step(step, (times[0], as_t(h), x, fx))
@@ -536,17 +473,16 @@ def _integrate_dop853(
                     n_steps += 1
                     n_interval += 1
                     if n_steps > max_steps or n_interval > max_per_output:
-                        worst = int(err_b.argmax())
-                        raise _Diverged(
+                        per_output = n_interval > max_per_output
+                        raise _collapsed(
                             t,
-                            worst,
-                            f"the adaptive step collapsed to h={h:.3g}: more than "
-                            + (
-                                f"{max_per_output} steps between output times {t_prev_out:.6g} and {t_out:.6g}"
-                                if n_interval > max_per_output
-                                else f"{max_steps} steps in all"
-                            )
-                            + " (a solution racing off to infinity, or too stiff for these tolerances)",
+                            int(err_b.argmax()),
+                            h,
+                            per_output,
+                            max_steps,
+                            max_per_output,
+                            t_prev_out,
+                            t_out,
                         )
                     if n_interval % _BOUND_CHECK_EVERY == 0:
                         _check_state(x, t, bound)
@@ -562,11 +498,7 @@ def _integrate_dop853(
                     if h < 1e-14 * max(1.0, abs(t)):
                         bad = ~torch.isfinite(err_b)
                         worst = int(bad.nonzero()[0]) if bool(bad.any()) else int(err_b.argmax())
-                        raise _Diverged(
-                            t,
-                            worst,
-                            f"step size underflow (h={h:.3g}): NaN/inf or a blow-up just after this time",
-                        )
+                        raise _underflow(t, worst, h)
                     h *= max(min_factor, safety * err**exponent) if err != float("inf") else min_factor
                     last = False
                     step_rejected = True
@@ -579,3 +511,30 @@ def _integrate_dop853(
             outs.append(x)
             t_prev_out = t_out
     return torch.stack(outs, dim=1)
+
+
+def _collapsed(
+    t: float,
+    worst: int,
+    h: float,
+    per_output: bool,
+    max_steps: int,
+    max_per_output: int,
+    t_prev_out: float,
+    t_out: float,
+) -> _Diverged:
+    return _Diverged(
+        t,
+        worst,
+        f"the adaptive step collapsed to h={h:.3g}: more than "
+        + (
+            f"{max_per_output} steps between output times {t_prev_out:.6g} and {t_out:.6g}"
+            if per_output
+            else f"{max_steps} steps in all"
+        )
+        + " (a solution racing off to infinity, or too stiff for these tolerances)",
+    )
+
+
+def _underflow(t: float, worst: int, h: float) -> _Diverged:
+    return _Diverged(t, worst, f"step size underflow (h={h:.3g}): NaN/inf or a blow-up just after this time")
