@@ -116,30 +116,51 @@ def test_scorecard_identical_in_process_cluster(stores, inproc, convention, fc, 
         _identical(one, many)
 
 
-def test_lazy_climatology_and_references(stores, inproc):
-    clim = _climatology(stores["truth"], lazy=True)
+def _doy_climatology(truth: xr.Dataset) -> xr.Dataset:
+    """The package's day-of-year climatology: a lazy dask computation over the truth store (a weighted
+    sum over time chunks), as ``chaosbench evaluate --climatology doy`` builds it."""
+    from chaosbench_py.data import climatology
+
+    return climatology(truth.chunk({"time": 4}), years=(2020, 2020), variables=["z", "t2m"],
+                       smoothing_window_days=365)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["elementwise", "doy"])
+def test_lazy_climatology_and_references(stores, inproc, kind):
+    lazy = (
+        _climatology(stores["truth"], lazy=True)
+        if kind == "elementwise"
+        else _doy_climatology(stores["truth"])
+    )
     metrics = ["rmse", "acc", "bias", "mae", "acc_centred"]
-    one = evaluate_weather(stores["fc1"], stores["truth"], clim, metrics=metrics)
-    many = evaluate_weather_dask(inproc, stores["fc1"], stores["truth"], clim, metrics=metrics)
+    one = evaluate_weather(stores["fc1"], stores["truth"], lazy, metrics=metrics)
+    many = evaluate_weather_dask(inproc, stores["fc1"], stores["truth"], lazy, metrics=metrics)
     assert sorted(one) == sorted(many) == ["climatology", "model", "persistence"]
     for name in one:
         _identical(one[name], many[name])
+    _identical(per_init_scores(stores["fc1"], stores["truth"], lazy),
+               per_init_scores_dask(inproc, stores["fc1"], stores["truth"], lazy))  # fmt: skip
 
 
 def test_what_is_computed_before_scattering(stores):
     from chaosbench_py.evaluation.dask_scoring import _in_memory
 
     lazy = _climatology(stores["truth"], lazy=True)
-    assert _in_memory(lazy)["z"].chunks is None  # a dask computation: computed once
-    assert _in_memory(lazy, limit=1)["z"].chunks is not None  # too large: left lazy (with a warning)
-    stored = stores["fc1"].sel(level=[850]).transpose("level", ...)  # read from a store: stays lazy
-    assert _in_memory(stored)["z"].chunks is not None
+    done = _in_memory(lazy)  # a dask computation: computed once, same chunks over the values
+    assert done["z"].chunks == lazy["z"].chunks
+    assert [str(k).split("-")[0] for k in done["z"].data.dask.layers] == ["xarray"]
+    assert _in_memory(done) is done
+    assert _in_memory(lazy, limit=1) is lazy  # too large: left lazy (with a warning)
+    stored = stores["fc1"].sel(level=[850]).transpose("level", ...)  # read from a store: stays as it is
+    assert _in_memory(stored) is stored
 
 
-def test_per_init_scores_identical(stores, inproc):
-    fc = stores["fc3"].isel(init_time=np.r_[0:11, 0:11] % 11)  # 11 inits; 22 would duplicate
+def test_per_init_scores_identical(stores, inproc, monkeypatch):
+    from chaosbench_py.evaluation import dask_scoring
+
+    monkeypatch.setattr(dask_scoring, "PER_INIT_BLOCK", 4)  # 3 tasks of the 11 inits
     fc = stores["fc3"]
-    one = per_init_scores(fc, stores["truth"], stores["clim"])
+    one = per_init_scores(fc, stores["truth"], stores["clim"], block=4)
     _identical(one, per_init_scores_dask(inproc, fc, stores["truth"], stores["clim"]))
 
 

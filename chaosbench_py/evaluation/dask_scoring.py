@@ -10,9 +10,13 @@ conventions and every score the scorecard supports.
 
 What travels to the workers: the lazy (zarr-backed) forecast and truth datasets — their dask graphs hold
 the store paths, and each worker reads its own pieces from the stores (with dask's synchronous scheduler
-inside the task) — and, scattered once, any in-memory input such as a computed climatology. Memory per
-worker: one piece of ``max_chunk_mb`` (128 MB by default) of the forecast plus the truth days it verifies on,
-plus the in-memory inputs. Progress: one log line per finished task (logger ``chaosbench_py``).
+inside the task) — and, scattered once, any in-memory input: a climatology (a lazily computed one below
+:data:`COMPUTE_BELOW` is computed once first; a store-backed one stays lazy) and the climatology reference
+forecast, which is in memory here as in one process (inits × leads × grid). Memory per worker: one piece of
+``max_chunk_mb`` (128 MB by default) of the forecast plus the truth days it verifies on, plus those
+in-memory inputs. Progress: a log line per 5 % of finished tasks (logger ``chaosbench_py``). The workers
+must import this package (same version): a ``LocalCluster`` does; a remote cluster needs it installed, and
+its first task per worker pays the import (torch included, seconds).
 
 * :func:`dask_client` — a ``distributed.Client`` from a spec: ``local:N`` (a ``LocalCluster`` of N worker
   processes with 1 thread each), ``tcp://HOST:PORT`` (a running scheduler), ``scheduler-file:PATH`` (the
@@ -31,7 +35,6 @@ with ``dask=``); ``dask.distributed`` is the optional extra ``pip install chaosb
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import re
@@ -154,56 +157,52 @@ def dask_client(spec: str, *, timeout: float = 5.0, memory_limit: str | int | No
 
 
 # ------------------------------------------------------------------------------------------ tasks
-@dataclasses.dataclass
-class _Inputs:
-    """The datasets one scorecard reads (lazy ones pickle as graphs over their stores)."""
-
-    forecast: xr.Dataset
-    truth: xr.Dataset
-    climatology: xr.Dataset | None
-    climatology_std: xr.Dataset | None
-
-
-def _score_task(plan: Any, inputs: _Inputs, variable: str, start: int, stop: int) -> dict[str, list]:
+def _score_task(
+    plan, forecast, truth, climatology, climatology_std, variable, start, stop
+) -> dict[str, list]:
     import dask
 
     with dask.config.set(scheduler="synchronous"):  # read this task's pieces here, one thread
-        return score_blocks(
-            plan,
-            inputs.forecast,
-            inputs.truth,
-            inputs.climatology,
-            inputs.climatology_std,
-            variable,
-            slice(start, stop),
-        )
+        return score_blocks(plan, forecast, truth, climatology, climatology_std, variable, slice(start, stop))
 
 
-def _per_init_task(inputs: _Inputs, start: int, stop: int) -> xr.Dataset:
+def _per_init_task(forecast: xr.Dataset, truth: xr.Dataset, climatology: xr.Dataset | None) -> xr.Dataset:
     import dask
 
     with dask.config.set(scheduler="synchronous"):
-        part = inputs.forecast.isel(init_time=slice(start, stop))
-        return per_init_scores(part, inputs.truth, inputs.climatology, block=PER_INIT_BLOCK).load()
+        return per_init_scores(forecast, truth, climatology, block=PER_INIT_BLOCK).load()
 
 
-_READ_LAYERS = ("original-", "open_dataset-", "getitem-", "transpose-", "rechunk-")
+def _remote(client: Any, obj: Any, cache: dict[int, Any]) -> Any:
+    """``obj`` scattered to the cluster once (``cache``: ``id → future``); lazy datasets travel as their
+    graphs (the store paths), in-memory ones as data, to the workers that need them."""
+    if obj is None:
+        return None
+    if id(obj) not in cache:
+        [cache[id(obj)]] = client.scatter([obj], hash=False)
+        cache[-id(obj)] = obj  # keep obj alive so that its id stays unique while the cache lives
+    return cache[id(obj)]
 
 
-def _read_from_store(da: xr.DataArray) -> bool:
-    """True for a dask array that only reads (and indexes) an opened store: every graph layer is the
-    store's (``original-``/``open_dataset-``) or indexing, nothing computed."""
+_READ_LAYERS = ("original-", "open_dataset-", "getitem-", "transpose-", "rechunk-", "xarray-")
+
+
+def _nothing_computed(da: xr.DataArray) -> bool:
+    """True for a dask array that only reads (and indexes) an opened store or chunks values in memory:
+    every graph layer is the store's (``original-``/``open_dataset-``), indexing, or ``xarray-`` chunks."""
     layers = [str(k) for k in getattr(getattr(da.data, "dask", None), "layers", {})]
-    return any(k.startswith("original-") for k in layers) and all(k.startswith(_READ_LAYERS) for k in layers)
+    return all(k.startswith(_READ_LAYERS) for k in layers)
 
 
 def _in_memory(ds: xr.Dataset | None, limit: int = COMPUTE_BELOW) -> xr.Dataset | None:
     """``ds`` computed once (on the cluster, then scattered) when some variable is a dask computation
     (a lazily computed climatology, which every task would otherwise recompute) and ``ds`` is smaller than
-    ``limit`` bytes; else ``ds`` itself (e.g. a store-backed climatology: each task reads its days)."""
+    ``limit`` bytes; else ``ds`` itself (e.g. a store-backed climatology: each task reads its days).
+    The computed variables keep their chunks (dask arrays over the values in memory), so that functions
+    that reduce with dask (``per_init_scores``) add up in the same order as on the lazy input."""
     if ds is None:
         return None
-    computed = [v for v in ds.data_vars if ds[v].chunks is not None and not _read_from_store(ds[v])]
+    computed = [v for v in ds.data_vars if ds[v].chunks is not None and not _nothing_computed(ds[v])]
     if not computed:
         return ds
     if ds.nbytes >= limit:
@@ -211,7 +210,10 @@ def _in_memory(ds: xr.Dataset | None, limit: int = COMPUTE_BELOW) -> xr.Dataset 
                        "recomputes the parts it needs; compute or store them first", computed, ds.nbytes / 1e9,
                        limit / 1e9)  # fmt: skip
         return ds
-    return ds.compute()
+    out = ds.compute()
+    for v in computed:  # the same chunks over the computed values: the same dask reductions downstream
+        out[v] = out[v].chunk(ds[v].chunksizes)
+    return out
 
 
 def _gather(client: Any, futures: Mapping[Any, Any], what: str) -> dict[Any, Any]:
@@ -234,20 +236,21 @@ def _check_client(client: Any) -> Any:
     return client
 
 
-def _submit_card(client, forecast, truth, climatology, climatology_std, blocks_per_task, tag, **kwargs):
+def _submit_card(
+    client, forecast, truth, climatology, climatology_std, blocks_per_task, tag, cache, **kwargs
+):
     """Plan one scorecard on the driver (all argument checks) and submit its tasks: ``(plan, forecast, futures)``."""
     if isinstance(blocks_per_task, bool) or not isinstance(blocks_per_task, int) or blocks_per_task < 1:
         raise InputError(f"blocks_per_task={blocks_per_task!r}: expected an integer ≥ 1")
     plan = scorecard_plan(forecast, truth, climatology, climatology_std=climatology_std, **kwargs)
-    inputs = _Inputs(forecast, truth, _in_memory(climatology), _in_memory(climatology_std))
-    [remote] = client.scatter([inputs], hash=False)
+    remote = [_remote(client, x, cache) for x in (forecast, truth, climatology, climatology_std)]
     n = len(plan.chunks)
     futures = {}
     for v in plan.variables:
         for start in range(0, n, blocks_per_task):
             stop = min(start + blocks_per_task, n)
             futures[(tag, str(v), start)] = client.submit(
-                _score_task, plan, remote, v, start, stop, pure=False
+                _score_task, plan, *remote, v, start, stop, pure=False
             )
     return plan, forecast, futures
 
@@ -284,8 +287,10 @@ def scorecard_dask(
             "reference: not supported by scorecard_dask; score the reference forecast as its own card"
         )
     _check_client(client)
+    scorecard_plan(forecast, truth, climatology, climatology_std=climatology_std, **kwargs)  # checks first
+    clim, std = _in_memory(climatology), _in_memory(climatology_std)
     plan, fc, futures = _submit_card(
-        client, forecast, truth, climatology, climatology_std, blocks_per_task, "card", **kwargs
+        client, forecast, truth, clim, std, blocks_per_task, "card", {}, **kwargs
     )
     return _assemble(plan, fc, _gather(client, futures, "scorecard"), "card")
 
@@ -349,10 +354,10 @@ def evaluate_weather_dask(
             else climatology_forecast(clim_v, inits, leads)
         )
         jobs[name] = (ref, ref_metrics)
-    planned, futures = {}, {}
+    planned, futures, cache = {}, {}, {}
     for name, (fc, ms) in jobs.items():
         plan, fc, fut = _submit_card(
-            client, fc, truth_v, clim_v, None, blocks_per_task, name, metrics=ms, convention=convention
+            client, fc, truth_v, clim_v, None, blocks_per_task, name, cache, metrics=ms, convention=convention
         )
         planned[name] = (plan, fc)
         futures.update(fut)
@@ -361,7 +366,12 @@ def evaluate_weather_dask(
 
 
 def per_init_scores_dask(
-    client: Any, forecast: xr.Dataset, truth: xr.Dataset, climatology: xr.Dataset | None = None
+    client: Any,
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset | None = None,
+    *,
+    _cache: dict[int, Any] | None = None,
 ) -> xr.Dataset:
     """:func:`physics_metrics.weather.per_init_scores` on the cluster: one task per 16 inits
     (the function's own blocks, so each task computes the same arrays), concatenated along ``init_time``;
@@ -371,12 +381,17 @@ def per_init_scores_dask(
         raise InputError("forecast: needs an 'init_time' dimension")
     if climatology is not None and "doy" in climatology.dims:
         climatology = climatology.rename(doy="dayofyear")
-    inputs = _Inputs(forecast, truth, _in_memory(climatology), None)
-    [remote] = client.scatter([inputs], hash=False)
+    cache = {} if _cache is None else _cache
+    if _cache is None:  # called directly (score_uncertainty_dask prepares the climatology once)
+        climatology = _in_memory(climatology)
+    truth_r, clim_r = _remote(client, truth, cache), _remote(client, climatology, cache)
     n = forecast.sizes["init_time"]
+    starts = list(range(0, n, PER_INIT_BLOCK))
+    parts = client.scatter(
+        [forecast.isel(init_time=slice(s, s + PER_INIT_BLOCK)) for s in starts], hash=False
+    )
     futures = {
-        s: client.submit(_per_init_task, remote, s, min(s + PER_INIT_BLOCK, n), pure=False)
-        for s in range(0, n, PER_INIT_BLOCK)
+        s: client.submit(_per_init_task, part, truth_r, clim_r, pure=False) for s, part in zip(starts, parts)
     }
     results = _gather(client, futures, "per-init scores")
     parts = [results[s] for s in sorted(results)]
@@ -399,13 +414,16 @@ def score_uncertainty_dask(
     out = Path(out_dir)
     (out / "per_init").mkdir(parents=True, exist_ok=True)
     inits, leads = forecast["init_time"].values, forecast["lead_time"].values
-    clim = _in_memory(climatology)
-    per = {"model": per_init_scores_dask(client, forecast, truth, clim)}
+    clim, cache = _in_memory(climatology), {}
+    per = {"model": per_init_scores_dask(client, forecast, truth, clim, _cache=cache)}
     for name in references:
+        ref = None
         if name == "persistence":
-            per[name] = per_init_scores_dask(client, persistence_forecast(truth, inits, leads), truth, clim)
+            ref = persistence_forecast(truth, inits, leads)
         elif name == "climatology" and clim is not None:
-            per[name] = per_init_scores_dask(client, climatology_forecast(clim, inits, leads), truth, clim)
+            ref = climatology_forecast(clim, inits, leads)
+        if ref is not None:
+            per[name] = per_init_scores_dask(client, ref, truth, clim, _cache=cache)
     rows: list[dict[str, Any]] = []
     tests = []
     for name, ds in per.items():
