@@ -62,10 +62,30 @@ def _combination(coef: Any, n_terms: int, dest: str) -> str:
     return f"{dest} = 0.0; " + " ".join(terms)
 
 
+_COEFFICIENTS: list = []
+
+
+def _coefficients() -> Any:
+    """scipy's ``dop853_coefficients`` module, loaded from its file: importing it the usual way runs
+    ``scipy.integrate/__init__`` (~0.6 s of a ``chaosbench generate`` start-up) for a table of numbers."""
+    if not _COEFFICIENTS:
+        import importlib.util
+
+        spec = importlib.util.find_spec("scipy")
+        path = pathlib.Path(spec.origin).parent / "integrate" / "_ivp" / "dop853_coefficients.py"
+        try:
+            module_spec = importlib.util.spec_from_file_location("_chaosbench_dop853_coefficients", path)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        except (OSError, AttributeError, ImportError):
+            from scipy.integrate._ivp import dop853_coefficients as module
+        _COEFFICIENTS.append(module)
+    return _COEFFICIENTS[0]
+
+
 def c_source(rhs_body: str, dim: int) -> str:
     """The C source of the DOP853 driver ``dop853_run`` for one right-hand side (see module docstring)."""
-    from scipy.integrate._ivp import dop853_coefficients as c
-
+    c = _coefficients()
     n = c.N_STAGES  # 12
     stages = []
     for s in range(1, n):

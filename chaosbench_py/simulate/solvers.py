@@ -32,14 +32,13 @@ parameters, the time reached, the trajectory and the reason) when
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
-
-from physics_metrics._threads import single_threaded_if_small
 
 from ..errors import InputError, InputTypeError, SimulationDivergedError
 
@@ -54,6 +53,22 @@ METHODS = ADAPTIVE_METHODS + FIXED_METHODS
 DIVERGENCE_FACTOR = 1e6  # default bound: this many times the attractor scale
 MAX_STEPS_PER_OUTPUT = 100_000  # adaptive steps between two output times before "step collapse"
 _BOUND_CHECK_EVERY = 100  # adaptive steps between state checks inside one output interval
+
+
+@contextlib.contextmanager
+def single_threaded_if_small(x: torch.Tensor, limit: int = 1 << 16) -> Iterator[None]:
+    """One intra-op thread within the block for a CPU tensor of < ``limit`` elements (as
+    ``physics_metrics._threads``, whose package import costs ~0.7 s that ``chaosbench generate``
+    does not need): tiny ops gain nothing from threads and their spin-waits slow them on busy cores."""
+    if x.device.type != "cpu" or x.numel() >= limit:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class _Diverged(Exception):
