@@ -14,7 +14,7 @@ inside the task) — and, scattered once, any in-memory input: a climatology (a 
 :data:`COMPUTE_BELOW` is computed once first; a store-backed one stays lazy) and the climatology reference
 forecast, which is in memory here as in one process (inits × leads × grid). Memory per worker: one piece of
 ``max_chunk_mb`` (128 MB by default) of the forecast plus the truth days it verifies on, plus those
-in-memory inputs. Progress: a log line per 5 % of finished tasks (logger ``chaosbench_py``). The workers
+in-memory inputs. Progress: a tqdm bar on a terminal and a log line per 5 % of finished tasks. The workers
 must import this package (same version): a ``LocalCluster`` does; a remote cluster needs it installed, and
 its first task per worker pays the import (torch included, seconds).
 
@@ -119,6 +119,29 @@ def dask_client(spec: str, *, timeout: float = 5.0, memory_limit: str | int | No
     """
     kind, value = parse_dask_spec(spec)
     distributed = _distributed()
+    with _quiet_distributed():
+        with _connect(distributed, spec, kind, value, timeout, memory_limit) as client:
+            n = len(client.scheduler_info().get("workers", {}))
+            logger.info("dask: connected to %s (%d workers)", client.scheduler.address, n)
+            yield client
+
+
+@contextlib.contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """distributed's INFO lines (cluster start, every connection) only when this package logs at INFO too
+    (``chaosbench -v``); its warnings and errors always."""
+    log = logging.getLogger("distributed")
+    old = log.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+@contextlib.contextmanager
+def _connect(distributed, spec, kind, value, timeout, memory_limit) -> Iterator[Any]:
     cluster = None
     if kind == "local":
         cluster = distributed.LocalCluster(
@@ -147,8 +170,6 @@ def dask_client(spec: str, *, timeout: float = 5.0, memory_limit: str | int | No
                 f"({type(err).__name__}: {err})"
             ) from None
     try:
-        n = len(client.scheduler_info().get("workers", {}))
-        logger.info("dask: connected to %s (%d workers)", client.scheduler.address, n)
         yield client
     finally:
         client.close()
@@ -217,15 +238,21 @@ def _in_memory(ds: xr.Dataset | None, limit: int = COMPUTE_BELOW) -> xr.Dataset 
 
 
 def _gather(client: Any, futures: Mapping[Any, Any], what: str) -> dict[Any, Any]:
-    """``{key: result}`` of ``futures`` with a log line per finished task; a task's error is raised here."""
+    """``{key: result}`` of ``futures``, shown as they finish (a tqdm bar on a terminal's stderr, and a log
+    line per 5 % of the tasks); a task's error is raised here, with its own class and message."""
+    from tqdm import tqdm
+
     distributed = _distributed()
     by_future = {f: k for k, f in futures.items()}
     out, n = {}, len(futures)
     step = max(1, n // 20)
-    for i, fut in enumerate(distributed.as_completed(list(futures.values())), start=1):
-        out[by_future[fut]] = fut.result()
-        if i % step == 0 or i == n:
-            logger.info("dask %s: %d/%d tasks done (last: %s)", what, i, n, by_future[fut])
+    done = distributed.as_completed(list(futures.values()))
+    with tqdm(total=n, desc=f"dask {what}", unit="task", disable=None) as bar:
+        for i, fut in enumerate(done, start=1):
+            out[by_future[fut]] = fut.result()
+            bar.update()
+            if i % step == 0 or i == n:
+                logger.info("dask %s: %d/%d tasks done (last: %s)", what, i, n, by_future[fut])
     return out
 
 
