@@ -27,14 +27,26 @@ time are printed) and on the WeatherBench2-style store; ``rollout`` (1 input + 4
 ChaosBench's evaluation window, in order). Peak RSS (``VmHWM`` of a child process serving one
 epoch in block order) is measured on two store sizes, ``--days`` and ``--rss-factor`` × ``--days``.
 
-Both sides run in the main process (``num_workers = 0``), with alternating 1-s rounds. Run::
+Both sides run in the main process (``num_workers = 0``), with alternating 1-s rounds.
+
+``--trainer``: instead, the trainer's own batch path: ``NextStepTask.batch(step)`` (1 input + 1 target,
+global batch ``--batch``, ``data.num_workers`` = ``--workers``, on ``--device``) for ``--epochs`` epochs on
+(a) the ChaosBench per-day stores, (b) the uncompressed training copy (named as ``data.path``), (c) the
+WeatherBench2-style store, each with ``data.order: random`` and ``blocks`` (the trainer's default
+``block_size`` and ``buffer_blocks``), against the naive per-sample loop above batched the same way
+(random order; the copy's peer is the naive loop on the per-day stores). Each case runs in its own
+process (samples/s over whole epochs, set-up and statistics excluded; peak RSS = ``VmHWM``, including
+the set-up), ``--runs`` times in turn; block order is also run on the ``--rss-factor`` × larger store.
+Run::
 
     OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py [--days 80] [--root DIR] [--keep]
+    OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py --trainer [--device cuda] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -200,6 +212,112 @@ def peak_rss(kind: str, path: Path, stats_path: Path, block: int, buffer: int) -
     return float(out[k + 1]), int(out[k + 2]), float(out[k + 3])
 
 
+def trainer_child(spec: dict) -> None:
+    """Serve ``spec["epochs"]`` epochs of batches through the trainer's path (or the naive loop, batched
+    alike) and print the rate, the peak RSS in MiB and the block size (a child process)."""
+    device, b, epochs = torch.device(spec["device"]), int(spec["batch"]), int(spec["epochs"])
+    path = Path(spec["path"])
+    block = 0
+    if spec["order"] == "naive":
+        stats = xr.open_dataset(spec["stats"]).load()
+        mean, std = stats["mean"].values.copy(), stats["std"].values.copy()
+        if spec["kind"] == "wb2":
+            naive = NaiveZarrDataset(path, 1, mean, std)
+        else:  # the per-day stores serve z in gpm
+            mean[:10] /= 9.81
+            std[:10] /= 9.81
+            naive = NaiveDataset(sorted((path / "era5").glob("era5_full_1.5deg_*.zarr")), 1, mean, std)
+        steps = len(naive) // b
+        perms: dict[int, np.ndarray] = {}
+
+        def batch(s: int) -> tuple[torch.Tensor, torch.Tensor]:
+            epoch, k = divmod(s, steps)
+            perm = perms.setdefault(epoch, np.random.default_rng([0, epoch]).permutation(len(naive)))
+            items = [naive[int(i)] for i in perm[k * b : (k + 1) * b]]
+            x = torch.stack([a for a, _ in items]).to(device)
+            return x, torch.stack([c for _, c in items]).to(device)
+    else:
+        from chaosbench_py.training.config import config_from_dict
+        from chaosbench_py.training.tasks.next_step import NextStepTask
+
+        cfg = config_from_dict(
+            {
+                "model": {"name": "fno", "config": {"n_modes": [4, 8], "hidden_channels": 8}},
+                "data": {
+                    "path": str(path),
+                    "variables": PARAMS,
+                    "levels": LEVELS,
+                    "order": spec["order"],
+                    "num_workers": int(spec["workers"]),
+                },  # fmt: skip
+                "task": {"kind": "next_step", "rollout_steps": 1},
+                "train": {"batch_size": b, "progress": False},
+            }
+        )
+        task = NextStepTask(cfg, device)
+        steps, batch, block = task.steps_per_epoch, task.batch, task.block_size or 0
+    t0 = time.perf_counter()
+    for s in range(steps * epochs):
+        x, y = batch(s)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    rate = steps * epochs * b / (time.perf_counter() - t0)
+    with open("/proc/self/status") as f:
+        hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM")), -1024)
+    print(f"TRAINER {rate:.3f} {hwm / 1024:.0f} {steps * epochs * b} {block}")
+
+
+def trainer_rows(
+    args: argparse.Namespace, stores: dict[str, Path], big: dict[str, Path], stats_path: Path
+) -> None:
+    """Run the ``--trainer`` cases (each in a child process) and print the table with ratios."""
+
+    def run(kind: str, path: Path, order: str) -> tuple[float, float, int, int]:
+        spec = {"kind": kind, "path": str(path), "order": order, "batch": args.batch, "epochs": args.epochs,
+                "device": args.device, "workers": args.workers, "stats": str(stats_path)}  # fmt: skip
+        cmd = [sys.executable, __file__, "--trainer-child", json.dumps(spec)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+        k = out.index("TRAINER")
+        rate, mib, n, block = float(out[k + 1]), float(out[k + 2]), int(out[k + 3]), int(out[k + 4])
+        load = os.getloadavg()[0]
+        print(f"  {kind:10s} {order:7s} {rate:8.2f} samples/s ({n}), peak RSS {mib:5.0f} MiB, "
+              f"block {block}, load {load:.1f}", flush=True)  # fmt: skip
+        return rate, mib, block, n
+
+    peer = {"chaosbench": "chaosbench", "copy": "chaosbench", "wb2": "wb2"}
+    results: list[dict] = []
+    for r in range(args.runs):
+        print(f"trainer path, run {r + 1} (uptime load {os.getloadavg()})", flush=True)
+        naive = {kind: run(kind, stores[kind], "naive") for kind in ("chaosbench", "wb2")}
+        for kind in ("chaosbench", "copy", "wb2"):
+            for order in ("random", "blocks"):
+                rate, mib, block, _ = run(kind, stores[kind], order)
+                base = naive[peer[kind]]
+                results.append({"run": r + 1, "kind": kind, "order": order, "rate": rate, "rss": mib,
+                                "block": block, "naive": base[0], "naive_rss": base[1]})  # fmt: skip
+    print(
+        "\n| store | order | naive samples/s | trainer samples/s | ratio | vs random "
+        "| peak RSS MiB (naive) | run |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for row in results:
+        rnd = next(
+            x
+            for x in results
+            if x["run"] == row["run"] and x["kind"] == row["kind"] and x["order"] == "random"
+        )
+        order = row["order"] + (f" ({row['block']} steps)" if row["block"] else "")
+        ratio, vs_random = row["rate"] / row["naive"], row["rate"] / rnd["rate"]
+        print(f"| {row['kind']} | {order} | {row['naive']:.2f} | {row['rate']:.2f} | {ratio:.1f}x | "
+              f"{vs_random:.1f}x | {row['rss']:.0f} ({row['naive_rss']:.0f}) | {row['run']} |")  # fmt: skip
+    print("\n| store (block order) | days | samples/s | peak RSS MiB |\n|---|---|---|---|")
+    for kind in ("chaosbench", "copy"):
+        for days, path in ((args.days, stores[kind]), (args.days * args.rss_factor, big[kind])):
+            rate, mib, _, _ = run(kind, path, "blocks")
+            print(f"| {kind} | {days} | {rate:.2f} | {mib:.0f} |")
+    print(f"load average at the end: {os.getloadavg()}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--days", type=int, default=80, help="days in the archive (≥ 50 for the rollout case)")
@@ -217,11 +335,20 @@ def main() -> None:
         "--wb2-chunk", type=int, default=8, help="time steps per chunk of the WeatherBench2-style store"
     )
     p.add_argument("--wb2-block-chunks", type=int, default=4, help="chunks per block on the WB2-style store")
+    p.add_argument("--trainer", action="store_true", help="time the trainer's batch path instead (see above)")
+    p.add_argument("--device", default="cpu", help="device the trainer's batches go to (cpu, cuda)")
+    p.add_argument("--batch", type=int, default=8, help="global batch size (--trainer)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs timed per case (--trainer)")
+    p.add_argument("--workers", type=int, default=0, help="data.num_workers (--trainer)")
+    p.add_argument("--runs", type=int, default=2, help="repetitions of every case (--trainer)")
     p.add_argument("--rss-child", nargs=5, help=argparse.SUPPRESS)
+    p.add_argument("--trainer-child", help=argparse.SUPPRESS)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     torch.set_num_threads(1)
+    if args.trainer_child:
+        return trainer_child(json.loads(args.trainer_child))
     if args.rss_child:
         kind, path, stats_path, block, buffer = args.rss_child
         return peak_rss_child(kind, Path(path), Path(stats_path), int(block), int(buffer))
@@ -253,12 +380,22 @@ def main() -> None:
 
     # training-optimised copies and a WeatherBench2-style (time-chunked, compressed) store
     copies = {}
-    for codec in ("none", "lz4"):
+    for codec in ("none",) if args.trainer else ("none", "lz4"):
         cost = write_training_copy(ds, root / f"copy_{codec}.zarr", codec=codec, overwrite=True)
         copies[codec] = (open_training_copy(root / f"copy_{codec}.zarr"), cost)
         print(f"training copy ({codec}): {cost['bytes'] / 2**20:.0f} MiB, written in {cost['seconds']:.1f} s")
     wb2 = root / "wb2.zarr"
     ds.chunk({"time": args.wb2_chunk, "level": -1}).to_zarr(wb2, mode="w", zarr_format=2, consolidated=True)
+
+    if args.trainer:
+        big = root / "b"
+        write_archive(big, args.days * args.rss_factor, reuse=root / "a")
+        write_training_copy(open_chaosbench(big), root / "copy_big.zarr", codec="none", overwrite=True)
+        stores = {"chaosbench": root / "a", "copy": root / "copy_none.zarr", "wb2": wb2}
+        trainer_rows(args, stores, {"chaosbench": big, "copy": root / "copy_big.zarr"}, stats_path)
+        if args.root is None and not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        return
 
     rng = np.random.default_rng(1)
     b, m = args.block, args.buffer

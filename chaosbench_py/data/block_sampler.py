@@ -6,20 +6,25 @@ step each). The block order here keeps the randomness that matters for SGD while
 chunk once per epoch:
 
 1. samples are grouped into **blocks** by the time chunk of their anchor (``block_of[i] =
-   anchor_i // block_size``: a whole number of the store's time chunks, or ``k`` days for the
-   ChaosBench per-day layout);
+   anchor_i // block_size``, or :func:`chunk_blocks` for the store's actual chunks: a whole number
+   of time chunks, or ``k`` days for the ChaosBench per-day layout);
 2. the block order is a random permutation;
 3. consecutive runs of ``buffer_blocks`` blocks (in that order) form a **buffer**, and the samples
    of a buffer are shuffled among themselves.
 
-With a window cache that holds one buffer's time steps and the chunk its last windows reach into
-(:func:`cache_states_needed`), every chunk is read once per epoch for its own block, plus once
-more when it is the first chunk after a block and that block's last windows reach into it (the
-lead steps of its last anchors): with blocks of ``k`` chunks, ``1 + 1/k`` reads per chunk and
-epoch at most, in a single process. The order depends only on ``(seed, epoch)``: a ``DataLoader`` serves the same
-samples in the same order for any ``num_workers`` (workers only split the reading; a time step
-used by two batches that go to different workers is read by both). A run resumes at sample
-position ``start`` of an epoch by skipping the first ``start`` entries of the same order.
+With a least-recently-used window cache that holds the states of two buffers, each block with the
+chunk its last windows reach into (``2 · cache_states_needed(…, each_block=True)``, what the trainer
+keeps: a batch may straddle two buffers), every chunk is read once per epoch for its own block, plus
+once more when it is the first chunk after a block and that block's last windows reach into it (the
+lead steps of its last anchors): with blocks of ``k`` chunks, ``1 + 1/k`` reads per chunk and epoch
+on average, 2 at most, in a single process. (One buffer, :func:`cache_states_needed`'s default, is
+enough for ``buffer_blocks = 1`` and a batch within a buffer, not in general.) The order depends
+only on ``(seed, epoch)``: a ``DataLoader`` serves the same samples in the same order for any
+``num_workers`` (workers only split the reading; a time step used by two batches that go to
+different workers is read by both). A run resumes at sample position ``start`` of an epoch by
+skipping the first ``start`` entries of the same order. The trainer's ``data.order: blocks``
+(:class:`chaosbench_py.training.tasks.next_step.NextStepTask`) draws its epochs from
+:func:`block_order`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["BlockShuffleSampler", "block_order", "cache_states_needed"]
+__all__ = ["BlockShuffleSampler", "block_order", "cache_states_needed", "chunk_blocks", "default_block_size"]
 
 
 def block_order(
@@ -65,17 +70,81 @@ def block_order(
 
 
 def cache_states_needed(
-    block_size: int, buffer_blocks: int, window_span: int, chunk: int | None = None
+    block_size: int,
+    buffer_blocks: int,
+    window_span: int,
+    chunk: int | None = None,
+    *,
+    each_block: bool = False,
 ) -> int:
-    """Time steps a window cache must hold so that a buffer's chunks stay cached while it is served:
-    ``buffer_blocks · block_size + ⌈window_span / chunk⌉ · chunk`` (``window_span`` = last offset −
-    first offset of a window, e.g. 1 for one input and one target step; ``chunk`` = the store's time
-    steps per chunk, default ``block_size``; blocks should be whole chunks): the buffer's blocks
-    plus the chunk(s) its last windows reach into."""
+    """Time steps a window cache must hold so that a buffer's chunks stay cached while it is served.
+
+    ``buffer_blocks · block_size + ⌈window_span / chunk⌉ · chunk``: the buffer's blocks plus the
+    chunk(s) its last windows reach into (enough when the buffer's blocks are neighbours in time);
+    with ``each_block``, ``buffer_blocks · (block_size + ⌈window_span / chunk⌉ · chunk)``: every
+    block with the chunk(s) its own last windows reach into (what :func:`block_order` needs for
+    ``buffer_blocks > 1``: the blocks of a buffer are drawn at random, not neighbours). ``window_span``
+    = last offset − first offset of a window (e.g. 1 for one input and one target step); ``chunk`` =
+    the store's time steps per chunk (default ``block_size``; blocks should be whole chunks).
+    """
     c = int(chunk) if chunk is not None else int(block_size)
     if c < 1 or int(block_size) < 1:
         raise InputError(f"block_size={block_size!r}, chunk={chunk!r}: need integers ≥ 1")
-    return int(buffer_blocks) * int(block_size) + -(-int(window_span) // c) * c
+    spill = -(-int(window_span) // c) * c
+    if each_block:
+        return int(buffer_blocks) * (int(block_size) + spill)
+    return int(buffer_blocks) * int(block_size) + spill
+
+
+def chunk_blocks(
+    anchors: Sequence[int] | np.ndarray, block_size: int, chunk_starts: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Block labels of samples from the store's time chunks: ``(block_of, longest block in steps)``.
+
+    The time chunks (start positions ``chunk_starts``, ascending, from 0 to the number of time steps,
+    e.g. :meth:`WindowDataset._time_chunk_starts`) are grouped in order into blocks of whole chunks, a
+    block closing once it holds ``≥ block_size`` steps (``⌈block_size / c⌉`` chunks for chunks of
+    ``c`` steps; exactly ``block_size`` steps for one step per chunk); ``block_of[i]`` is the block of
+    the chunk that holds ``anchors[i]``.
+    """
+    if int(block_size) != block_size or block_size < 1:
+        raise InputError(f"block_size={block_size!r}: need an integer ≥ 1")
+    starts = np.asarray(chunk_starts, dtype=np.int64)
+    lengths = np.diff(starts)
+    if starts.ndim != 1 or len(starts) < 2 or starts[0] != 0 or np.any(lengths < 1):
+        raise InputError("chunk_starts: need ascending chunk start positions from 0 to the number of steps")
+    block_of_chunk = np.empty(len(lengths), dtype=np.int64)
+    block, filled, longest = 0, 0, 1
+    for k, n in enumerate(lengths.tolist()):
+        block_of_chunk[k] = block
+        filled += n
+        longest = max(longest, filled)
+        if filled >= block_size:
+            block, filled = block + 1, 0
+    a = np.asarray(anchors, dtype=np.int64)
+    if a.size and (a.min() < 0 or a.max() >= starts[-1]):
+        raise InputError(f"anchors: outside the time axis [0, {int(starts[-1])})")
+    return block_of_chunk[np.searchsorted(starts, a, side="right") - 1], int(longest)
+
+
+def default_block_size(
+    chunk: int, state_bytes: int, window_span: int, buffer_blocks: int = 2, target: int = 8,
+    budget_bytes: int = 2**30,
+) -> int:  # fmt: skip
+    """Time steps per block when the run names none: the time chunk ``chunk`` rounded up to ``target``
+    steps (``target`` steps for one step per chunk, e.g. 8 days of the ChaosBench per-day layout), then
+    fewer whole chunks (at least one) while the cache the trainer keeps for block order, two buffers
+    (``2 · cache_states_needed(block, buffer_blocks, window_span, chunk, each_block=True) ·
+    state_bytes``: a batch may straddle two buffers), passes ``budget_bytes``."""
+    c = max(int(chunk), 1)
+    k = max(1, -(-int(target) // c))
+    while (
+        k > 1
+        and 2 * cache_states_needed(k * c, buffer_blocks, window_span, c, each_block=True) * state_bytes
+        > budget_bytes
+    ):
+        k -= 1
+    return k * c
 
 
 class BlockShuffleSampler(torch.utils.data.Sampler[int]):

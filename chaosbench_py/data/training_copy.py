@@ -15,8 +15,9 @@ xarray / zarr / :func:`chaosbench_py.data.open_era5` read it like any WeatherBen
 :func:`open_training_copy` opens it lazily and marks the dataset (``attrs["training_copy"]``), so
 that :class:`chaosbench_py.data.windows.WindowDataset` reads its time steps with
 :class:`CopyReader`: one file read (+ one decode) per variable and time step, no dask graph and
-no zarr call per sample. The mark survives time / level selection (the reader maps times and
-levels by value), and also arithmetic (xarray keeps a Dataset's attrs): so the reader is only used
+no zarr call per sample (a copy opened otherwise, e.g. as a training run's ``data.path`` through
+:func:`~chaosbench_py.data.open_era5`, is recognised by its root attribute: :func:`is_training_copy`).
+The mark survives time / level selection (the reader maps times and levels by value), and also arithmetic (xarray keeps a Dataset's attrs): so the reader is only used
 when the first and last time steps it reads equal what xarray computes for the dataset as given
 (else the dataset is read through xarray/dask, with a warning). The trade-off (disk size, write time, samples/s) is measured by
 ``benchmarks/loader_throughput.py``.
@@ -39,10 +40,11 @@ from ..errors import CorruptFileError, InputError, MissingInputError, OutputExis
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CODECS", "CopyReader", "open_training_copy", "write_training_copy"]
+__all__ = ["CODECS", "CopyReader", "is_training_copy", "open_training_copy", "write_training_copy"]
 
 CODECS = ("none", "lz4", "zstd")
 MARK = "training_copy"
+CODEC_ATTR = "chaosbench_py_training_copy_codec"
 
 
 def _compressor(codec: str) -> Any:
@@ -96,7 +98,7 @@ def write_training_copy(
         out[v].encoding = {}
         encoding[v] = {"chunks": (1,) + out[v].shape[1:], "compressors": compressor, "filters": None}
     out.attrs = {k: v for k, v in ds.attrs.items() if isinstance(v, str | int | float)}
-    out.attrs["chaosbench_py_training_copy_codec"] = codec
+    out.attrs[CODEC_ATTR] = codec
     out.to_zarr(p, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
     seconds = time.perf_counter() - t0
     size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
@@ -115,6 +117,19 @@ def open_training_copy(path: str | os.PathLike, **kwargs: Any) -> xr.Dataset:
     ds = open_weatherbench2_zarr(p, **kwargs)
     ds.attrs[MARK] = str(p.resolve())
     return ds
+
+
+def is_training_copy(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a local zarr store written by :func:`write_training_copy` (its root
+    attributes name the codec)."""
+    meta_file = Path(path) / ".zmetadata"
+    if "://" in str(path) or not meta_file.is_file():
+        return False
+    try:
+        meta = json.loads(meta_file.read_text())["metadata"]
+    except (ValueError, KeyError, OSError):
+        return False
+    return CODEC_ATTR in meta.get(".zattrs", {})
 
 
 class CopyReader:
@@ -163,8 +178,14 @@ class CopyReader:
         cls, ds: xr.Dataset, variables: Sequence[str], levels: Sequence[float]
     ) -> CopyReader | None:
         """A reader for ``ds`` when it was opened by :func:`open_training_copy` and still has the
-        copy's grid and the requested variables; else ``None`` (read through xarray/dask)."""
+        copy's grid and the requested variables, or when its ``source_files`` attribute (set by
+        :func:`~chaosbench_py.data.open_weatherbench2_zarr`, e.g. through ``open_gridded`` of a training
+        run's ``data.path``) is a training copy (:func:`is_training_copy`); else ``None`` (read through
+        xarray/dask)."""
         path = ds.attrs.get(MARK)
+        source = ds.attrs.get("source_files")
+        if not path and isinstance(source, str) and is_training_copy(source):
+            path = str(Path(source).resolve())
         if not path or not Path(path).exists():
             return None
         try:

@@ -75,7 +75,13 @@ class DataSection:
     channels (order = channel order); ``train`` / ``valid`` are inclusive ``[start, end]`` time ranges
     (ISO strings); ``num_workers`` processes read batches ahead (a ``DataLoader`` over the trainer's own
     batch order, so results do not depend on it); ``in_memory`` loads the selected variables once (small
-    stores: avoids one dask graph per sample).
+    stores: avoids one dask graph per sample). ``order``: the epoch order of the training windows —
+    ``random`` (a uniform permutation, the default: it keeps the sample order of every earlier run and
+    checkpoint) or ``blocks`` (chunk-aware: blocks of ``block_size`` consecutive time steps in random order,
+    the samples of ``buffer_blocks`` consecutive blocks shuffled together; each chunk is decoded about once
+    per epoch, :mod:`chaosbench_py.data.block_sampler`); ``block_size`` defaults to the store's time chunk
+    rounded up to 8 steps (8 days for the ChaosBench per-day layout), fewer whole chunks when that buffer
+    would pass 1 GiB.
     ``kind="trajectories"``: ``path`` is a ``.npy`` ``(time, dim)`` / ``(trajectory, time, dim)`` array or a
     trajectory store (``.zarr``/``.nc``, variable ``x``); ``train_fraction`` of the time axis trains,
     the rest is held out; ``standardize`` divides by the training std (after removing the mean);
@@ -96,6 +102,9 @@ class DataSection:
     time_step: str | None = None
     num_workers: int = 0
     in_memory: bool = False
+    order: str = dataclasses.field(default="random", metadata=_choices("random", "blocks"))
+    block_size: int | None = None
+    buffer_blocks: int = 2
     train_fraction: float = 0.8
     standardize: bool = False
     smoothing_window: int = 0
@@ -336,6 +345,17 @@ def _check_ranges(cfg: RunConfig) -> None:
     )
     need(0.0 < d.train_fraction <= 1.0, "data.train_fraction", f"must lie in (0, 1], got {d.train_fraction}")
     need(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
+    need(
+        d.block_size is None or d.block_size >= 1,
+        "data.block_size",
+        f"must be a positive number of time steps, got {d.block_size}",
+    )
+    need(d.buffer_blocks >= 1, "data.buffer_blocks", f"must be >= 1, got {d.buffer_blocks}")
+    need(
+        d.order == "random" or d.kind == "gridded",
+        "data.order",
+        f"the block order applies to data.kind 'gridded' only, not {d.kind!r}",
+    )
     need(
         d.smoothing_window == 0
         or (d.smoothing_window % 2 == 1 and d.smoothing_window > d.smoothing_order >= 0),

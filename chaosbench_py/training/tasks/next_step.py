@@ -57,9 +57,26 @@ class NextStepTask(Task):
     channel-weighted MSE or MAE of :mod:`physics_metrics.weather.losses`. With ``detach_every = n``
     the state fed back after every n-th step is detached (truncated back-propagation).
 
-    Batches: each epoch is a permutation of the samples drawn from ``seed + epoch``; global step
-    ``s`` takes permutation slots ``[k·B, (k+1)·B)`` with ``k = s mod (N // B)``; process ``r`` of
-    ``W`` takes every W-th of them starting at ``r``.
+    Batches: each epoch is an order of the samples that depends only on ``(seed, epoch)``; global step
+    ``s`` takes order slots ``[k·B, (k+1)·B)`` with ``k = s mod (N // B)``; process ``r`` of
+    ``W`` takes every W-th of them starting at ``r`` (so a run resumes at any step, and any
+    ``num_workers`` or world size serves the same global batches). ``data.order``:
+
+    * ``random``: ``torch.randperm`` seeded with ``seed · 1 000 003 + epoch`` (the default: the order of
+      every earlier run);
+    * ``blocks``: :func:`~chaosbench_py.data.block_sampler.block_order` with seed ``(seed, epoch)`` over
+      blocks of whole time chunks of ``≥ data.block_size`` steps
+      (:func:`~chaosbench_py.data.block_sampler.chunk_blocks`), ``data.buffer_blocks`` blocks shuffled
+      together. The training window cache (a least-recently-used cache of normalised states) is then
+      sized to hold two buffers (a batch may straddle two; so a state of the current buffer is never
+      evicted while it is served), each block with the chunk(s) its last windows reach into:
+      ``M = 2 · buffer_blocks · (L + ⌈R / c⌉ · c)`` states (``L`` the longest block in steps, ``c`` the
+      longest time chunk, ``R`` = ``rollout_steps``), i.e. at most ``4 · M · C · H · W`` bytes per
+      process (each ``DataLoader`` worker holds its own), whatever the store's length (the default
+      ``block_size`` keeps it ≤ 1 GiB where one chunk allows). Each chunk is then decoded at most
+      ``1 + 1/k`` times per epoch on average in blocks of ``k`` chunks (once for its block, once more
+      when the block before it in time reaches into it), in one process; with workers, up to
+      ``num_workers`` times (each worker reads the buffers its batches come from).
 
     Model config keys filled in from the data when the run file omits them (:attr:`data_fields`, each
     only where the model's config has a field of that name and type): ``in_channels`` (dynamic +
@@ -138,6 +155,11 @@ class NextStepTask(Task):
             [f"loss_step{i + 1}" for i in range(self.rollout_steps)] if self.rollout_steps > 1 else []
         )
         self._perm_cache: tuple[int, torch.Tensor] | None = None
+        self.order, self.buffer_blocks = d.order, d.buffer_blocks
+        self.block_size: int | None = None
+        self._block_of: np.ndarray | None = None
+        if d.order == "blocks":
+            self._set_up_blocks(d.block_size)
         self.time_step = self.train_set.time_step
 
     # ------------------------------------------------------------------ model / metadata
@@ -197,10 +219,45 @@ class NextStepTask(Task):
         }
 
     # ------------------------------------------------------------------ batches
+    def _set_up_blocks(self, block_size: int | None) -> None:
+        """Block labels of the training samples and a window cache that holds one buffer (``data.order:
+        blocks``)."""
+        from chaosbench_py.data.block_sampler import cache_states_needed, chunk_blocks, default_block_size
+
+        ts = self.train_set
+        starts = ts._time_chunk_starts()
+        chunk = int(np.diff(starts).max())
+        span = int(ts._offsets.max() - ts._offsets.min())
+        state_bytes = 4 * len(ts.channel_names) * ts.latitude.size * ts.longitude.size
+        if block_size is None:
+            block_size = default_block_size(chunk, state_bytes, span, self.buffer_blocks)
+        elif block_size % chunk:
+            logger.warning("data.block_size %d is not a multiple of the store's time chunk (%d steps): "
+                           "blocks are rounded up to whole chunks", block_size, chunk)  # fmt: skip
+        self.block_size = int(block_size)
+        self._block_of, longest = chunk_blocks(ts.anchors, self.block_size, starts)
+        need = cache_states_needed(longest, self.buffer_blocks, span, chunk, each_block=True)
+        ts.cache_states = max(ts.cache_states, 2 * need)
+        logger.info(
+            "training order: blocks of %d step(s) (time chunk %d, %d blocks), %d block(s) per buffer; "
+            "window cache %d states = %.0f MiB",
+            self.block_size, chunk, len(np.unique(self._block_of)), self.buffer_blocks, ts.cache_states,
+            ts.cache_states * state_bytes / 2**20,
+        )  # fmt: skip
+
     def _permutation(self, epoch: int) -> torch.Tensor:
+        """The sample order of ``epoch`` (``data.order``: ``random`` or ``blocks``)."""
         if self._perm_cache is None or self._perm_cache[0] != epoch:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm_cache = (epoch, torch.randperm(len(self.train_set), generator=g))
+            if self._block_of is not None:
+                from chaosbench_py.data.block_sampler import block_order
+
+                order = block_order(self._block_of, seed=self.seed % (1 << 63), epoch=epoch,
+                                    buffer_blocks=self.buffer_blocks)  # fmt: skip
+                perm = torch.from_numpy(order)
+            else:
+                g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+                perm = torch.randperm(len(self.train_set), generator=g)
+            self._perm_cache = (epoch, perm)
         return self._perm_cache[1]
 
     def global_indices(self, step: int) -> list[int]:
