@@ -44,23 +44,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import xarray as xr
 
 from physics_metrics.weather import (
     SCORES,
     climatology_forecast,
-    paired_score_test,
     per_init_scores,
     persistence_forecast,
-    scorecard_intervals,
 )
 from physics_metrics.weather.scorecard import assemble_scorecard, score_blocks, scorecard_plan
 
 from ..errors import InputError, InputTypeError, UnknownNameError
-from ..files import atomic_output, atomic_write_text
 from .evaluate import _REFERENCES, _restrict
-from .uncertainty import _intervals_rows, paired_tests_table
+from .uncertainty import write_score_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -440,8 +436,6 @@ def score_uncertainty_dask(
 ) -> dict[str, Any]:
     """:func:`~chaosbench_py.evaluation.score_uncertainty` (``per_init/``, ``intervals.csv``,
     ``paired_tests.csv`` in ``out_dir``) with the per-init scores computed on the cluster; same files."""
-    out = Path(out_dir)
-    (out / "per_init").mkdir(parents=True, exist_ok=True)
     inits, leads = forecast["init_time"].values, forecast["lead_time"].values
     clim, cache = _in_memory(climatology), {}
     per = {"model": per_init_scores_dask(client, forecast, truth, clim, _cache=cache)}
@@ -453,23 +447,4 @@ def score_uncertainty_dask(
             ref = climatology_forecast(clim, inits, leads)
         if ref is not None:
             per[name] = per_init_scores_dask(client, ref, truth, clim, _cache=cache)
-    rows: list[dict[str, Any]] = []
-    tests = []
-    for name, ds in per.items():
-        with atomic_output(out / "per_init" / f"{name}.nc", ".nc") as tmp:
-            ds.to_netcdf(tmp)
-        if ds.sizes["init_time"] >= 2:
-            rows += _intervals_rows(name, scorecard_intervals(ds, n_resamples=n_resamples, seed=seed))
-            if name != "model":
-                tests.append(
-                    paired_tests_table(paired_score_test(per["model"], ds, seed=seed), "model", name)
-                )
-    if rows:
-        atomic_write_text(out / "intervals.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.10g"))
-    if tests:
-        table = pd.concat(tests, ignore_index=True)
-        atomic_write_text(out / "paired_tests.csv", table.to_csv(index=False, float_format="%.10g"))
-    logger.info(
-        "score_uncertainty: %d inits, references %s (on dask)", len(inits), [n for n in per if n != "model"]
-    )
-    return {"n_inits": int(len(inits)), "references": [n for n in per if n != "model"]}
+    return write_score_uncertainty(per, out_dir, n_resamples=n_resamples, seed=seed)

@@ -35,7 +35,9 @@ from ..files import atomic_output, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["add_uncertainty_table", "compare_evaluations", "paired_tests_table", "score_uncertainty"]
+__all__ = [
+    "add_uncertainty_table", "compare_evaluations", "paired_tests_table", "score_uncertainty", "write_score_uncertainty",
+]  # fmt: skip
 
 
 def _hours(leads: Any) -> np.ndarray:
@@ -102,8 +104,6 @@ def score_uncertainty(
     the forecast's variables and levels; ``climatology`` ``(dayofyear, …)`` or None (then no ACC and no
     climatology reference). Returns ``{"n_inits", "references"}``. Files are written atomically.
     """
-    out = Path(out_dir)
-    (out / "per_init").mkdir(parents=True, exist_ok=True)
     inits, leads = forecast["init_time"].values, forecast["lead_time"].values
     per = {"model": per_init_scores(forecast, truth, climatology)}
     for name in references:
@@ -111,6 +111,18 @@ def score_uncertainty(
             per[name] = per_init_scores(persistence_forecast(truth, inits, leads), truth, climatology)
         elif name == "climatology" and climatology is not None:
             per[name] = per_init_scores(climatology_forecast(climatology, inits, leads), truth, climatology)
+    return write_score_uncertainty(per, out_dir, n_resamples=n_resamples, seed=seed)
+
+
+def write_score_uncertainty(
+    per: dict[str, xr.Dataset], out_dir: str | os.PathLike, *, n_resamples: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """Write the per-init scores ``per`` (``{"model": ds, reference: ds, …}``, each from
+    :func:`~physics_metrics.weather.per_init_scores`) as ``per_init/NAME.nc``, their bootstrap intervals
+    (``intervals.csv``) and the paired tests of the model against each reference (``paired_tests.csv``),
+    atomically. Returns ``{"n_inits", "references"}``."""
+    out = Path(out_dir)
+    (out / "per_init").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     tests = []
     for name, ds in per.items():
@@ -127,8 +139,9 @@ def score_uncertainty(
     if tests:
         table = pd.concat(tests, ignore_index=True)
         atomic_write_text(out / "paired_tests.csv", table.to_csv(index=False, float_format="%.10g"))
-    logger.info("score_uncertainty: %d inits, references %s", len(inits), [n for n in per if n != "model"])
-    return {"n_inits": int(len(inits)), "references": [n for n in per if n != "model"]}
+    n_inits = int(per["model"].sizes["init_time"])
+    logger.info("score_uncertainty: %d inits, references %s", n_inits, [n for n in per if n != "model"])
+    return {"n_inits": n_inits, "references": [n for n in per if n != "model"]}
 
 
 def _per_init_of(eval_dir: str | os.PathLike) -> xr.Dataset:
