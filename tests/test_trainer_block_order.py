@@ -251,3 +251,46 @@ def test_training_copy_as_data_path_is_read_directly(stores):
     for i in (0, 7, len(fast.train_set) - 1):
         for a, b in zip(fast.train_set[i], slow.train_set[i], strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n_input_steps", [1, 2])
+def test_window_batch_equals_stacked_samples(n_input_steps):
+    ds = _dataset(12)
+    w = WindowDataset(ds, variables=["z", "t2m"], n_input_steps=n_input_steps, lead_steps=[1, 3],
+                      constants={"mask": ds["t2m"].isel(time=0) > 280})  # fmt: skip
+    idx = [4, 0, 7, 4]
+    x, y = w.batch(idx)
+    items = [w[i] for i in idx]
+    assert x.shape == (4,) + ((n_input_steps,) if n_input_steps > 1 else ()) + (4, 9, 16)
+    assert torch.equal(x, torch.stack([a for a, _ in items])) and torch.equal(
+        y, torch.stack([b for _, b in items])
+    )
+    with pytest.raises(IndexError):
+        w.batch([len(w)])
+
+
+@pytest.mark.distributed
+def test_two_process_ddp_equals_one_process(tmp_path, stores):
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from chaosbench_py.training.run_log import read_metrics
+
+    cfg = _config(stores["chunked"], block_size=4)
+    cfg["train"].update(steps=6, checkpoint_every=0)
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29547",
+         "-m", "chaosbench_py", "train", str(cfg_path), "--out", str(tmp_path / "ddp")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    single = Trainer(copy.deepcopy(cfg), tmp_path / "single").fit()
+    ddp_rows = read_metrics(tmp_path / "ddp" / "metrics.csv")
+    assert [r["loss"] for r in ddp_rows] == pytest.approx([h["loss"] for h in single.history], rel=1e-5)

@@ -273,18 +273,19 @@ class NextStepTask(Task):
         return self._stack(self.train_set, idx)
 
     def _stack(self, dataset: Any, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(inputs (B, C_in, H, W), targets (B, R, C, H, W))`` of the samples ``indices``, on the device."""
-        items = [dataset[i] for i in indices]
-        x = torch.stack([a for a, _ in items]).to(self.device)
-        return x, torch.stack([b for _, b in items]).to(self.device)
+        """``(inputs (B, C_in, H, W), targets (B, R, C, H, W))`` of the samples ``indices``, on the device
+        (:meth:`WindowDataset.batch <chaosbench_py.data.windows.WindowDataset.batch>`: each state copied
+        once into the batch)."""
+        x, y = dataset.batch(indices)
+        return x.to(self.device), y.to(self.device)
 
     def _loader_batch(self, step: int, rank: int, world: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``data.num_workers`` worker processes read the next batches ahead (same batches, same order)."""
         if self._loader is None or self._loader[0] != step:
             sampler = _StepBatches(self, step, rank, world)
             loader = torch.utils.data.DataLoader(
-                self.train_set, batch_sampler=sampler, num_workers=self.num_workers, prefetch_factor=2,
-                pin_memory=self.device.type == "cuda",
+                _Batches(self.train_set), sampler=sampler, batch_size=None, num_workers=self.num_workers,
+                prefetch_factor=2, pin_memory=self.device.type == "cuda",
             )  # fmt: skip
             self._loader = (step, iter(loader))
         x, y = next(self._loader[1])
@@ -333,6 +334,17 @@ class NextStepTask(Task):
                 float(self.compute_loss(model, self._stack(self.valid_set, chunk), step)[0]) * len(chunk)
             )
         return sum(losses) / n
+
+
+class _Batches(torch.utils.data.Dataset):
+    """A dataset whose items are whole batches: ``self[indices] = windows.batch(indices)`` (read in a
+    ``DataLoader`` worker, no collation)."""
+
+    def __init__(self, windows: Any):
+        self.windows = windows
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.windows.batch(indices)
 
 
 class _StepBatches(torch.utils.data.Sampler):
