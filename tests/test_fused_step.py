@@ -175,3 +175,31 @@ def test_fallbacks(monkeypatch):
     assert native_dop853.native_kernel(get_system("Lorenz"), x.float()) is None  # float32
     monkeypatch.setenv("CHAOSBENCH_NATIVE", "off")
     assert native_dop853.native_kernel(get_system("Lorenz"), x) is None
+
+
+def _fresh_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHAOSBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(native_dop853.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(native_dop853, "_LOADED", {})
+    monkeypatch.setattr(native_dop853, "_FAILED", set())
+
+
+@needs_cc
+def test_kernel_is_built_into_the_cache(monkeypatch, tmp_path):
+    _fresh_cache(monkeypatch, tmp_path)
+    x = torch.as_tensor(_given_ics("Rossler", 3))
+    assert native_dop853.native_kernel(get_system("Rossler"), x) is not None
+    assert len(list((tmp_path / "cache" / "native").glob("dop853_*.so"))) == 1
+    assert not list((tmp_path / "cache" / "native").glob("*.c"))  # no leftovers
+
+
+def test_no_compiler_runs_the_torch_step(monkeypatch, tmp_path):
+    _fresh_cache(monkeypatch, tmp_path)
+    monkeypatch.setattr(native_dop853.shutil, "which", lambda name: None)
+    rossler = get_system("Rossler")
+    x = torch.as_tensor(_given_ics("Rossler", 3))
+    assert native_dop853.native_kernel(rossler, x) is None
+    times = torch.linspace(0.0, 3.0, 7)
+    np.testing.assert_array_equal(
+        integrate(rossler, x, times).numpy(), integrate(rossler, x, times, native=False).numpy()
+    )
