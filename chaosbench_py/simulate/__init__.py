@@ -1,42 +1,44 @@
-"""Batched simulation of catalog systems: solvers, trajectory datasets, stores on disk."""
+"""Batched simulation of catalog systems: solvers, trajectory datasets, stores on disk.
 
-from .forced_shallow_water import ForcedShallowWaterSolver
-from .forced_shallow_water_data import (
-    forced_shallow_water_climatology,
-    forced_shallow_water_store,
-    generate_forced_shallow_water,
-)
-from .shallow_water import (
-    INITIAL_CONDITIONS,
-    ShallowWaterSolver,
-    galewsky_height_profile,
-    generate_shallow_water,
-)
-from .solvers import METHODS, divergence_bound, integrate, rk4_step
-from .spherical_harmonics import SphericalHarmonicTransform
-from .store import generate_to_store, open_trajectories, save_trajectories, window
-from .trajectories import Sampling, generate_trajectories, initial_conditions, resolve_sampling
+Names are imported on first use (PEP 562), so that ``chaosbench generate`` does not import the
+shallow-water solvers (and with them scipy.stats and physics_metrics.weather).
+"""
 
-__all__ = [
-    "INITIAL_CONDITIONS",
-    "METHODS",
-    "ForcedShallowWaterSolver",
-    "ShallowWaterSolver",
-    "SphericalHarmonicTransform",
-    "divergence_bound",
-    "forced_shallow_water_climatology",
-    "forced_shallow_water_store",
-    "generate_forced_shallow_water",
-    "galewsky_height_profile",
-    "generate_shallow_water",
-    "Sampling",
-    "generate_to_store",
-    "generate_trajectories",
-    "initial_conditions",
-    "integrate",
-    "open_trajectories",
-    "resolve_sampling",
-    "rk4_step",
-    "save_trajectories",
-    "window",
-]
+import importlib
+
+_WHERE = {
+    "ForcedShallowWaterSolver": "forced_shallow_water",
+    "forced_shallow_water_climatology": "forced_shallow_water_data",
+    "forced_shallow_water_store": "forced_shallow_water_data",
+    "generate_forced_shallow_water": "forced_shallow_water_data",
+    "INITIAL_CONDITIONS": "shallow_water",
+    "ShallowWaterSolver": "shallow_water",
+    "galewsky_height_profile": "shallow_water",
+    "generate_shallow_water": "shallow_water",
+    "METHODS": "solvers",
+    "divergence_bound": "solvers",
+    "integrate": "solvers",
+    "rk4_step": "solvers",
+    "SphericalHarmonicTransform": "spherical_harmonics",
+    "generate_to_store": "store",
+    "open_trajectories": "store",
+    "save_trajectories": "store",
+    "window": "store",
+    "Sampling": "trajectories",
+    "generate_trajectories": "trajectories",
+    "initial_conditions": "trajectories",
+    "resolve_sampling": "trajectories",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

@@ -282,11 +282,29 @@ def _cache_dir() -> pathlib.Path:
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC")
 
 
-def _build(source: str) -> Any:
-    """Compile ``source`` (cached by hash) and return its ``dop853_run`` as a ctypes function, or None."""
+def _cpu_identity() -> str:
+    """The machine and its instruction-set flags: a ``-march=native`` build is reused only on a CPU with the
+    same flags (a cache directory shared by the nodes of a heterogeneous cluster must not hand an AVX-512
+    build to a node without AVX-512)."""
     import platform
 
-    key = hashlib.sha256((source + repr(_FLAGS) + platform.machine()).encode()).hexdigest()[:24]
+    ident = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features", "model name")):
+                    ident += line
+                    if line.startswith(("flags", "Features")):
+                        break
+    except OSError:
+        pass
+    return ident
+
+
+def _build(source: str) -> Any:
+    """Compile ``source`` (cached by hash of the source, the flags and the CPU) and return its ``dop853_run``
+    as a ctypes function, or None."""
+    key = hashlib.sha256((source + repr(_FLAGS) + _cpu_identity()).encode()).hexdigest()[:24]
     if key in _LOADED:
         return _LOADED[key]
     if key in _FAILED:
