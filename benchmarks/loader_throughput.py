@@ -35,8 +35,8 @@ global batch ``--batch``, ``data.num_workers`` = ``--workers``, on ``--device``)
 WeatherBench2-style store, each with ``data.order: random`` and ``blocks`` (the trainer's default
 ``block_size`` and ``buffer_blocks``), against the naive per-sample loop above batched the same way
 (random order; the copy's peer is the naive loop on the per-day stores). Each case runs in its own
-process (samples/s over whole epochs, set-up and statistics excluded; peak RSS = ``VmHWM``, including
-the set-up), ``--runs`` times in turn; block order is also run on the ``--rss-factor`` × larger store.
+process (samples/s over whole epochs and over the epochs after the first, set-up and statistics
+excluded; peak RSS = ``VmHWM``, including the set-up), ``--runs`` times in turn; block order is also run on the ``--rss-factor`` × larger store.
 Run::
 
     OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py [--days 80] [--root DIR] [--keep]
@@ -256,15 +256,23 @@ def trainer_child(spec: dict) -> None:
         )
         task = NextStepTask(cfg, device)
         steps, batch, block = task.steps_per_epoch, task.batch, task.block_size or 0
-    t0 = time.perf_counter()
-    for s in range(steps * epochs):
-        x, y = batch(s)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-    rate = steps * epochs * b / (time.perf_counter() - t0)
+        ts = task.train_set
+        print(
+            f"cache: {ts.cache_states} of {len(ts.times)} time steps ({ts.cache_states / len(ts.times):.0%})"
+        )
+    seconds = []
+    for e in range(epochs):
+        t0 = time.perf_counter()
+        for s in range(e * steps, (e + 1) * steps):
+            x, y = batch(s)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
+    rate = steps * epochs * b / sum(seconds)
+    warm = steps * (epochs - 1) * b / sum(seconds[1:]) if epochs > 1 else rate
     with open("/proc/self/status") as f:
         hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM")), -1024)
-    print(f"TRAINER {rate:.3f} {hwm / 1024:.0f} {steps * epochs * b} {block}")
+    print(f"TRAINER {rate:.3f} {hwm / 1024:.0f} {steps * epochs * b} {block} {warm:.3f}")
 
 
 def trainer_rows(
@@ -272,17 +280,19 @@ def trainer_rows(
 ) -> None:
     """Run the ``--trainer`` cases (each in a child process) and print the table with ratios."""
 
-    def run(kind: str, path: Path, order: str) -> tuple[float, float, int, int]:
+    def run(kind: str, path: Path, order: str) -> tuple[float, float, int, float]:
         spec = {"kind": kind, "path": str(path), "order": order, "batch": args.batch, "epochs": args.epochs,
                 "device": args.device, "workers": args.workers, "stats": str(stats_path)}  # fmt: skip
         cmd = [sys.executable, __file__, "--trainer-child", json.dumps(spec)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+        text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        cache = next((line for line in text.splitlines() if line.startswith("cache:")), "")
+        out = text.split()
         k = out.index("TRAINER")
         rate, mib, n, block = float(out[k + 1]), float(out[k + 2]), int(out[k + 3]), int(out[k + 4])
-        load = os.getloadavg()[0]
-        print(f"  {kind:10s} {order:7s} {rate:8.2f} samples/s ({n}), peak RSS {mib:5.0f} MiB, "
-              f"block {block}, load {load:.1f}", flush=True)  # fmt: skip
-        return rate, mib, block, n
+        warm, load = float(out[k + 5]), os.getloadavg()[0]
+        print(f"  {kind:10s} {order:7s} {rate:8.2f} samples/s ({n}; after the first epoch {warm:.2f}), "
+              f"peak RSS {mib:5.0f} MiB, block {block}, load {load:.1f} {cache}", flush=True)  # fmt: skip
+        return rate, mib, block, warm
 
     peer = {"chaosbench": "chaosbench", "copy": "chaosbench", "wb2": "wb2"}
     results: list[dict] = []
@@ -291,15 +301,16 @@ def trainer_rows(
         naive = {kind: run(kind, stores[kind], "naive") for kind in ("chaosbench", "wb2")}
         for kind in ("chaosbench", "copy", "wb2"):
             for order in ("random", "blocks"):
-                rate, mib, block, _ = run(kind, stores[kind], order)
+                rate, mib, block, warm = run(kind, stores[kind], order)
                 base = naive[peer[kind]]
                 results.append({"run": r + 1, "kind": kind, "order": order, "rate": rate, "rss": mib,
-                                "block": block, "naive": base[0], "naive_rss": base[1]})  # fmt: skip
+                                "block": block, "naive": base[0], "naive_rss": base[1], "warm": warm,
+                                "naive_warm": base[3]})  # fmt: skip
     print(
         "\n| store | order | naive samples/s | trainer samples/s | ratio | vs random "
-        "| peak RSS MiB (naive) | run |"
+        "| after epoch 1: naive / trainer, ratio | peak RSS MiB (naive) | run |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in results:
         rnd = next(
             x
@@ -308,13 +319,14 @@ def trainer_rows(
         )
         order = row["order"] + (f" ({row['block']} steps)" if row["block"] else "")
         ratio, vs_random = row["rate"] / row["naive"], row["rate"] / rnd["rate"]
+        warm = f"{row['naive_warm']:.2f} / {row['warm']:.2f}, {row['warm'] / row['naive_warm']:.1f}x"
         print(f"| {row['kind']} | {order} | {row['naive']:.2f} | {row['rate']:.2f} | {ratio:.1f}x | "
-              f"{vs_random:.1f}x | {row['rss']:.0f} ({row['naive_rss']:.0f}) | {row['run']} |")  # fmt: skip
-    print("\n| store (block order) | days | samples/s | peak RSS MiB |\n|---|---|---|---|")
+              f"{vs_random:.1f}x | {warm} | {row['rss']:.0f} ({row['naive_rss']:.0f}) | {row['run']} |")  # fmt: skip
+    print("\n| store (block order) | days | samples/s (after epoch 1) | peak RSS MiB |\n|---|---|---|---|")
     for kind in ("chaosbench", "copy"):
         for days, path in ((args.days, stores[kind]), (args.days * args.rss_factor, big[kind])):
-            rate, mib, _, _ = run(kind, path, "blocks")
-            print(f"| {kind} | {days} | {rate:.2f} | {mib:.0f} |")
+            rate, mib, _, warm = run(kind, path, "blocks")
+            print(f"| {kind} | {days} | {rate:.2f} ({warm:.2f}) | {mib:.0f} |")
     print(f"load average at the end: {os.getloadavg()}")
 
 
@@ -338,7 +350,7 @@ def main() -> None:
     p.add_argument("--trainer", action="store_true", help="time the trainer's batch path instead (see above)")
     p.add_argument("--device", default="cpu", help="device the trainer's batches go to (cpu, cuda)")
     p.add_argument("--batch", type=int, default=8, help="global batch size (--trainer)")
-    p.add_argument("--epochs", type=int, default=2, help="epochs timed per case (--trainer)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs timed per case (--trainer)")
     p.add_argument("--workers", type=int, default=0, help="data.num_workers (--trainer)")
     p.add_argument("--runs", type=int, default=2, help="repetitions of every case (--trainer)")
     p.add_argument("--rss-child", nargs=5, help=argparse.SUPPRESS)

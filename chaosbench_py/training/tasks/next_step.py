@@ -220,7 +220,7 @@ class NextStepTask(Task):
 
     # ------------------------------------------------------------------ batches
     def _set_up_blocks(self, block_size: int | None) -> None:
-        """Block labels of the training samples and a window cache that holds one buffer (``data.order:
+        """Block labels of the training samples and a window cache that holds two buffers (``data.order:
         blocks``)."""
         from chaosbench_py.data.block_sampler import cache_states_needed, chunk_blocks, default_block_size
 
