@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from . import _trace_cache
 from .errors import MetricInputError, MetricTypeError, NonFiniteInputError
 
 logger = logging.getLogger("physics_metrics.lyapunov")
@@ -123,16 +124,36 @@ def _check_callable_output(fn: Callable, args: tuple, name: str, d: int) -> None
         )
 
 
-def _accelerate(fn: Callable, example: tuple, enabled: bool, what: str) -> Callable:
+def _accelerate(
+    fn: Callable, example: tuple, enabled: bool, what: str, cache: tuple | None = None
+) -> Callable:
     """Trace ``fn`` to a graph of plain aten ops (``make_fx``) and compile it with TorchScript.
 
     Forward-mode AD in eager mode costs tens of microseconds per operation on small tensors;
     the traced graph runs the same arithmetic without that overhead (5–10× faster here). The
     graph is specialised to the example shapes and assumes no value-dependent Python control
     flow in ``fn``; when tracing fails the eager function is used (logged at INFO).
+
+    ``cache = (key, anchor)`` (from :func:`._trace_cache.callable_key` of the user function that
+    ``fn`` wraps, plus any flags ``fn`` closes over): reuse a graph traced by an earlier call with
+    the same key and example shapes, after checking one step against eager
+    (:mod:`._trace_cache`); a fresh graph is stored there.
     """
     if not enabled:
         return fn
+    full_key = None
+    if cache is not None:
+        full_key = (what, cache[0], _trace_cache.tensor_signature(example))
+        hit = _trace_cache.lookup(full_key, cache[1], fn, example)
+        if hit is not None:
+            return hit
+    compiled = _trace(fn, example, what)
+    if full_key is not None and compiled is not fn:
+        _trace_cache.store(full_key, cache[1], compiled)
+    return compiled
+
+
+def _trace(fn: Callable, example: tuple, what: str) -> Callable:
     try:
         from torch.fx.experimental.proxy_tensor import make_fx
 
@@ -169,7 +190,7 @@ def _qr_positive(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """QR of a batch of ``(D, k)`` frames with ``diag R > 0``; returns ``Q`` and ``|diag R|``."""
     qq, r = torch.linalg.qr(q, mode="reduced")
     diag = torch.diagonal(r, dim1=-2, dim2=-1)
-    sign = torch.where(diag < 0, -torch.ones_like(diag), torch.ones_like(diag))
+    sign = torch.where(diag < 0, -1.0, 1.0)  # default dtype; the product promotes
     return qq * sign[:, None, :], diag.abs()
 
 
@@ -255,9 +276,13 @@ class _TangentRun:
             if not self._qr_point(n):
                 continue
             q, stretch = _qr_positive(q)
-            _check_finite(x, stretch, n)
+            log_stretch = torch.log(stretch)
+            # one cheap scalar test per QR point (log of a zero, negative or non-finite stretching
+            # and a non-finite state all make it non-finite); the detailed check names the culprits
+            if not bool(torch.isfinite(log_stretch.sum() + x.sum())):
+                _check_finite(x, stretch, n)
             self.orthonormal = True
-            self.log_all += torch.log(stretch)
+            self.log_all += log_stretch
             if n in self.marks:
                 self.x, self.q, self.n = x, q, n
                 self._snapshot(n)
