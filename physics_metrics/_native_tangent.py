@@ -14,8 +14,8 @@ returns ``tr(Qᵀ J Q)`` at the start of the step. One call per step replaces th
 operations of the traced torch graph (~1 µs each); the arithmetic is the same up to rounding (the
 order of some additions and the C library's ``sin``/``exp``… differ from torch's by an ulp).
 
-Covered: ``+ − × /``, ``**`` (number exponent or base), ``neg``, ``sin cos tan exp log sqrt tanh
-sinh cosh atan abs square reciprocal`` on columns or the whole state; ``x[..., i]``, ``x[:, i]``,
+Covered: ``+ − × /``, ``**`` (number exponent or base), ``neg``, ``sin cos tan exp expm1 log log1p
+sqrt tanh sinh cosh atan abs square reciprocal`` on columns or the whole state; ``x[..., i]``, ``x[:, i]``,
 ``x[:, a:b]``, ``unbind``, ``stack``, ``cat`` and ``roll`` along the last dimension; Python numbers
 and one-element tensors as constants. Anything else (tensor parameters, other indexing, a
 data-dependent branch, ``torch.where``) raises :class:`Unsupported` and the caller runs the traced
@@ -55,6 +55,8 @@ _UNARY = {  # name -> (C value, C derivative factor in terms of a (argument) and
     "tan": ("tan({a})", "(1.0 + {v} * {v})"),
     "exp": ("exp({a})", "{v}"),
     "log": ("log({a})", "(1.0 / {a})"),
+    "expm1": ("expm1({a})", "({v} + 1.0)"),
+    "log1p": ("log1p({a})", "(1.0 / (1.0 + {a}))"),
     "sqrt": ("sqrt({a})", "(0.5 / {v})"),
     "tanh": ("tanh({a})", "(1.0 - {v} * {v})"),
     "sinh": ("sinh({a})", "cosh({a})"),
@@ -67,6 +69,9 @@ _UNARY = {  # name -> (C value, C derivative factor in terms of a (argument) and
     "square": ("({a} * {a})", "(2.0 * {a})"),
     "reciprocal": ("(1.0 / {a})", "(-{v} * {v})"),
 }
+
+
+_METHODS = {*_UNARY, "unbind", "roll", "pow", "add", "sub", "mul", "div", "to", "double"}
 
 
 class Unsupported(Exception):
@@ -116,10 +121,15 @@ class _S:
     def __bool__(self) -> bool:
         raise Unsupported("a data-dependent branch")
 
+    dtype = torch.float64
+    device = torch.device("cpu")
+
     def __getattr__(self, name: str) -> Any:
+        if name in _METHODS:
+            return lambda *a, **kw: _call(name, (self, *a), kw)
         if name.startswith("__"):
             raise AttributeError(name)
-        return lambda *a, **kw: _call(name, (self, *a), kw)
+        raise Unsupported(f"attribute {name!r}")
 
     @classmethod
     def __torch_function__(cls, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
@@ -230,6 +240,11 @@ def _call(name: str, args: tuple, kwargs: dict | None = None) -> Any:
         del kwargs["out"]
     alias = {"subtract": "sub", "multiply": "mul", "true_divide": "div", "divide": "div"}
     name = alias.get(name, name)
+    if name in ("as_tensor", "to", "double") and args and isinstance(args[0], _S):
+        extra = [a for a in args[1:] if a not in (torch.float64, torch.device("cpu"), "cpu")]
+        if extra or any(v not in (torch.float64, torch.device("cpu"), "cpu", None) for v in kwargs.values()):
+            raise Unsupported(f"{name} to another dtype or device")
+        return args[0]
     if name in ("ones_like", "zeros_like") and len(args) == 1 and isinstance(args[0], _S) and not kwargs:
         a = args[0]
         if isinstance(a, _V):
@@ -384,7 +399,10 @@ def _build(source: str) -> Any:
             except (OSError, subprocess.SubprocessError) as exc:
                 raise Unsupported(f"C build failed ({exc})") from None
             os.replace(out, lib_path)
-    lib = ctypes.CDLL(str(lib_path))
+    try:
+        lib = ctypes.CDLL(str(lib_path))
+    except OSError as exc:  # a damaged or foreign file under that name
+        raise Unsupported(f"cannot load {lib_path.name} ({exc})") from None
     dbl, ptr, lng = ctypes.c_double, ctypes.c_void_p, ctypes.c_long
     lib.rk4_step.argtypes = [lng, dbl, dbl, ptr, ptr, ptr, ptr, ptr]
     lib.eval_field.argtypes = [lng, dbl, ptr, ptr, ptr, ptr]

@@ -39,7 +39,14 @@ def every_op(t, x):
     w = x[:, 1:]
     u = torch.sin(a) * torch.cos(b) + torch.tan(0.1 * c) - torch.exp(-(a**2)) + torch.log(2.0 + b * b)
     v = torch.sqrt(1.0 + c**2) / (1.5 + torch.tanh(a)) + torch.sinh(0.1 * b) - torch.cosh(0.1 * c)
-    s = torch.atan(a) * torch.abs(b + 0.3) + torch.square(c) * 0.01 - 1.0 / (3.0 + a * a) + 2.0 ** (0.1 * b)
+    s = (
+        torch.expm1(0.1 * a)
+        + torch.log1p(b * b)
+        + torch.atan(a) * torch.abs(b + 0.3)
+        + torch.square(c) * 0.01
+        - 1.0 / (3.0 + a * a)
+        + 2.0 ** (0.1 * b)
+    )
     r = (
         -a
         + (1.0 + b * b) ** 1.5 * 0.01
@@ -180,3 +187,20 @@ def test_disabled_by_environment(monkeypatch):
     res = lyapunov_spectrum_flow(lorenz63, _ics([1.0, 1.0, 20.0], 2, 1.0, 0), dt=0.01, n_steps=50)
     assert res.info["engine"] == "torch (traced)"
     assert math.isfinite(res.identity_error)
+
+
+@pytest.mark.parametrize(
+    "rule", [("sin({a})", "sin({a})"), ("cos({a})", "cos({a})")], ids=["wrong-derivative", "wrong-value"]
+)
+def test_a_wrong_translation_is_rejected_before_use(monkeypatch, rule):
+    monkeypatch.setitem(_native_tangent._UNARY, "sin", rule)
+
+    def field(t, x):
+        return torch.stack([torch.sin(x[:, 1]), -x[:, 0]], dim=-1)
+
+    x = _ics([0.3, 0.2], 3, 0.1, 0)
+    q = torch.eye(2, dtype=torch.float64).expand(3, 2, 2).clone()
+    t = torch.tensor(0.0, dtype=torch.float64)
+    assert _native_tangent.native_tangent_step(field, t, x, q) is None
+    res = lyapunov_spectrum_flow(field, x, dt=0.05, n_steps=50, warn=False)
+    assert res.info["engine"] == "torch (traced)"
