@@ -25,7 +25,8 @@ those are inconclusive, torch's forward-mode JVP (relative 1e-9).
 
 Built with ``cc -O2 -ffp-contract=off`` into a cache directory (``$PHYSICS_METRICS_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/physics_metrics`` or ``~/.cache/physics_metrics``), one shared library per
-generated source (named by its SHA-256), so the compiler runs once per vector field and machine.
+generated source (named by its SHA-256), so the compiler runs once per vector field and machine;
+where that directory is not writable, in a private temporary one removed after loading.
 ``PHYSICS_METRICS_NATIVE=0`` disables the path.
 """
 
@@ -362,47 +363,55 @@ def _cache_dir() -> pathlib.Path:
     return (pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache") / "physics_metrics"
 
 
+def _compile(compiler: str, source: str, folder: pathlib.Path, dest: pathlib.Path) -> None:
+    """``cc -O2 -ffp-contract=off -shared`` of ``source`` into ``dest`` (via a temporary directory in
+    ``folder`` and an atomic rename: concurrent builds never see half a file)."""
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        src, out = pathlib.Path(tmp) / "tangent.c", pathlib.Path(tmp) / "tangent.so"
+        src.write_text(source)
+        flags = ["-O2", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC"]
+        try:
+            subprocess.run(
+                [compiler, *flags, str(src), "-o", str(out), "-lm"],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        except subprocess.SubprocessError as exc:
+            raise Unsupported(f"C build failed ({exc})") from None
+        os.replace(out, dest)
+
+
 def _build(source: str) -> Any:
     """Compile ``source`` (or load it from the cache directory) and return the ctypes library."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
     if digest in _LIBS:
         return _LIBS[digest]
-    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    if compiler is None:
-        raise Unsupported("no C compiler")
     folder = _cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        folder = pathlib.Path(tempfile.gettempdir()) / "physics_metrics"
-        folder.mkdir(parents=True, exist_ok=True)
     lib_path = folder / f"tangent_{digest}.so"
     if not lib_path.exists():
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            src = pathlib.Path(tmp) / "tangent.c"
-            src.write_text(source)
-            out = pathlib.Path(tmp) / "tangent.so"
-            cmd = [
-                compiler,
-                "-O2",
-                "-std=c99",
-                "-ffp-contract=off",
-                "-shared",
-                "-fPIC",
-                str(src),
-                "-o",
-                str(out),
-                "-lm",
-            ]
+        compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+        if compiler is None:
+            raise Unsupported("no C compiler")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _compile(compiler, source, folder, lib_path)
+        except OSError as exc:  # cache not writable: a private directory of this process
+            logger.info(
+                "tangent kernel cache %s not usable (%s); building in a private directory", folder, exc
+            )
             try:
-                subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise Unsupported(f"C build failed ({exc})") from None
-            os.replace(out, lib_path)
+                lib_path = pathlib.Path(tempfile.mkdtemp(prefix="physics_metrics_")) / lib_path.name
+                _compile(compiler, source, lib_path.parent, lib_path)
+            except OSError as exc2:
+                raise Unsupported(f"C build failed ({exc2})") from None
     try:
         lib = ctypes.CDLL(str(lib_path))
     except OSError as exc:  # a damaged or foreign file under that name
         raise Unsupported(f"cannot load {lib_path.name} ({exc})") from None
+    finally:
+        if lib_path.parent != folder:  # the private directory: loaded (or not), no longer needed
+            shutil.rmtree(lib_path.parent, ignore_errors=True)
     dbl, ptr, lng = ctypes.c_double, ctypes.c_void_p, ctypes.c_long
     lib.rk4_step.argtypes = [lng, dbl, dbl, ptr, ptr, ptr, ptr, ptr]
     lib.eval_field.argtypes = [lng, dbl, ptr, ptr, ptr, ptr]

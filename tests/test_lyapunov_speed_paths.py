@@ -154,6 +154,20 @@ def test_without_a_compiler_the_torch_step_runs(monkeypatch):
     assert res.info["engine"] == "torch (traced)"
 
 
+def test_unwritable_cache_builds_in_a_private_directory(monkeypatch, tmp_path):
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("")
+    monkeypatch.setenv("PHYSICS_METRICS_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(_native_tangent, "_LIBS", {})
+
+    def scaled(t, x):  # a source not built in this process
+        return 1.0 * lorenz63(t, x)
+
+    res = lyapunov_spectrum_flow(scaled, _ics([1.0, 1.0, 20.0], 2, 1.0, 0), dt=0.01, n_steps=50)
+    assert res.info["engine"] == "C (generated)"
+    assert blocker.is_file()
+
+
 def test_trace_cache_reused_and_never_stale(monkeypatch):
     monkeypatch.setenv("PHYSICS_METRICS_NATIVE", "0")
     _trace_cache.clear()
