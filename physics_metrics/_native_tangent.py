@@ -48,7 +48,7 @@ import torch
 
 logger = logging.getLogger("physics_metrics.lyapunov")
 
-MAX_DK = 16384  # D·k doubles per stage array on the C stack (8 of them): larger systems use torch
+MAX_STACK_DOUBLES = 1 << 15  # C stack per call (256 KiB, safe in any thread): larger systems use torch
 _LIBS: dict[str, Any] = {}  # source hash -> loaded library (per process)
 _UNARY = {  # name -> (C value, C derivative factor in terms of a (argument) and v (value))
     "sin": ("sin({a})", "cos({a})"),
@@ -494,10 +494,12 @@ def native_tangent_step(vector_field: Callable, t0: torch.Tensor, x: torch.Tenso
     if x.device.type != "cpu" or x.dtype != torch.float64:
         return None
     b, d, k = q.shape
-    if d * k > MAX_DK:
-        return None
     try:
+        if 10 * d * k > MAX_STACK_DOUBLES:
+            raise Unsupported(f"D·k = {d * k} too large for the C stack")
         body = translate(vector_field, float(t0), d)
+        if (body.count("[K]") + 10 * d) * k > MAX_STACK_DOUBLES:  # the tangent arrays of the tape
+            raise Unsupported("the recorded field is too large for the C stack")
         lib = _build(_TEMPLATE % {"D": d, "K": k, "BODY": body})
     except Unsupported as exc:
         logger.info("lyapunov_spectrum_flow: no C tangent step (%s); using the torch step", exc)
