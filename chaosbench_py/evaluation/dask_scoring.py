@@ -47,15 +47,14 @@ from typing import Any
 import xarray as xr
 
 from physics_metrics.weather import (
-    SCORES,
     climatology_forecast,
     per_init_scores,
     persistence_forecast,
 )
 from physics_metrics.weather.scorecard import assemble_scorecard, score_blocks, scorecard_plan
 
-from ..errors import InputError, InputTypeError, UnknownNameError
-from .evaluate import _REFERENCES, _restrict
+from ..errors import InputError, InputTypeError
+from .evaluate import weather_scoring_jobs
 from .uncertainty import write_score_uncertainty
 
 logger = logging.getLogger(__name__)
@@ -335,50 +334,9 @@ def evaluate_weather_dask(
     (``"model"``, ``"persistence"``, ``"climatology"``; same arguments, checks and skipped-metric rules),
     with every card's tasks submitted together."""
     _check_client(client)
-    if not isinstance(forecast, xr.Dataset):
-        raise InputTypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
-    if not isinstance(truth, xr.Dataset):
-        raise InputTypeError(f"truth: expected an xarray.Dataset, got {type(truth).__name__}")
-    if isinstance(metrics, str) or isinstance(references, str):
-        raise InputTypeError("metrics/references: pass lists of names, e.g. ['rmse']")
-    metrics = list(metrics)
-    unregistered = [m for m in metrics if m not in SCORES]
-    if unregistered:
-        raise UnknownNameError(
-            f"metrics: {unregistered} are not registered scores (registered: {list(SCORES)})"
-        )
-    unknown = [r for r in references if r not in _REFERENCES]
-    if unknown:
-        raise InputError(f"references: unknown {unknown}; choose from {list(_REFERENCES)}")
-    refs = list(dict.fromkeys(references))
-    if climatology is None:
-        need = [m for m in metrics if SCORES[m].needs_climatology]
-        if need:
-            logger.warning("evaluate_weather: no climatology given; metric(s) %s skipped", need)
-            metrics = [m for m in metrics if m not in need]
-        if "climatology" in refs:
-            logger.warning("evaluate_weather: no climatology given; the climatology reference is skipped")
-            refs.remove("climatology")
-    elif "doy" in climatology.dims:
-        climatology = climatology.rename(doy="dayofyear")
-    if not metrics:
-        raise InputError("metrics: nothing left to compute")
-    variables = [str(v) for v in forecast.data_vars]
-    truth_v = _restrict(truth, forecast, variables)
-    clim_v = None if climatology is None else _in_memory(_restrict(climatology, forecast, variables))
-    jobs = {"model": (forecast, metrics)}
-    inits, leads = forecast["init_time"].values, forecast["lead_time"].values
-    ref_metrics = [m for m in metrics if not SCORES[m].needs_ensemble]
-    for name in refs:
-        if not ref_metrics:
-            logger.warning("evaluate_weather: only ensemble metrics asked; reference %r skipped", name)
-            continue
-        ref = (
-            persistence_forecast(truth_v, inits, leads)
-            if name == "persistence"
-            else climatology_forecast(clim_v, inits, leads)
-        )
-        jobs[name] = (ref, ref_metrics)
+    truth_v, clim_v, jobs = weather_scoring_jobs(
+        forecast, truth, climatology, metrics, references, prepare_climatology=_in_memory
+    )
     planned, futures, cache = {}, {}, {}
     for name, (fc, ms) in jobs.items():
         plan, fc, fut = _submit_card(

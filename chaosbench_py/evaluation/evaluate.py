@@ -102,6 +102,30 @@ def evaluate_weather(
         ``{name: scorecard}``, each an ``xarray.Dataset`` with one variable per forecast variable,
         dims ``(metric, [level], lead_time)``.
     """
+    truth_v, clim_v, jobs = weather_scoring_jobs(forecast, truth, climatology, metrics, references)
+    cards = {}
+    for name, (fc, names) in jobs.items():
+        cards[name] = scorecard(fc, truth_v, clim_v, metrics=names, convention=convention)
+        if name != "model":
+            logger.info("evaluate_weather: scored the %s reference", name)
+    return cards
+
+
+def weather_scoring_jobs(
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset | None,
+    metrics: Sequence[str],
+    references: Sequence[str],
+    *,
+    prepare_climatology: Any = None,
+) -> tuple[xr.Dataset, xr.Dataset | None, dict[str, tuple[xr.Dataset, list[str]]]]:
+    """The checked plan of :func:`evaluate_weather` (shared with its dask twin): ``(truth_v, clim_v, jobs)``
+    with the truth and climatology restricted to the forecast's variables, levels and grid, and
+    ``jobs = {"model": (forecast, metrics), reference: (reference forecast, metrics without the
+    ensemble-only ones), …}``. Metrics needing a climatology, and the climatology reference, are skipped with
+    a logged warning when ``climatology`` is None. ``prepare_climatology`` (optional) maps the restricted
+    climatology before the references are built from it (the dask path loads it into memory once)."""
     if not isinstance(forecast, xr.Dataset):
         raise InputTypeError(f"forecast: expected an xarray.Dataset, got {type(forecast).__name__}")
     if not isinstance(truth, xr.Dataset):
@@ -133,7 +157,9 @@ def evaluate_weather(
     variables = [str(v) for v in forecast.data_vars]
     truth_v = _restrict(truth, forecast, variables)
     clim_v = None if climatology is None else _restrict(climatology, forecast, variables)
-    cards = {"model": scorecard(forecast, truth_v, clim_v, metrics=metrics, convention=convention)}
+    if clim_v is not None and prepare_climatology is not None:
+        clim_v = prepare_climatology(clim_v)
+    jobs = {"model": (forecast, metrics)}
     inits, leads = forecast["init_time"].values, forecast["lead_time"].values
     ref_metrics = [m for m in metrics if not SCORES[m].needs_ensemble]
     for name in refs:
@@ -144,9 +170,8 @@ def evaluate_weather(
             ref = persistence_forecast(truth_v, inits, leads)
         else:
             ref = climatology_forecast(clim_v, inits, leads)
-        cards[name] = scorecard(ref, truth_v, clim_v, metrics=ref_metrics, convention=convention)
-        logger.info("evaluate_weather: scored the %s reference", name)
-    return cards
+        jobs[name] = (ref, ref_metrics)
+    return truth_v, clim_v, jobs
 
 
 def scorecards_to_csv(
