@@ -1,30 +1,36 @@
 """GTF training speed: the step-by-step (eager) forced recurrence against the analytic-BPTT fast path.
 
-Both paths of :func:`chaosbench_py.training.gtf.gtf_forward` run in the same process, on the same
-model, data and seeds: ``GTFConfig(fast_path=False)`` (the eager loop under autograd, as before) and
-``fast_path=True`` (:func:`emulators.plrnn_bptt.forced_rollout`). Cases (Hess et al., ICML 2023 settings):
+The paths of :func:`chaosbench_py.training.gtf.gtf_forward` run in the same process, on the same
+model, data and seeds: ``GTFConfig(fast_path=False)`` (the eager loop under autograd, as before),
+``fast_path=True`` with ``CHAOSBENCH_NATIVE=0`` (:func:`emulators.plrnn_bptt.forced_rollout`, its torch
+version: "fast, torch") and ``fast_path=True`` as shipped (the recurrence and its adjoint as C loops,
+:mod:`emulators._native_plrnn`, where a C compiler is found: "fast, C"). Cases (Hess et al., ICML 2023 settings):
 
 * **ECG**: clipped shPLRNN, M = 5, H = 250, affine read-out, constant α = 0.3, sequence length 200,
   batch 16, λ_obs = 1e-7, gradient clipping 10 (as the ``gtf-ecg`` recipe, :mod:`chaosbench_py.reproduce.gtf`).
 * **Lorenz-63**: clipped shPLRNN, M = 3, H = 100, identity read-out, product-bound aGTF (α estimated
   every 5 steps), sequence length 100, batch 16, λ_lat = 1e-5 (as ``configs/shplrnn_gtf_lorenz.yaml``).
 
-Two measurements per case and path, each ``--repeats`` times with old and new interleaved (median
-reported, and the median of the per-pair ratios): **loop**, optimiser steps of a bare loop (``gtf_loss`` + ``backward`` + RAdam step, α
+Two measurements per case and path, each ``--repeats`` times with the paths interleaved (median
+reported, and the median of the per-repeat ratios to eager): **loop**, optimiser steps of a bare loop (``gtf_loss`` + ``backward`` + RAdam step, α
 updates for aGTF); **trainer**, ``GTFTrainer.train(n)`` (the generic trainer: batches, clipping,
 schedule, logging). Figures: steps/s on wall time and on CPU time of the process (``time.process_time``;
 less sensitive to other jobs on the machine), and the ratio new/old. Also (``--extras``): the fast path
 in float64, at batch 64 (sequences/s), and ``torch.compile`` (inductor) of the eager step
 (``--compile``: compiles on first use, ~20 s). Data: the shared GTF series if present, else synthetic.
+``--scan``: one ``forced_rollout`` forward + backward (float32 and float64, constant α = 0.3) at other
+sizes ``(S, H, M, T)``, torch version against the C loop, CPU ms per call (how
+:data:`emulators._native_plrnn.MAX_LATENT` was chosen).
 
 Run::
 
-    nice -n 5 python benchmarks/gtf_speed.py [--repeats 5] [--extras] [--compile]
+    nice -n 5 python benchmarks/gtf_speed.py [--repeats 5] [--extras] [--compile] [--scan]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
@@ -35,6 +41,7 @@ import torch
 
 from chaosbench_py.training import GTFTrainer
 from chaosbench_py.training.gtf import GTFConfig, estimate_alpha, gtf_loss, update_alpha
+from emulators import _native_plrnn
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gtf"
@@ -129,8 +136,58 @@ def run_trainer(case: dict, fast: bool, n_steps: int) -> tuple[float, float]:
     return n_steps / (time.perf_counter() - t0), n_steps / (time.process_time() - c0)
 
 
+@contextlib.contextmanager
+def _native(on: bool):
+    """``CHAOSBENCH_NATIVE`` unset (the C loop where available) or ``0`` (the torch version) inside."""
+    old = os.environ.pop("CHAOSBENCH_NATIVE", None)
+    if not on:
+        os.environ["CHAOSBENCH_NATIVE"] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop("CHAOSBENCH_NATIVE", None)
+        if old is not None:
+            os.environ["CHAOSBENCH_NATIVE"] = old
+
+
+def _timed(fn, case: dict, path: str, n: int) -> tuple[float, float]:
+    """``fn`` on path ``eager``, ``torch`` (fast path, torch version) or ``C`` (fast path, C loop)."""
+    with _native(path == "C"):
+        return fn(case, path != "eager", n)
+
+
 def _median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+SCAN_SIZES = [(16, 100, 3, 100), (16, 250, 5, 200), (256, 100, 3, 100), (64, 512, 10, 200), (16, 2048, 4, 100),
+              (16, 1024, 8, 100), (16, 1024, 16, 100), (16, 512, 32, 100)]  # fmt: skip
+
+
+def scan(repeats: int) -> None:
+    """``forced_rollout`` forward + backward per call: torch version vs C loop, CPU ms (median of ``repeats``)."""
+    from emulators.plrnn_bptt import forced_rollout
+
+    print("\n== forced_rollout forward + backward, CPU ms per call (S, H, M, T)")
+    for s, h, m, t_len in SCAN_SIZES:
+        line = f"S={s:4d} H={h:5d} M={m:3d} T={t_len:4d}"
+        for dtype in (torch.float32, torch.float64):
+            torch.manual_seed(0)
+            model = ShPLRNN(ShPLRNNConfig(obs_dim=m, latent_dim=m, hidden_dim=h, clipped=True)).to(dtype)
+            z0, tg = torch.randn(s, m, dtype=dtype), torch.randn(s, t_len, m, dtype=dtype)
+            n = max(2, int(2e7 / (s * h * m * t_len)))
+            ms = {}
+            for path in ("torch", "C"):
+                with _native(path == "C"):
+                    runs = []
+                    for _ in range(repeats + 1):  # the first: warm-up (workspaces, kernel build)
+                        c0 = time.process_time()
+                        for _ in range(n):
+                            forced_rollout(model, z0, tg, 0.3).sum().backward()
+                        runs.append((time.process_time() - c0) / n * 1e3)
+                    ms[path] = statistics.median(runs[1:])
+            line += f" | {str(dtype)[6:]} torch {ms['torch']:7.2f} C {ms['C']:7.2f} ({ms['torch'] / ms['C']:.2f}x)"
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -141,25 +198,34 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--extras", action="store_true", help="also float64 and batch 64 on the fast path")
     ap.add_argument("--compile", action="store_true", help="also torch.compile (inductor) of the eager step")
+    ap.add_argument("--scan", action="store_true", help="only forced_rollout at other sizes: torch vs C loop")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), load average at start {os.getloadavg()}")
+    if args.scan:
+        scan(args.repeats)
+        return
+    kernel = _native_plrnn.library()
+    print(f"torch {torch.__version__}, {args.threads} thread(s), load average at start {os.getloadavg()}, "
+          f"C loop: {'built' if kernel is not None else 'not available (fast, C = fast, torch)'}")  # fmt: skip
     for name, case in cases().items():
         n_old, n_new = args.steps_old, args.steps_new
         if name == "Lorenz-63":
             n_old, n_new = 2 * n_old, 2 * n_new
         print(f"\n== {name} (data: {case['source']})")
         for kind, fn in (("loop", run_loop), ("trainer", run_trainer)):
-            old, new = [], []
-            for _ in range(args.repeats):  # old and new back to back: each pair sees the same machine load
-                old.append(fn(case, False, n_old))
-                new.append(fn(case, True, n_new))
-            (ow, oc), (nw, nc) = _median(old), _median(new)
-            rw = statistics.median(n[0] / o[0] for o, n in zip(old, new, strict=True))
-            rc = statistics.median(n[1] / o[1] for o, n in zip(old, new, strict=True))
-            print(f"{kind:8s} eager {ow:7.1f} steps/s wall {oc:7.1f} CPU | fast {nw:7.1f} wall {nc:7.1f} CPU "
-                  f"| ratio (median of {args.repeats} pairs) {rw:5.2f} wall {rc:5.2f} CPU")  # fmt: skip
-        if args.extras:
+            res = {"eager": [], "torch": [], "C": []}
+            for _ in range(args.repeats):  # the paths back to back: each repeat sees the same machine load
+                for path, runs in res.items():
+                    runs.append(_timed(fn, case, path, n_old if path == "eager" else n_new))
+            (ow, oc) = _median(res["eager"])
+            line = f"{kind:8s} eager {ow:7.1f} steps/s wall {oc:7.1f} CPU"
+            for path in ("torch", "C"):
+                (nw, nc) = _median(res[path])
+                rw = statistics.median(n[0] / o[0] for o, n in zip(res["eager"], res[path], strict=True))
+                rc = statistics.median(n[1] / o[1] for o, n in zip(res["eager"], res[path], strict=True))
+                line += f" | fast, {path:5s} {nw:7.1f} wall {nc:7.1f} CPU, ratio {rw:5.2f} wall {rc:5.2f} CPU"
+            print(line + f"  (ratios: median over {args.repeats} repeats)")
+        if args.extras:  # the fast path as shipped (the C loop where available)
             f32 = _median([run_loop(case, True, n_new) for _ in range(args.repeats)])
             f64 = _median([run_loop(case, True, n_new, dtype=torch.float64) for _ in range(args.repeats)])
             b64 = _median([run_loop(case, True, n_new // 2, batch=64) for _ in range(args.repeats)])

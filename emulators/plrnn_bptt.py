@@ -41,18 +41,27 @@ gradient), and the gradients equal the step-by-step (eager) ones up to floating-
 to 1e-6 relative in float64 against the eager path in ``tests/test_gtf_fast.py``). The buffers are
 reused between calls of the same shape (see :class:`_Workspace`; :func:`clear_workspaces` frees them).
 First-order gradients only (no double backward, no ``torch.func`` transforms); external inputs
-``C s_t`` are not part of this recurrence. Speed (``benchmarks/gtf_speed.py``, one CPU thread): see
-``benchmarks/RESULTS.md``; the floor is the ~2-3 µs dispatch of each of the 4 kernels per time step.
+``C s_t`` are not part of this recurrence. The floor of this torch version is the ~2-3 µs dispatch of
+each of the 4 kernels per time step. So on a CPU, for float32/float64 and ``M <= 16``
+(:data:`emulators._native_plrnn.MAX_LATENT`), :func:`forced_rollout` runs the recurrence and the adjoint
+as one C loop each instead (:class:`_NativeForcedRollout`, :mod:`emulators._native_plrnn`: the same
+formulas with the eager ``φ``, built once per machine with the system C compiler), keeping ``∂W1``,
+``∂W2`` as two torch GEMMs; with ``CHAOSBENCH_NATIVE=0``, no C compiler, another device (CUDA) or
+dtype, or a larger ``M``, the torch version above runs. Speed (``benchmarks/gtf_speed.py``, one CPU
+thread): see ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
+from torch.autograd.graph import increment_version
 
+from . import _native_plrnn as _native
 from .errors import EmulatorInputError
 
 __all__ = ["clear_workspaces", "forced_rollout"]
@@ -101,13 +110,15 @@ class _Workspace:
         self.key = key
         self.in_pool = False
         self.P = torch.empty(t_len, s, h + m, **opts)  # [p_t, z̃_t]: pre-activation and input state of step t
-        self.C = torch.empty(t_len, s, h + m, **opts)  # clamped: [c_t, z̃_t]
+        self.C = torch.empty(t_len, s, h + m, **opts)  # clamped: [c_t, z̃_t] (C loop: [φ_t, unused])
+        self.Gm = torch.empty(t_len, s, h + m, **opts)  # [d ⊙ W1ᵀμ_t, A ⊙ μ_t] (C loop: [d ⊙ W1ᵀμ_t, unused])
+        self.Mu = torch.empty(t_len, s, m, **opts)  # μ_t = total ∂L/∂z_{t+1}
+        if key[-1]:  # the C loop (emulators._native_plrnn) needs no more
+            return
         self.Z = torch.empty(t_len, s, m, **opts)  # z_{t+1} (copied out: the result is never a workspace)
-        self.Gm = torch.empty(t_len, s, h + m, **opts)  # [d ⊙ W1ᵀμ_t, A ⊙ μ_t]
         self.mask = torch.empty(t_len, s, h + m, **opts)  # [|d_t|, 1]: derivative of the clamp
         self.tmp = torch.empty(t_len, s, h + m, **opts)
         self.G = torch.empty(t_len, s, m, **opts)  # ∂L/∂z_{t+1}, time-major
-        self.Mu = torch.empty(t_len, s, m, **opts)  # μ_t = total ∂L/∂z_{t+1}
         self.Lam = torch.zeros(t_len + 1, s, m, **opts)  # λ̃_t = ∂L/∂z̃_t; row T stays 0
         self.Q = torch.empty(t_len, s, h + m, **opts)  # forcing part of the next pre-activation
         self.D = torch.empty(t_len, m, **opts)  # 1 - α_t on forced units, 1 elsewhere
@@ -125,8 +136,10 @@ _POOL_SHAPES = 4  # distinct shapes kept
 _POOL_PER_SHAPE = 2  # free workspaces kept per shape
 
 
-def _acquire(t_len: int, s: int, h: int, m: int, dtype: torch.dtype, device: torch.device) -> _Workspace:
-    key = (t_len, s, h, m, dtype, device)
+def _acquire(
+    t_len: int, s: int, h: int, m: int, dtype: torch.dtype, device: torch.device, native: bool = False
+) -> _Workspace:
+    key = (t_len, s, h, m, dtype, device, native)
     with _POOL_LOCK:
         free = _POOL.get(key)
         if free:
@@ -334,6 +347,53 @@ class _ForcedRollout(torch.autograd.Function):
         return dz0, dtargets, dA, dW1, dW2, dh1 if need[5] else None, dh2, None, None, None
 
 
+class _NativeForcedRollout(torch.autograd.Function):
+    """As :class:`_ForcedRollout`, with the recurrence and the adjoint as C loops (:mod:`emulators._native_plrnn`)."""
+
+    @staticmethod
+    def forward(ctx, z0, targets, A, W1, W2, h1, h2, alphas, clipped, track):  # noqa: PLR0913
+        s, m = z0.shape
+        h, t_len = W2.shape[0], len(alphas)
+        params = tuple(p.contiguous() for p in (A, W1, W2, h1, h2))
+        if targets is not None and targets.stride(2) != 1:
+            targets = targets.contiguous()
+        alphas_c = (ctypes.c_double * t_len)(*alphas)
+        ws = _acquire(t_len, s, h, m, z0.dtype, z0.device, native=True)
+        out = torch.empty(s, t_len, m, dtype=z0.dtype, device=z0.device)
+        _native.native_forward(z0.contiguous(), targets, alphas_c, params, clipped, ws.P, ws.C, out)
+        increment_version((ws.P, ws.C))  # written through pointers: a stale retained graph must notice
+        if track:
+            ctx.save_for_backward(ws.P, ws.C, *params)
+            ctx.ws, ctx.alphas_c = ws, alphas_c
+        else:
+            _release(ws)
+        ctx.clipped, ctx.k = clipped, 0 if targets is None else targets.shape[2]
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gZ):
+        P, Phi, *params = ctx.saved_tensors  # raises if P or Phi were overwritten since the forward
+        ws = ctx.ws
+        t_len, s, hm = P.shape
+        m = params[0].shape[0]
+        h = hm - m
+        opts = {"dtype": P.dtype, "device": P.device}
+        gZ = torch.zeros(s, t_len, m, **opts) if gZ is None else gZ.contiguous()
+        need = ctx.needs_input_grad
+        dz0, dA, dh1, dh2 = (torch.empty(n, **opts) for n in ((s, m), m, m, h))
+        dtg = torch.empty(s, t_len, ctx.k, **opts) if ctx.k and need[1] else None
+        _native.native_backward(
+            gZ, ctx.alphas_c, params, ctx.clipped, ctx.k, P, ws.Mu, ws.Gm, dz0, dtg, dA, dh1, dh2
+        )
+        Mf = ws.Mu.view(-1, m)
+        dW1 = Mf.T @ Phi.view(-1, hm)[:, :h] if need[3] else None  # Σ μ φᵀ
+        dW2 = ws.Gm.view(-1, hm)[:, :h].T @ P.view(-1, hm)[:, h:] if need[4] else None  # Σ (d ⊙ W1ᵀμ) z̃ᵀ
+        _release(ws)
+        grads = (dz0, dtg, dA, dW1, dW2, dh1, dh2)
+        return (*(g if n else None for g, n in zip(grads, need[:7], strict=True)), None, None, None)
+
+
 def forced_rollout(
     model: torch.nn.Module,
     z0: torch.Tensor,
@@ -386,4 +446,6 @@ def forced_rollout(
         )
     params = (model.A, model.W1, model.W2, model.h1, model.h2)
     track = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (z0, targets, *params))
-    return _ForcedRollout.apply(z0, targets, *params, alphas, bool(model.config.clipped), track)
+    tensors = (z0, *params) if targets is None else (z0, targets, *params)
+    fn = _NativeForcedRollout if _native.usable(tensors, m) else _ForcedRollout
+    return fn.apply(z0, targets, *params, alphas, bool(model.config.clipped), track)

@@ -1,4 +1,4 @@
-"""The analytic-BPTT fast path of GTF (emulators.plrnn_bptt) against the step-by-step eager path."""
+"""The analytic-BPTT fast path of GTF (emulators.plrnn_bptt, its torch version) against the step-by-step eager path."""
 
 import itertools
 from dataclasses import replace as dataclass_replace
@@ -20,6 +20,13 @@ from emulators.errors import EmulatorInputError
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig
 
 RTOL = 1e-6
+
+
+@pytest.fixture(autouse=True)
+def _torch_recurrence(monkeypatch):
+    """These tests are of the torch version of the fast path; the C loop is tested in test_gtf_native.py."""
+    monkeypatch.setenv("CHAOSBENCH_NATIVE", "0")
+
 
 # (observation, obs_dim, latent_dim, obs_bias)
 OBSERVATIONS = {
