@@ -119,7 +119,10 @@ class TaskSection:
     loss averaged over them; ``detach_every``: the fed-back state is detached every this many steps
     (truncated back-propagation; ``None`` = through the whole rollout); ``loss``: ``mse`` or ``mae``,
     latitude-weighted when ``area_weighted``; ``variable_weights`` / ``level_weights``: per-channel
-    factors (:func:`physics_metrics.weather.losses.channel_weight_vector`).
+    factors (:func:`physics_metrics.weather.losses.channel_weight_vector`); ``loss_scale``: ``state``
+    (errors in units of each channel's standard deviation, the default) or ``tendency`` (in units of the
+    standard deviation of its one-step change, so that persistence scores 1 on every channel — the
+    residual normalisation of GraphCast, Lam et al. 2023; :func:`~chaosbench_py.training.tasks.next_step.tendency_ratio`).
     ``kind="gtf"`` (shPLRNN, low-dimensional series): generalized teacher forcing; ``gtf`` holds
     :class:`chaosbench_py.training.GTFConfig` keys of the forcing (``sequence_length``, ``alpha``,
     ``alpha_method``, ``alpha_update_interval``, ``alpha_decay``, ``partial_forcing``, ``forcing``,
@@ -137,6 +140,7 @@ class TaskSection:
     detach_every: int | None = None
     loss: str = dataclasses.field(default="mse", metadata=_choices("mse", "mae"))
     area_weighted: bool = True
+    loss_scale: str = dataclasses.field(default="state", metadata=_choices("state", "tendency"))
     variable_weights: dict | None = None
     level_weights: dict | None = None
     gtf: dict = field(default_factory=dict)
@@ -180,7 +184,8 @@ class TrainSection:
     ``steps``: optimiser steps; ``batch_size``: the GLOBAL batch (split evenly over processes under DDP);
     ``grad_clip``: total 2-norm clip (0 = off); ``bf16``: autocast the forward pass to bfloat16;
     ``compile``: ``torch.compile`` the model; ``ema_decay``: keep an exponential moving average of the
-    weights (``None`` = off; the EMA weights are what ``model.pt`` holds); ``nan_policy``: on a non-finite
+    weights (``None`` = off; the EMA weights are what ``model.pt`` holds; the decay warms up as
+    ``min(ema_decay, (1 + step) / (10 + step))``, :func:`~chaosbench_py.training.trainer.ema_decay_at`); ``nan_policy``: on a non-finite
     loss or gradient, ``stop`` (raise, last checkpoint kept) or ``rollback`` (restore the last checkpoint,
     multiply the learning rate by ``rollback_lr_factor``, at most ``max_rollbacks`` times);
     ``checkpoint_every`` / ``log_every`` / ``validate_every``: in steps (0 = off; a checkpoint is always

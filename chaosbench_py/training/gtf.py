@@ -229,7 +229,7 @@ def gtf_forward(
 
     ``fast_path`` (default): for a shPLRNN (:func:`fast_path_available`) the forced recurrence runs as
     one autograd function with an analytic backward pass (:func:`emulators.plrnn_bptt.forced_rollout`;
-    same loss and gradients as the step-by-step loop up to rounding; ~4-6× the optimiser steps per
+    same loss and gradients as the step-by-step loop up to rounding; ~9× the optimiser steps per
     second on one CPU thread at the GTF paper's sizes, see ``benchmarks/RESULTS.md``; first-order
     gradients only). ``fast_path=False`` forces the step-by-step loop under autograd (e.g. for double
     backward or ``torch.func`` transforms).

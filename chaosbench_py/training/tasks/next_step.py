@@ -25,7 +25,43 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NextStepTask"]
+__all__ = ["NextStepTask", "tendency_ratio"]
+
+
+def tendency_ratio(
+    dataset: Any, lat_weights: torch.Tensor, n_dynamic: int, max_samples: int = 256, chunk: int = 32
+) -> torch.Tensor:
+    """Root-mean-square one-step change of each normalised channel, ``(C,)`` float64.
+
+    ``r_c = sqrt(Σ_{s,i,j} w_i (x̂_{s+1} − x̂_s)²_{c,i,j} / Σ_{s,i,j} w_i)`` over up to ``max_samples``
+    training windows evenly spaced in time (``dataset``: a
+    :class:`~chaosbench_py.data.windows.WindowDataset` whose first lead is one step; ``x̂ = (x − mean)/std``,
+    so ``r_c`` is the ratio of the tendency's spread to the state's; ``w_i`` the latitude weights).
+    ``task.loss_scale: tendency`` divides each channel's squared error by ``r_c²`` (absolute error by
+    ``r_c``): errors are then measured in units of the one-step change, and persistence scores ≈ 1 on
+    every channel, so a slowly changing channel (geopotential: r ≈ 0.04 at 12 h) weighs as much as a
+    fast one (the residual normalisation of GraphCast, Lam et al. 2023, Science 382, supplement §3.4).
+    Raises ``ConfigError`` naming a channel that never changes.
+    """
+    n = len(dataset)
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_samples)).round().astype(int)).tolist()
+    w = lat_weights.to(torch.float64)[:, None]
+    num = torch.zeros(n_dynamic, dtype=torch.float64)
+    den = 0.0
+    for k in range(0, len(idx), chunk):
+        x, y = dataset.batch(idx[k : k + chunk])
+        d = (y[:, 0].to(torch.float64) - x[:, :n_dynamic].to(torch.float64)) ** 2
+        num += (d * w).sum(dim=(0, 2, 3))
+        den += float(w.sum()) * d.shape[0] * d.shape[3]
+    ratio = torch.sqrt(num / den)
+    names = list(getattr(dataset, "channel_names", range(n_dynamic)))
+    still = [str(names[c]) for c in range(n_dynamic) if not ratio[c] > 0]
+    if still:
+        raise ConfigError(
+            f"task.loss_scale: tendency: channel(s) {still} do not change from one step to the next in "
+            "data.train; use loss_scale: state"
+        )
+    return ratio
 
 
 def _time_slice(ds: xr.Dataset, rng: list | None, key: str) -> xr.Dataset:
@@ -150,6 +186,16 @@ class NextStepTask(Task):
         self.grid = (int(lat.size), int(self.train_set.longitude.size))
         self.lat_weights = torch.as_tensor(latitude_weights(lat) if k.area_weighted else np.ones(lat.size))
         self.channel_weights = channel_weight_vector(self.channel_names, k.variable_weights, k.level_weights)
+        self.loss_scale = k.loss_scale
+        self.tendency_ratio: torch.Tensor | None = None
+        if k.loss_scale == "tendency":
+            self.tendency_ratio = tendency_ratio(self.train_set, self.lat_weights, self.n_dynamic)
+            power = 2 if self.loss_kind == "mse" else 1
+            self.channel_weights = self.channel_weights / self.tendency_ratio**power
+            logger.info(
+                "task.loss_scale: tendency: one-step change / std per channel %s",
+                {c: round(float(r), 4) for c, r in zip(self.channel_names, self.tendency_ratio)},
+            )
         self.steps_per_epoch = len(self.train_set) // self.batch_size
         self.log_columns = (
             [f"loss_step{i + 1}" for i in range(self.rollout_steps)] if self.rollout_steps > 1 else []
@@ -216,6 +262,8 @@ class NextStepTask(Task):
                 else math.nan,
             },
             "data_path": str(self.path),
+            "loss_scale": self.loss_scale,
+            **({"tendency_ratio": self.tendency_ratio} if self.tendency_ratio is not None else {}),
         }
 
     # ------------------------------------------------------------------ batches
