@@ -247,9 +247,13 @@ def run_loop(workdir: Path, data: tuple) -> None:
 def _child(method: str, workdir: Path, convention: str, lazy: tuple | None) -> dict:
     if method == "ours":
         import physics_metrics.weather.scorecard  # noqa: F401  (imports are not timed)
-        from physics_metrics.weather import scorecard_fast
+        from physics_metrics.weather import scorecard_fast, scorecard_native
 
         scorecard_fast.PREFETCH = bool(os.environ.get("SCORECARD_PREFETCH"))
+        variant = os.environ.get("SCORECARD_VARIANT", "full")
+        scorecard_fast.DIRECT_CHUNKS = variant not in ("no-direct", "general-read")
+        scorecard_fast.NATIVE = variant not in ("no-native", "general-read")
+        scorecard_native.available()  # builds the C kernel once per machine (cached), like imports: not timed
     else:
         import torch
 
@@ -262,7 +266,8 @@ def _child(method: str, workdir: Path, convention: str, lazy: tuple | None) -> d
         run_loop(workdir, data)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"method": method, "convention": convention, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak_mb}
+    return {"method": method, "convention": convention, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak_mb,
+            "load": os.getloadavg()[0]}  # fmt: skip
 
 
 def _warm(workdir: Path) -> None:
@@ -303,6 +308,9 @@ def main() -> None:
     ap.add_argument("--conventions", default=",".join(CONVENTIONS))
     ap.add_argument("--prefetch", action="store_true", help="also time ours with the read-ahead thread")
     ap.add_argument("--reuse", action="store_true", help="score the stores already in --workdir")
+    ap.add_argument("--repeat", type=int, default=1, help="repeat ours and the loop, interleaved")
+    ap.add_argument("--variants", default="full", help="ours with: full, no-native (numpy row sums), "
+                    "no-direct (reads through zarr), general-read (both off); comma-separated")  # fmt: skip
     ap.add_argument("--child", choices=("ours", "loop", "build"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     lazy = (args.inits, args.leads, args.nlat, args.nlon) if args.lazy else None
@@ -332,28 +340,35 @@ def main() -> None:
             f"{'' if args.lazy else f', built in {time.perf_counter() - t0:.1f} s'}) = "
             f"{args.inits / 320:.1%} of a ChaosBench year"
         )
-        res = {}
         if not args.lazy:
             _warm(workdir)
-        for conv in conventions:
-            res[conv] = _run_child("ours", workdir, conv, sizes, args.lazy)
-            if args.prefetch:
-                os.environ["SCORECARD_PREFETCH"] = "1"
-                res[f"{conv}, prefetch"] = _run_child("ours", workdir, conv, sizes, args.lazy)
-                del os.environ["SCORECARD_PREFETCH"]
-        if not (args.lazy or args.no_loop):
-            res["loop"] = _run_child("loop", workdir, "chaosbench", sizes, False)
-        for key, r in res.items():
-            name = "loop (chaosbench)" if key == "loop" else f"ours ({key})"
-            line = f"{name:18s}: {r['wall_s']:8.1f} s  ({r['wall_s'] / args.inits:6.3f} s/init, CPU {r['cpu_s']:7.1f} s)  "
-            line += f"peak RSS {r['peak_rss_mb']:7.0f} MB"
-            if "loop" in res and key != "loop":
-                line += f"  loop/ours {res['loop']['wall_s'] / r['wall_s']:6.2f}× (CPU {res['loop']['cpu_s'] / r['cpu_s']:.2f}×)"
-            print(line)
-        if "loop" in res and "chaosbench" in res:
-            ours, loop = np.load(workdir / "ours_chaosbench.npy"), np.load(workdir / "loop.npy")
-            rel = np.nanmax(np.abs(ours - loop) / (np.abs(loop) + 1e-12))
-            print(f"max |ours − loop| relative difference (chaosbench): {rel:.2e}")
+        variants = [v for v in args.variants.split(",") if v]
+        for rep in range(args.repeat):
+            res = {}
+            print(f"run {rep + 1}/{args.repeat}, load average {os.getloadavg()[0]:.2f}", flush=True)
+            for conv in conventions:
+                for variant in variants:
+                    key = conv if variant == "full" else f"{conv}, {variant}"
+                    os.environ["SCORECARD_VARIANT"] = variant
+                    res[key] = _run_child("ours", workdir, conv, sizes, args.lazy)
+                os.environ["SCORECARD_VARIANT"] = "full"
+                if args.prefetch:
+                    os.environ["SCORECARD_PREFETCH"] = "1"
+                    res[f"{conv}, prefetch"] = _run_child("ours", workdir, conv, sizes, args.lazy)
+                    del os.environ["SCORECARD_PREFETCH"]
+            if not (args.lazy or args.no_loop):
+                res["loop"] = _run_child("loop", workdir, "chaosbench", sizes, False)
+            for key, r in res.items():
+                name = "loop (chaosbench)" if key == "loop" else f"ours ({key})"
+                line = f"{name:18s}: {r['wall_s']:8.2f} s  ({r['wall_s'] / args.inits:6.3f} s/init, CPU {r['cpu_s']:7.2f} s)  "
+                line += f"peak RSS {r['peak_rss_mb']:7.0f} MB  load {r['load']:.2f}"
+                if "loop" in res and key != "loop":
+                    line += f"  loop/ours {res['loop']['wall_s'] / r['wall_s']:6.2f}× (CPU {res['loop']['cpu_s'] / r['cpu_s']:.2f}×)"
+                print(line, flush=True)
+            if "loop" in res and "chaosbench" in res:
+                ours, loop = np.load(workdir / "ours_chaosbench.npy"), np.load(workdir / "loop.npy")
+                rel = np.nanmax(np.abs(ours - loop) / (np.abs(loop) + 1e-12))
+                print(f"max |ours − loop| relative difference (chaosbench): {rel:.2e}", flush=True)
         if args.lazy:
             for key, r in res.items():
                 print(

@@ -8,9 +8,12 @@ import pytest
 import xarray as xr
 
 from physics_metrics.errors import NonFiniteInputError
+from physics_metrics.weather import scorecard_chunks as sc_chunks
 from physics_metrics.weather import scorecard_fast as sf
+from physics_metrics.weather import scorecard_native as sc_native
 from physics_metrics.weather.registry import SCORES, ScoreSpec, register_score
 from physics_metrics.weather.scorecard import scorecard
+from physics_metrics.weather.scorecard_chunks import ChunkReader
 
 LEVELS = (250, 500, 850)
 WB2 = ("mse", "rmse", "rmse_per_sample", "bias", "mae", "acc", "acc_centred")
@@ -207,3 +210,138 @@ def test_fast_mixed_with_general_metrics_and_reregistered(monkeypatch):
         register_score(old, replace=True)
     monkeypatch.setattr(sf, "ENABLED", True)
     assert sf.split_metrics(["bias"], "chaosbench") == (["bias"], [])
+
+
+# ------------------------------------------------------------------ chunk-file reads and the C row sums
+def _zarr(tmp_path, name, ds, chunks, compressor=None, zarr_format=3):
+    """``ds`` written to a zarr store with the given chunks per variable (by its dims' count) and reopened."""
+    enc = {}
+    for v in ds.data_vars:
+        enc[v] = {"chunks": chunks[ds[v].ndim], "compressors": None if compressor is None else (compressor,)}
+    path = tmp_path / f"{name}.zarr"
+    ds.to_zarr(path, mode="w", encoding=enc, consolidated=False, zarr_format=zarr_format)
+    return xr.open_zarr(path, consolidated=False)
+
+
+def _codecs(fmt):
+    import numcodecs
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    return (
+        [None, ZstdCodec(), BloscCodec(), GzipCodec()]
+        if fmt == 3
+        else [None, numcodecs.Zstd(), numcodecs.Blosc()]
+    )
+
+
+@pytest.mark.parametrize("fmt", [3, 2])
+def test_chunk_reader_equals_zarr(tmp_path, fmt):
+    """Boxes across unaligned chunks, edge chunks, compressed chunks and never-written chunks."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((7, 5, 3, 9, 16)).astype(np.float32)
+    a[0:2, 0:3] = np.nan  # whole chunks of fill value: not written
+    ds = xr.Dataset({"x": (("a", "b", "c", "d", "e"), a)})
+    keys = [(slice(1, 6), slice(0, 5), slice(1, 3), slice(2, 9), slice(3, 16)), (slice(None),) * 5,
+            (slice(0, 2), slice(0, 3), slice(0, 2), slice(0, 4), slice(0, 5)),  # exactly one whole chunk
+            (slice(6, 7), slice(4, 5), slice(2, 3), slice(8, 9), slice(15, 16)), (slice(3, 3),) + (slice(None),) * 4]  # fmt: skip
+    for k, comp in enumerate(_codecs(fmt)):
+        dz = _zarr(tmp_path, f"s{k}", ds, {5: (2, 3, 2, 4, 5)}, comp, fmt)
+        reader = sf._backend(dz["x"])
+        assert isinstance(reader, ChunkReader)
+        assert sum(1 for p in (tmp_path / f"s{k}.zarr" / "x").rglob("*") if p.is_file()) < 4 * 2 * 2 * 3 * 4
+        for key in keys:
+            want = np.asarray(reader.za[key])
+            np.testing.assert_array_equal(reader.read(key), want)
+            np.testing.assert_array_equal(reader.read(key, slot="t"), want)
+        np.testing.assert_array_equal(reader.read(keys[0], slot="t"), a[keys[0]])  # reused buffer, refilled
+
+
+def test_chunk_reader_declines_decoded_and_other_layouts(tmp_path):
+    from zarr.codecs import ShardingCodec  # noqa: F401  (zarr 3)
+
+    fc, _, _ = make(n_init=4)
+    masked = fc.copy()
+    masked["z"].encoding = {"_FillValue": -9999.0}
+    masked["t2m"].encoding = {"scale_factor": 0.5, "dtype": "int16", "_FillValue": -1}
+    masked.to_zarr(tmp_path / "m.zarr", consolidated=False, zarr_format=3)
+    mz = xr.open_zarr(tmp_path / "m.zarr", consolidated=False)
+    for v in ("z", "t2m"):
+        assert not isinstance(sf._backend(mz[v]), ChunkReader)
+    enc = {v: {"chunks": (1, 1) + fc[v].shape[2:], "shards": fc[v].shape} for v in fc.data_vars}
+    fc.to_zarr(tmp_path / "sh.zarr", consolidated=False, zarr_format=3, encoding=enc)
+    sz = xr.open_zarr(tmp_path / "sh.zarr", consolidated=False)
+    assert not isinstance(sf._backend(sz["z"]), ChunkReader)
+    assert not isinstance(sf._backend(fc["z"].chunk()), ChunkReader)
+
+
+LAYOUTS = {  # name: (forecast chunks by ndim, truth/climatology chunks by ndim, compressor index)
+    "per pair": ({5: (1, 1, 3, 9, 16), 4: (1, 1, 9, 16)}, {4: (1, 3, 9, 16), 3: (1, 9, 16)}, 0),
+    "per pair, level chunks, zstd": (
+        {5: (1, 1, 2, 9, 16), 4: (1, 1, 9, 16)},
+        {4: (3, 3, 9, 16), 3: (2, 9, 16)},
+        1,
+    ),
+    "unaligned, blosc": ({5: (2, 3, 2, 4, 5), 4: (4, 3, 5, 7)}, {4: (5, 2, 4, 7), 3: (3, 5, 6)}, 2),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("convention,metrics", [("wb2", WB2), ("chaosbench", CB)])
+def test_fast_chunk_paths_equal_general_1e12(monkeypatch, tmp_path, layout, convention, metrics):
+    """Every new path (chunk-file reads, per-pair reads, the C row sums) against the general path and against
+    the fused kernel without them, at 1e-12 relative; with NaN points (skipna) in forecast, truth and clim."""
+    fc, truth, clim = make(n_init=7, n_lead=5, seed=4)
+    fc["z"].values[2, 1, 0, 3, 4] = np.nan
+    fc["t2m"].values[4, 0, 5, :] = np.nan
+    truth["z"].values[5, 1, :2] = np.nan
+    clim["t2m"].values[:, 0, :] = np.nan
+    fchunks, tchunks, comp = LAYOUTS[layout]
+    comp = _codecs(3)[comp]
+    fz = _zarr(tmp_path, "fc", fc, fchunks, comp)
+    tz, cz = _zarr(tmp_path, "truth", truth, tchunks, comp), _zarr(tmp_path, "clim", clim, tchunks, comp)
+    assert isinstance(sf._backend(fz["z"]), ChunkReader)
+    kw = dict(metrics=metrics, convention=convention, block=3, skipna=True)
+    for data in ((fz, tz, cz), (fc, truth, clim)):
+        fast, general = both(monkeypatch, *data, **kw)
+        assert_same(fast, general, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(sf, "DIRECT_CHUNKS", False)
+    monkeypatch.setattr(sf, "NATIVE", False)
+    before = scorecard(fz, tz, cz, **kw)
+    monkeypatch.setattr(sf, "DIRECT_CHUNKS", True)
+    monkeypatch.setattr(sf, "NATIVE", True)
+    assert_same(scorecard(fz, tz, cz, **kw), before, rtol=1e-12, atol=1e-12)
+    assert all(b.nbytes <= sf._KEEP_BYTES for b in sc_chunks._pool().values())
+
+
+def test_fast_per_pair_nonfinite_message_equals_general(monkeypatch, tmp_path):
+    fc, truth, clim = make()
+    fc["z"].values[2, 1, 1, 3, 4] = np.nan
+    fz = _zarr(tmp_path, "fc", fc, LAYOUTS["per pair"][0])
+    msgs = []
+    for enabled in (True, False):
+        monkeypatch.setattr(sf, "ENABLED", enabled)
+        with pytest.raises(NonFiniteInputError) as err:
+            scorecard(fz, truth, clim, metrics=("rmse", "acc"), convention="chaosbench")
+        msgs.append(str(err.value))
+    assert msgs[0] == msgs[1]
+
+
+@pytest.mark.parametrize("nlon", [3, 8, 13, 240])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_row_sums_equal_numpy(nlon, dtype):
+    if not sc_native.available():
+        pytest.skip("no C compiler")
+    rng = np.random.default_rng(nlon)
+    f = rng.normal(5.0, 2.0, (3, 7, nlon)).astype(dtype)
+    o, at = rng.normal(5.0, 2.0, f.shape), rng.normal(0.0, 1.0, f.shape)
+    d = f.astype(np.float64) - o
+    want = [d.sum(-1), (d * d).sum(-1), np.abs(d).sum(-1), (d * at).sum(-1)]
+    got = sc_native.row_sums(f, o, at)
+    scale = [np.abs(d).sum(-1), (d * d).sum(-1), np.abs(d).sum(-1), np.abs(d * at).sum(-1)]
+    for g, w, s in zip(got, want, scale, strict=True):
+        np.testing.assert_array_less(np.abs(g - w), 1e-14 * s + 1e-300)
+    np.testing.assert_array_equal(sc_native.row_sums(f, o, None)[:3], got[:3])
+    assert sc_native.row_sums(f[..., ::2], o[..., ::2], None) is None  # not C-contiguous: numpy does it
+    bad = f.copy()
+    bad[1, 2, 0] = np.nan
+    assert np.isnan(sc_native.row_sums(bad, o, at)[0, 1, 2])

@@ -39,8 +39,10 @@ import xarray as xr
 
 from ..errors import MetricInputError
 from . import chaosbench_convention as cbc
+from . import scorecard_native
 from .references import climatology_indexers
 from .registry import SCORES
+from .scorecard_chunks import ChunkReader, chunk_reader, release_buffers
 from .scorecard_inputs import _HEAD, _SPACE, _nonfinite_error, _positions
 from .weights import latitude_weights
 
@@ -57,6 +59,11 @@ _CACHE_POINTS = 32768
 #: Read the next forecast piece in a background thread while the current one is scored (off by default:
 #: it helps only where a second core is free).
 PREFETCH = False
+#: Read local zarr stores straight from their chunk files (:mod:`.scorecard_chunks`) where they qualify.
+DIRECT_CHUNKS = True
+#: Row sums of a pair in one C pass (:mod:`.scorecard_native`) where it is built; False: numpy only.
+NATIVE = True
+_KEEP_BYTES = 32 << 20
 
 
 def split_metrics(metrics: list[str], convention: str) -> tuple[list[str], list[str]]:
@@ -69,7 +76,8 @@ def split_metrics(metrics: list[str], convention: str) -> tuple[list[str], list[
 
 # ------------------------------------------------------------------------------------------ reading
 def _backend(da: xr.DataArray) -> Any:
-    """The backend array under a dask array made by ``open_zarr``/``open_dataset(chunks=...)``, else None.
+    """The backend array under a dask array made by ``open_zarr``/``open_dataset(chunks=...)`` (a
+    :class:`~.scorecard_chunks.ChunkReader` of it for a plain local zarr store), else None.
 
     Such an array's graph has two layers: ``original-<name>`` holding the lazily indexed backend array and
     the per-chunk getters. Reading a piece from the backend array directly takes several chunks per call.
@@ -84,7 +92,7 @@ def _backend(da: xr.DataArray) -> Any:
     obj = layer.get(names[0]) if isinstance(layer, Mapping) else None
     if getattr(obj, "shape", None) != da.shape or not hasattr(obj, "__getitem__"):
         return None
-    return obj
+    return (chunk_reader(obj) if DIRECT_CHUNKS else None) or obj
 
 
 def _runs(ix: np.ndarray) -> list[tuple[int, int]]:
@@ -100,9 +108,10 @@ def _as_slice(ix: Any) -> Any:
     return ix
 
 
-def _read(da: xr.DataArray, index: dict[str, Any], order: list[str], obj: Any = None) -> np.ndarray:
+def _read(da: xr.DataArray, index: dict[str, Any], order: list[str], obj: Any = None, slot: Any = None):
     """``da.isel(index).transpose(*order)`` as numpy (float32/float64 kept, other dtypes to float64);
-    ``obj``: ``da``'s backend array (:func:`_backend`) to read from, None to go through ``da``."""
+    ``obj``: ``da``'s backend array (:func:`_backend`) to read from, None to go through ``da``; ``slot``: a
+    :class:`ChunkReader` buffer to read into (the result may then be a view of it, valid until its next use)."""
     if obj is None:
         index = {d: _as_slice(ix) for d, ix in index.items()}
         out = np.asarray(da.isel(index).transpose(*order).values)
@@ -123,15 +132,20 @@ def _read(da: xr.DataArray, index: dict[str, Any], order: list[str], obj: Any = 
             else:
                 key.append(slice(lo, hi))
                 post.append(None if np.array_equal(ix, np.arange(lo, hi)) else ix - lo)
+        direct = isinstance(obj, ChunkReader) and all(isinstance(k, slice) for k in key if k is not None)
+
+        def get(k: list, into: Any = None) -> np.ndarray:
+            return obj.read(tuple(k), into) if direct else np.asarray(obj[tuple(k)])
+
         if fancy is None:
-            out = np.asarray(obj[tuple(key)])
+            out = get(key, slot)
         else:
             ax, uniq = fancy
             parts = []
             for a, b in _runs(uniq):
                 k = list(key)
                 k[ax] = slice(a, b)
-                parts.append(np.asarray(obj[tuple(k)]))
+                parts.append(get(k))
             out = np.concatenate(parts, axis=ax)
         for ax, p in enumerate(post):
             if isinstance(p, np.ndarray):
@@ -140,6 +154,20 @@ def _read(da: xr.DataArray, index: dict[str, Any], order: list[str], obj: Any = 
     if out.dtype not in (np.float32, np.float64):
         out = out.astype(np.float64)
     return out
+
+
+class _PairPiece:
+    """A forecast piece ``(init, lead, ...)`` of a store chunked per (init, lead) pair, read one pair at a time
+    (``piece[a, j]``) into a reused buffer (valid until the next pair is read; the pair is then still hot in
+    cache when scored); ``whole()`` reads the whole piece (for the non-finite checks)."""
+
+    def __init__(self, reader: ChunkReader, ii: np.ndarray, lead_sl: slice, whole):
+        self.reader, self.ii, self.l0, self.whole = reader, ii, lead_sl.start, whole
+        self.rest = (slice(None),) * (len(reader.shape) - 2)
+
+    def __getitem__(self, aj: tuple[int, int]) -> np.ndarray:
+        i, j = int(self.ii[aj[0]]), self.l0 + aj[1]
+        return self.reader.read((slice(i, i + 1), slice(j, j + 1)) + self.rest, "pair")[0, 0]
 
 
 # ------------------------------------------------------------------------------------------ truth days
@@ -186,11 +214,12 @@ class _Days:
             del self.cache[k]
         new = np.array(sorted(need - set(self.cache)), dtype=np.int64)
         if new.size:
-            o = _read(self.tda, {"time": new, **self.tix}, ["time"] + self.sdims, self.tobj)
-            o = o.astype(np.float64)
+            # read into reused buffers, converted day by day: a day's arrays (a few MB) come back from
+            # the allocator's heap once older days are dropped, so no fresh pages are faulted in
+            o = _read(self.tda, {"time": new, **self.tix}, ["time"] + self.sdims, self.tobj, "truth")
             c = self._clim_days(self.t.times.values[new]) if self.c is not None else None
             for j, k in enumerate(new.tolist()):
-                self.cache[k] = self._entry(o[j], None if c is None else c[j])
+                self.cache[k] = self._entry(o[j].astype(np.float64), None if c is None else c[j])
         return pos.reshape(valid.shape), self.cache
 
     def _clim_days(self, times: np.ndarray) -> np.ndarray:
@@ -202,8 +231,8 @@ class _Days:
             raise MetricInputError(str(err).replace("climatology:", f"{self.c.what}:", 1)) from None
         day_dim = next(iter(ind))
         return _read(
-            self.cda, {day_dim: ind[day_dim].values, **self.cix}, [day_dim] + self.sdims, self.cobj
-        ).astype(np.float64)
+            self.cda, {day_dim: ind[day_dim].values, **self.cix}, [day_dim] + self.sdims, self.cobj, "clim"
+        )
 
     def _shape(self) -> tuple[int, ...]:
         return tuple(self.tda.sizes[d] for d in self.sdims)
@@ -221,7 +250,7 @@ class _Days:
         if c is None:
             return o, None, None, None, True, True
         c = c[None] if c.ndim == 2 else c
-        at = np.subtract(o, c, out=c) if c.dtype == np.float64 and c.flags.writeable else o - c
+        at = np.subtract(o, c, dtype=np.float64)  # c may be float32 (promoted) and a view of a reused buffer
         at1 = at.sum(-1)
         return o, at, at1, np.einsum("kij,kij->ki", at, at), True, bool(np.isfinite(at1).all())
 
@@ -245,13 +274,19 @@ def _rows_direct(d: np.ndarray, at: np.ndarray | None) -> dict[str, np.ndarray]:
 
 def _rows_fast(f: np.ndarray, o: np.ndarray, buf: np.ndarray, day: tuple, need_acc: bool, need_mae: bool):
     """``d = f − o`` into ``buf`` (float64) and the row sums of a NaN-free pair from ``d`` and the day's sums;
-    rows None where the direct pass is needed. Done a few levels at a time so that ``d`` stays in cache."""
+    rows None where the direct pass is needed. In one C pass (:mod:`.scorecard_native`) where available, else
+    a few levels at a time so that ``d`` stays in cache."""
     k = o.shape[0]
     step = max(1, _CACHE_POINTS // (o.shape[1] * o.shape[2]))
-    rd, d2 = np.empty(o.shape[:2]), np.empty(o.shape[:2])
-    ad = np.empty(o.shape[:2]) if need_mae else None
-    dat = np.empty(o.shape[:2]) if need_acc else None
     at = day[1]
+    sums = scorecard_native.row_sums(f, o, at if need_acc else None) if NATIVE else None
+    if sums is not None:
+        rd, d2, ad, dat = sums
+        k = 0
+    else:
+        rd, d2 = np.empty(o.shape[:2]), np.empty(o.shape[:2])
+        ad = np.empty(o.shape[:2]) if need_mae else None
+        dat = np.empty(o.shape[:2]) if need_acc else None
     for a in range(0, k, step):
         sl = slice(a, a + step)
         if f.dtype == np.float64:
@@ -398,10 +433,15 @@ def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_gr
                 plan.append((b, np.asarray(idx[s0 : s0 + sub]), slice(l0, min(l0 + lead_size, n_lead))))
 
     fobj = _backend(fda)
+    # chunks of one (init, lead) in the stored order: each pair is read when scored, into a reused buffer
+    by_pair = isinstance(fobj, ChunkReader) and fobj.chunks[:2] == (1, 1) and list(fda.dims) == fdims
 
-    def load(k: int) -> np.ndarray:
+    def load(k: int, whole: bool = False) -> np.ndarray | _PairPiece:
         _, ii, sl = plan[k]
-        return _read(fda, {"init_time": ii, "lead_time": np.arange(sl.start, sl.stop)}, fdims, fobj)
+        if by_pair and not whole:
+            return _PairPiece(fobj, ii, sl, lambda: load(k, True))
+        return _read(fda, {"init_time": ii, "lead_time": np.arange(sl.start, sl.stop)}, fdims, fobj,
+                     None if whole else k % 2)  # fmt: skip
 
     cb = np.zeros((7, n_lead, n_lev))
 
@@ -419,7 +459,7 @@ def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_gr
                 if r is None:
                     d = np.subtract(fp, day[0], out=buf)
                     if not checked:
-                        _check_piece(f, keys, table, var, days.c.what if days.c else "", inits[ii],
+                        _check_piece(f.whole() if isinstance(f, _PairPiece) else f, keys, table, var, days.c.what if days.c else "", inits[ii],
                                      leads[lead_sl], levels, lat, lon, skipna, need_acc)  # fmt: skip
                         checked = True
                     r = _rows_direct(d, day[1] if need_acc else None)
@@ -456,4 +496,5 @@ def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_gr
                 vals["acc"] = cb[4] / (np.sqrt(cb[6] * cb[5]) + cbc._ACC_EPS / float(np.sum(w**2)))
             parts.append((first_block + b, {m: vals[m] for m in metrics}))
             cb[:] = 0.0
+    release_buffers(_KEEP_BYTES)  # piece-sized read buffers go; the per-pair and per-day ones stay
     return parts
