@@ -310,7 +310,9 @@ def test_fast_chunk_paths_equal_general_1e12(monkeypatch, tmp_path, layout, conv
     monkeypatch.setattr(sf, "DIRECT_CHUNKS", True)
     monkeypatch.setattr(sf, "NATIVE", True)
     assert_same(scorecard(fz, tz, cz, **kw), before, rtol=1e-12, atol=1e-12)
-    assert all(b.nbytes <= sf._KEEP_BYTES for b in sc_chunks._pool().values())
+    pool = sc_chunks._pool()  # what stays held between calls: bounded
+    assert all(v.nbytes <= sf._KEEP_BYTES for v in pool.values() if isinstance(v, np.ndarray))
+    assert sum(a.nbytes for v in pool.values() if isinstance(v, list) for a in v) <= sf._KEEP_BYTES
 
 
 def test_fast_per_pair_nonfinite_message_equals_general(monkeypatch, tmp_path):
@@ -345,3 +347,31 @@ def test_native_row_sums_equal_numpy(nlon, dtype):
     bad = f.copy()
     bad[1, 2, 0] = np.nan
     assert np.isnan(sc_native.row_sums(bad, o, at)[0, 1, 2])
+
+
+@pytest.mark.parametrize(
+    "odt,cdt", [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)]
+)
+def test_native_day_sums_equal_numpy(odt, cdt):
+    if not sc_native.available():
+        pytest.skip("no C compiler")
+    rng = np.random.default_rng(7)
+    o, c = rng.normal(5.0, 2.0, (2, 5, 13)).astype(odt), rng.normal(5.0, 2.0, (2, 5, 13)).astype(cdt)
+    o64, at, s1, s2 = sc_native.day_sums(o, c, np.empty(o.shape), None)
+    np.testing.assert_array_equal(o64, o.astype(np.float64))
+    np.testing.assert_array_equal(at, o.astype(np.float64) - c.astype(np.float64))
+    np.testing.assert_allclose(s1, at.sum(-1), rtol=0, atol=1e-14 * np.abs(at).sum())
+    np.testing.assert_allclose(s2, (at * at).sum(-1), rtol=1e-14)
+    assert sc_native.day_sums(o, c, np.empty((3, 5, 13)), None) is None  # wrong buffer: numpy does it
+
+
+def test_free_lists_reuse_and_bound():
+    sc_chunks.release_buffers()
+    arrs = [sc_chunks.take((4, 5)) for _ in range(3)]
+    sc_chunks.give(*arrs, None, arrs[0][1:])  # views are not taken back
+    assert sc_chunks.take((4, 5)) is arrs[-1]
+    sc_chunks.release_buffers(above_bytes=arrs[0].nbytes)
+    held = [a for v in sc_chunks._pool().values() if isinstance(v, list) for a in v]
+    assert len(held) == 1 and held[0] is arrs[0]
+    sc_chunks.release_buffers()
+    assert not [a for v in sc_chunks._pool().values() if isinstance(v, list) for a in v]

@@ -80,18 +80,39 @@ def _v3_decoder(codecs: tuple) -> tuple[bool, Any] | None:
     return None
 
 
-def _pool() -> dict[Any, np.ndarray]:
+def _pool() -> dict[Any, Any]:
     if not hasattr(_LOCAL, "pool"):
         _LOCAL.pool = {}
     return _LOCAL.pool
 
 
+def take(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float64 array of ``shape``: one given back by :func:`give` in this thread, else new."""
+    free = _pool().setdefault(("free", tuple(shape)), [])
+    return free.pop() if free else np.empty(shape)
+
+
+def give(*arrays: np.ndarray | None) -> None:
+    """Return arrays that are no longer used anywhere to this thread's free lists (for :func:`take`)."""
+    for a in arrays:
+        if a is not None and a.dtype == np.float64 and a.flags.c_contiguous and a.base is None:
+            _pool().setdefault(("free", a.shape), []).append(a)
+
+
 def release_buffers(above_bytes: int = 0) -> None:
-    """Drop this thread's read buffers larger than ``above_bytes`` (all by default). Buffers are kept between
-    reads (and calls) because fresh memory costs a page fault per 4 KiB on first write (as much as the read)."""
+    """Drop this thread's read buffers larger than ``above_bytes`` and free-list arrays beyond ``above_bytes``
+    in all (everything by default). Buffers are kept between reads (and calls) because fresh memory costs a
+    page fault per 4 KiB on first write (on this machine as much as the read itself)."""
     pool = _pool()
-    for slot in [k for k, v in pool.items() if v.nbytes > above_bytes]:
+    for slot in [k for k, v in pool.items() if isinstance(v, np.ndarray) and v.nbytes > above_bytes]:
         del pool[slot]
+    kept = 0
+    for slot in [k for k, v in pool.items() if isinstance(v, list)]:
+        n = 0
+        while n < len(pool[slot]) and kept + pool[slot][n].nbytes <= above_bytes:
+            kept += pool[slot][n].nbytes
+            n += 1
+        del pool[slot][n:]
 
 
 class ChunkReader:
@@ -149,7 +170,7 @@ class ChunkReader:
         else:
             pool = _pool()
             nb = size * self.dtype.itemsize
-            if pool.get(slot, np.empty(0, np.uint8)).size < nb:
+            if not isinstance(pool.get(slot), np.ndarray) or pool[slot].size < nb:
                 pool[slot] = np.empty(nb, np.uint8)
             out = pool[slot][:nb].view(self.dtype).reshape(shape)
         if out.size == 0:

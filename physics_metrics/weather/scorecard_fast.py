@@ -42,7 +42,7 @@ from . import chaosbench_convention as cbc
 from . import scorecard_native
 from .references import climatology_indexers
 from .registry import SCORES
-from .scorecard_chunks import ChunkReader, chunk_reader, release_buffers
+from .scorecard_chunks import ChunkReader, chunk_reader, give, release_buffers, take
 from .scorecard_inputs import _HEAD, _SPACE, _nonfinite_error, _positions
 from .weights import latitude_weights
 
@@ -210,8 +210,7 @@ class _Days:
                 f"{self.t.what}: {np.unique(miss).size} forecast valid time(s) missing along 'time', e.g. {miss[0]}"
             )
         need = set(pos.tolist())
-        for k in [k for k in self.cache if k not in need]:
-            del self.cache[k]
+        self.close([k for k in self.cache if k not in need])
         new = np.array(sorted(need - set(self.cache)), dtype=np.int64)
         if new.size:
             # read into reused buffers, converted day by day: a day's arrays (a few MB) come back from
@@ -219,8 +218,14 @@ class _Days:
             o = _read(self.tda, {"time": new, **self.tix}, ["time"] + self.sdims, self.tobj, "truth")
             c = self._clim_days(self.t.times.values[new]) if self.c is not None else None
             for j, k in enumerate(new.tolist()):
-                self.cache[k] = self._entry(o[j].astype(np.float64), None if c is None else c[j])
+                self.cache[k] = self._entry(o[j], None if c is None else c[j])
         return pos.reshape(valid.shape), self.cache
+
+    def close(self, keys=None) -> None:
+        """Drop the days ``keys`` (default all) from the cache, their arrays back to the free lists."""
+        for k in list(self.cache) if keys is None else keys:
+            entry = self.cache.pop(k)
+            give(entry[0], entry[1])
 
     def _clim_days(self, times: np.ndarray) -> np.ndarray:
         if self.cda is None:
@@ -243,16 +248,21 @@ class _Days:
         return self.c.get(valid, None, slice(None), None, list(_HEAD) + self.sdims)
 
     def _entry(self, o: np.ndarray, c: np.ndarray | None) -> tuple:
-        """``(o, a_T, Σ_lon a_T, Σ_lon a_T², truth ok, anomaly ok)``; a non-finite ``o`` shows in the pair's
+        """``(o, a_T, Σ_lon a_T, Σ_lon a_T², truth ok, anomaly ok)`` (new float64 arrays from ``o``, ``c`` of any
+        float dtype); a non-finite ``o`` shows in the pair's
         ``Σ_lon d`` (so it is not scanned here), a non-finite ``a_T`` in ``Σ_lon a_T``."""
         if o.ndim == 2:
             o = o[None]
         if c is None:
-            return o, None, None, None, True, True
+            return o.astype(np.float64), None, None, None, True, True
         c = c[None] if c.ndim == 2 else c
-        at = np.subtract(o, c, dtype=np.float64)  # c may be float32 (promoted) and a view of a reused buffer
-        at1 = at.sum(-1)
-        return o, at, at1, np.einsum("kij,kij->ki", at, at), True, bool(np.isfinite(at1).all())
+        # o, c may be views of reused read buffers; the day's arrays come from (and go back to) free lists
+        got = scorecard_native.day_sums(o, c, take(o.shape), take(o.shape)) if NATIVE else None
+        if got is None:
+            o = o.astype(np.float64)
+            at = np.subtract(o, c, dtype=np.float64)
+            got = o, at, at.sum(-1), np.einsum("kij,kij->ki", at, at)
+        return *got, True, bool(np.isfinite(got[2]).all())
 
 
 # ------------------------------------------------------------------------------------------ kernel
@@ -496,5 +506,6 @@ def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_gr
                 vals["acc"] = cb[4] / (np.sqrt(cb[6] * cb[5]) + cbc._ACC_EPS / float(np.sum(w**2)))
             parts.append((first_block + b, {m: vals[m] for m in metrics}))
             cb[:] = 0.0
-    release_buffers(_KEEP_BYTES)  # piece-sized read buffers go; the per-pair and per-day ones stay
+    days.close()
+    release_buffers(_KEEP_BYTES)  # piece-sized read buffers go; the per-pair and some per-day ones stay
     return parts

@@ -70,6 +70,39 @@ ATTR static void NAME(long nrow, long nlon, const FT *f, const double *o, const 
         out[3 * nrow + r] = WITH_AT ? red(s4x, s4y) + t4 : 0.0;                                   \
     }                                                                                             \
 }
+/* a day: o64 = o, at = o - c (float64), per row sum(at), sum(at * at), same lanes as above */
+#define DAY(NAME, OT, LDO, CT, LDC, ATTR)                                                         \
+ATTR static void NAME(long nrow, long nlon, const OT *o, const CT *c, double *o64, double *at,     \
+                      double *out) {                                                              \
+    for (long r = 0; r < nrow; ++r) {                                                             \
+        const OT *orow = o + r * nlon;                                                            \
+        const CT *crow = c + r * nlon;                                                            \
+        double *po = o64 + r * nlon, *pa = at + r * nlon;                                         \
+        v4d s1x = {0}, s1y = {0}, s2x = {0}, s2y = {0};                                           \
+        long i = 0;                                                                               \
+        for (; i + 8 <= nlon; i += 8) {                                                           \
+            v4d ox = LDO(orow + i), oy = LDO(orow + i + 4);                                       \
+            v4d ax = ox - LDC(crow + i), ay = oy - LDC(crow + i + 4);                             \
+            memcpy(po + i, &ox, sizeof ox); memcpy(po + i + 4, &oy, sizeof oy);                   \
+            memcpy(pa + i, &ax, sizeof ax); memcpy(pa + i + 4, &ay, sizeof ay);                   \
+            s1x += ax; s1y += ay; s2x += ax * ax; s2y += ay * ay;                                 \
+        }                                                                                         \
+        double t1 = 0.0, t2 = 0.0;                                                                \
+        for (; i < nlon; ++i) {                                                                   \
+            double ov = (double)orow[i], a = ov - (double)crow[i];                                \
+            po[i] = ov; pa[i] = a; t1 += a; t2 += a * a;                                          \
+        }                                                                                         \
+        out[r] = red(s1x, s1y) + t1;                                                              \
+        out[nrow + r] = red(s2x, s2y) + t2;                                                       \
+    }                                                                                             \
+}
+#define DAYS(NAME, OT, LDO, CT, LDC)                                                              \
+DAY(NAME##_base, OT, LDO, CT, LDC, )                                                              \
+DAY(NAME##_avx2, OT, LDO, CT, LDC, AVX2)                                                          \
+void NAME(long nrow, long nlon, const OT *o, const CT *c, double *o64, double *at, double *out) { \
+    if (__builtin_cpu_supports("avx2")) NAME##_avx2(nrow, nlon, o, c, o64, at, out);              \
+    else NAME##_base(nrow, nlon, o, c, o64, at, out);                                             \
+}
 #define AVX2 __attribute__((target("avx2")))
 #define VARIANTS(NAME, FT, LD, WITH_AT)                                                           \
 KERNEL(NAME##_base, FT, LD, WITH_AT, )                                                            \
@@ -82,6 +115,10 @@ VARIANTS(rows_f4, float, ld4, 0)
 VARIANTS(rows_f4_at, float, ld4, 1)
 VARIANTS(rows_f8, double, ld8, 0)
 VARIANTS(rows_f8_at, double, ld8, 1)
+DAYS(day_f4_f4, float, ld4, float, ld4)
+DAYS(day_f4_f8, float, ld4, double, ld8)
+DAYS(day_f8_f4, double, ld8, float, ld4)
+DAYS(day_f8_f8, double, ld8, double, ld8)
 """
 _FLAGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wno-psabi", "-shared", "-fPIC"]
 _LIB: list[Any] = []  # [library or None] once tried
@@ -131,6 +168,10 @@ def _load() -> Any:
         for name in ("rows_f4", "rows_f4_at", "rows_f8", "rows_f8_at"):
             fn = getattr(lib, name)
             fn.argtypes, fn.restype = args, None
+        for a in ("f4", "f8"):
+            for b in ("f4", "f8"):
+                fn = getattr(lib, f"day_{a}_{b}")
+                fn.argtypes, fn.restype = args + [ctypes.c_void_p], None
     except Exception as exc:  # noqa: BLE001 — any build/load failure means: use numpy
         logger.info("scorecard row-sum kernel not available (%s); using numpy", exc)
         lib = None
@@ -164,3 +205,36 @@ def row_sums(f: np.ndarray, o: np.ndarray, at: np.ndarray | None) -> np.ndarray 
     getattr(lib, name)(nrow, nlon, f.ctypes.data, o.ctypes.data, 0 if at is None else at.ctypes.data,
                        out.ctypes.data)  # fmt: skip
     return out
+
+
+def day_sums(o: np.ndarray, c: np.ndarray, o64=None, at=None) -> tuple[np.ndarray, ...] | None:
+    """A truth day ``o`` and its climatology ``c`` (float32/float64, same shape, C order, last axis longitude)
+    → ``(o, a_T = o − c, Σ_lon a_T, Σ_lon a_T²)`` in one pass, the first two float64 arrays written into
+    ``o64``, ``at`` (C-contiguous float64 of that shape) or new ones; None where the kernel is unavailable or
+    the inputs do not qualify."""
+    lib = _load()
+    kinds = {np.dtype(np.float32): "f4", np.dtype(np.float64): "f8"}
+    if lib is None or o.shape != c.shape or o.dtype not in kinds or c.dtype not in kinds or o.ndim < 1:
+        return None
+    if not (o.flags.c_contiguous and c.flags.c_contiguous):
+        return None
+    nlon = o.shape[-1]
+    for buf in (o64, at):
+        if buf is not None and (
+            buf.shape != o.shape or buf.dtype != np.float64 or not buf.flags.c_contiguous
+        ):
+            return None
+    o64 = np.empty(o.shape) if o64 is None else o64
+    at = np.empty(o.shape) if at is None else at
+    out = np.empty((2,) + o.shape[:-1])
+    fn = getattr(lib, f"day_{kinds[o.dtype]}_{kinds[c.dtype]}")
+    fn(
+        o.size // max(nlon, 1),
+        nlon,
+        o.ctypes.data,
+        c.ctypes.data,
+        o64.ctypes.data,
+        at.ctypes.data,
+        out.ctypes.data,
+    )
+    return o64, at, out[0], out[1]
