@@ -246,3 +246,27 @@ def test_trainer_fits_checkpoint_loads_and_rolls_out(tmp_path, constants):
         assert fc[name].sizes["latitude"] == 16 and fc[name].sizes["longitude"] == 32
         assert np.isfinite(fc[name].values).all()
     assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("upper_vars", [0, 2])
+def test_residual_pangu_adds_the_input_to_what_the_network_predicts(upper_vars):
+    cfg = _config(residual=True, n_upper_vars=upper_vars, n_levels=2 if upper_vars else 1,
+                  patch_size=(2, 2, 2), window_size=(2, 4, 8))  # fmt: skip
+    torch.manual_seed(0)
+    model = PanguModel(cfg).eval()
+    plain = PanguModel(_config(n_upper_vars=upper_vars, n_levels=cfg.n_levels, patch_size=(2, 2, 2),
+                               window_size=(2, 4, 8))).eval()  # fmt: skip
+    plain.load_state_dict(model.state_dict())
+    x = torch.randn(2, cfg.n_surface_vars + upper_vars * cfg.n_levels, *cfg.grid)
+    masks = torch.randn(1, *cfg.grid)
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_stacked(x, masks), plain.forward_stacked(x, masks) + x)
+        for conv in (model.recovery.conv_surface, model.recovery.conv):
+            if conv is not None:
+                conv.weight.zero_()
+                conv.bias.zero_()
+        torch.testing.assert_close(
+            model.forward_stacked(x, masks), x, rtol=0, atol=0
+        )  # zero increment: identity
+    with pytest.raises(EmulatorInputError, match="residual"):
+        _config(residual="yes")

@@ -149,3 +149,35 @@ def test_a_channel_that_never_changes_is_named(tmp_path):
         )
     with pytest.raises(ConfigError, match="task.loss_scale"):
         config_from_dict(_cfg(path, loss_scale="diff"))
+
+
+class _Recorder(torch.nn.Module):
+    """Persistence that keeps the inputs it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return x[:, :2]
+
+
+def test_input_noise_perturbs_training_inputs_by_the_stated_tendency_units(store):
+    task = NextStepTask(config_from_dict(_cfg(store, input_noise=3.0)), torch.device("cpu"))
+    batch = task._stack(task.train_set, list(range(len(task.train_set))))
+    rec = _Recorder()
+    torch.manual_seed(0)
+    noisy, _ = task.compute_loss(rec.train(), batch, 0)
+    rec.eval()
+    clean, _ = task.compute_loss(rec, batch, 0)
+    assert len(rec.seen) == 2
+    torch.testing.assert_close(rec.seen[1], batch[0])  # eval mode (validation): no noise
+    delta = (rec.seen[0] - batch[0]).double()
+    measured = delta.pow(2).mean(dim=(0, 2, 3)).sqrt()
+    torch.testing.assert_close(measured, 3.0 * task.tendency_ratio, rtol=0.05, atol=0.0)
+    # persistence on noisy inputs: loss = state-unit error + the noise's variance per channel
+    expected = float(clean) + float(((3.0 * task.tendency_ratio) ** 2).mean())
+    assert float(noisy) == pytest.approx(expected, rel=0.1)
+    with pytest.raises(ConfigError, match="task.input_noise"):
+        config_from_dict(_cfg(store, input_noise=-1.0))

@@ -122,7 +122,11 @@ class TaskSection:
     factors (:func:`physics_metrics.weather.losses.channel_weight_vector`); ``loss_scale``: ``state``
     (errors in units of each channel's standard deviation, the default) or ``tendency`` (in units of the
     standard deviation of its one-step change, so that persistence scores 1 on every channel — the
-    residual normalisation of GraphCast, Lam et al. 2023; :func:`~chaosbench_py.training.tasks.next_step.tendency_ratio`).
+    residual normalisation of GraphCast, Lam et al. 2023; :func:`~chaosbench_py.training.tasks.next_step.tendency_ratio`);
+    ``input_noise``: standard deviation of Gaussian noise added to the dynamic input channels of each training
+    sample (not to the targets, not in validation), in units of each channel's one-step change ``r_c`` — the
+    model learns to pull perturbed states back, which slows the growth of its own rollout errors
+    (noise injection, Sanchez-Gonzalez et al. 2020, ICML; 0 = off).
     ``kind="gtf"`` (shPLRNN, low-dimensional series): generalized teacher forcing; ``gtf`` holds
     :class:`chaosbench_py.training.GTFConfig` keys of the forcing (``sequence_length``, ``alpha``,
     ``alpha_method``, ``alpha_update_interval``, ``alpha_decay``, ``partial_forcing``, ``forcing``,
@@ -141,6 +145,7 @@ class TaskSection:
     loss: str = dataclasses.field(default="mse", metadata=_choices("mse", "mae"))
     area_weighted: bool = True
     loss_scale: str = dataclasses.field(default="state", metadata=_choices("state", "tendency"))
+    input_noise: float = 0.0
     variable_weights: dict | None = None
     level_weights: dict | None = None
     gtf: dict = field(default_factory=dict)
@@ -343,6 +348,11 @@ def _check_ranges(cfg: RunConfig) -> None:
     need(s.step_size >= 1, "schedule.step_size", f"must be >= 1, got {s.step_size}")
     need(s.decay_every >= 1, "schedule.decay_every", f"must be >= 1, got {s.decay_every}")
     need(k.rollout_steps >= 1, "task.rollout_steps", f"must be >= 1, got {k.rollout_steps}")
+    need(
+        not isinstance(k.input_noise, bool) and isinstance(k.input_noise, (int, float)) and k.input_noise >= 0,
+        "task.input_noise",
+        f"must be a number >= 0, got {k.input_noise!r}",
+    )
     need(
         k.detach_every is None or k.detach_every >= 1,
         "task.detach_every",

@@ -51,6 +51,9 @@ class PanguConfig:
     norm_placement: ``"post"`` as in the official pseudocode, ``x + drop(norm(attn(x)))``, or
         ``"pre"`` (Swin-V1, physicsnemo), ``x + drop(attn(norm(x)))``.
     use_checkpoint: recompute each transformer block in the backward pass (activation checkpointing).
+    residual: add the input state to the output, so the network predicts the increment ``x_{t+1} − x_t``
+        (off in the published model, which predicts the state; on a slowly changing field the increment is
+        far easier to learn at a small budget).
     """
 
     grid: tuple[int, int] = (721, 1440)
@@ -67,6 +70,7 @@ class PanguConfig:
     drop_path_rate: float = 0.2
     norm_placement: str = "post"
     use_checkpoint: bool = False
+    residual: bool = False
 
     def __post_init__(self) -> None:
         for key, length in (
@@ -100,6 +104,7 @@ class PanguConfig:
         self.mlp_ratio = check_real("PanguConfig", "mlp_ratio", self.mlp_ratio)
         self.drop_path_rate = check_real("PanguConfig", "drop_path_rate", self.drop_path_rate)
         check_bool("PanguConfig", "use_checkpoint", self.use_checkpoint)
+        check_bool("PanguConfig", "residual", self.residual)
         dims = (self.embed_dim, 2 * self.embed_dim, 2 * self.embed_dim, self.embed_dim)
         for stage, (dim, heads) in enumerate(zip(dims, self.num_heads), start=1):
             if dim % heads:

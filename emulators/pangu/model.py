@@ -277,7 +277,12 @@ class PanguModel(nn.Module):
         skip = x
         x = self.layer3(self.layer2(self.downsample(x)))
         x = self.layer4(self.upsample(x, skip.shape[2:4]))
-        return self.recovery(torch.cat([skip, x], dim=-1))
+        upper_out, surface_out = self.recovery(torch.cat([skip, x], dim=-1))
+        if self.config.residual:
+            surface_out = surface_out + surface
+            if upper is not None and upper.numel():
+                upper_out = upper_out + upper
+        return upper_out, surface_out
 
     def fsdp_units(self) -> list[nn.Module]:
         """The Earth-specific transformer blocks of the four stages: what FSDP shards one by one

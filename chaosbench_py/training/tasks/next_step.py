@@ -188,8 +188,10 @@ class NextStepTask(Task):
         self.channel_weights = channel_weight_vector(self.channel_names, k.variable_weights, k.level_weights)
         self.loss_scale = k.loss_scale
         self.tendency_ratio: torch.Tensor | None = None
-        if k.loss_scale == "tendency":
+        self.input_noise = float(k.input_noise)
+        if k.loss_scale == "tendency" or self.input_noise > 0:
             self.tendency_ratio = tendency_ratio(self.train_set, self.lat_weights, self.n_dynamic)
+        if k.loss_scale == "tendency":
             power = 2 if self.loss_kind == "mse" else 1
             self.channel_weights = self.channel_weights / self.tendency_ratio**power
             logger.info(
@@ -349,6 +351,10 @@ class NextStepTask(Task):
         self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], step: int
     ) -> tuple[torch.Tensor, dict]:
         x, y = batch  # (B, C_in, H, W), (B, R, C, H, W)
+        if self.input_noise > 0 and model.training:
+            scale = (self.input_noise * self.tendency_ratio).to(x.dtype).view(1, -1, 1, 1)
+            noise = torch.randn(x[:, : self.n_dynamic].shape, dtype=x.dtype).to(x.device) * scale
+            x = torch.cat([x[:, : self.n_dynamic] + noise, x[:, self.n_dynamic :]], dim=1)
         constants = x[:, self.n_dynamic :]
         state = x
         total = x.new_zeros((), dtype=torch.float32)
