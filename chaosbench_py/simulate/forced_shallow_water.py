@@ -45,7 +45,9 @@ Default parameters are in :data:`DEFAULT_PHYSICS`: Earth radius, Ω, g; mean thi
 τ_drag = 100 d; jets U0 = 80 ± 20 m/s at 45 ∓ 5°, width w = 10°; ∇⁸ hyperdiffusion with a 48 h
 e-folding time at the truncation degree. They were chosen by short scans at T21 (weaker or
 narrower jets, stronger drag, τ_rad of 2 d or ≥ 10 d, or 12 h hyperdiffusion gave steady or
-barely chaotic flow); RK4 is stable with dt = 1800 s at T21 and 900 s at T42. ``forcing=False``
+barely chaotic flow); RK4 is stable with dt = 1800 s at T21 and 900 s at T42, where the dataset uses the
+same hyperdiffusion coefficient as at T21 (``forced_shallow_water_data.RESOLUTIONS``: with a weaker one the
+flow over the 2 km mountain turns supercritical and blows up). ``forcing=False``
 (or ``tau_rad = tau_drag = inf``) switches off the relaxation and the drag;
 ``hyperdiffusion_order=0`` switches off the hyperdiffusion.
 
