@@ -11,12 +11,18 @@ scores RMSE, bias and ACC, each run in its own process so peak RSS is clean:
   day, as ChaosBench's loader) and every channel is scored with the ChaosBench formulas in torch (float64).
   It is the baseline of both ratios (the same data pass; it has no WB2 variant).
 
-Times are of the scoring call only (imports, opening the stores and the build excluded), wall and
-CPU (all threads, ``time.process_time``); peak RSS is the process's.
-Prints wall time, peak RSS, the ratio loop/ours and max |ours − loop| (ChaosBench convention). Usage::
+Times are of the scoring call only (imports, opening the stores, the build and the one-time build of the C
+row-sum kernel, ~0.4 s, cached per machine, excluded), wall and CPU (all threads, ``time.process_time``);
+peak RSS is the process's; both use one thread unless ``--variants read-ahead``. Prints wall time, peak
+RSS, the load average, the ratio loop/ours and max |ours − loop| (ChaosBench convention). Usage::
 
     python benchmarks/scorecard_speed.py --inits 32 --leads 44 [--workdir DIR] [--keep]
+    python benchmarks/scorecard_speed.py --inits 8 --workdir DIR --reuse --repeat 4 [--variants full,no-native]
+    python benchmarks/scorecard_speed.py --inits 8 --compressor zstd   # compressed stores (default none)
     python benchmarks/scorecard_speed.py --lazy --inits 320 [--conventions chaosbench]
+
+``--repeat N`` runs ours (each convention) and the loop N times, interleaved, printing each run's ratios;
+``--variants`` times ours with parts of the fast path off (see ``--help``), for the breakdown.
 
 ``--lazy``: no store; the forecast, truth and climatology are dask arrays whose chunks are computed on
 demand from a seed (a bank of random fields: truth(day) = bank[day mod K] + 0.001·day, forecast = truth
@@ -48,7 +54,19 @@ METRICS = ("rmse", "bias", "acc")
 CONVENTIONS = ("chaosbench", "wb2")
 
 
-def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None:
+def _compressors(name: str):
+    """The zarr v3 compressors of ``--compressor``: none, zstd (level 3) or blosc-lz4 (byte shuffle)."""
+    from zarr.codecs import BloscCodec, ZstdCodec
+
+    return {
+        "none": None,
+        "zstd": (ZstdCodec(level=3),),
+        "lz4": (BloscCodec(cname="lz4", shuffle="shuffle"),),
+    }[name]
+
+
+def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int, compressor: str = "none") -> None:
+    comp = _compressors(compressor)
     rng = np.random.default_rng(0)
     lat = np.linspace(90, -90, nlat)
     lon = np.arange(nlon) * 360.0 / nlon
@@ -65,7 +83,7 @@ def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None
         },
         coords={"time": times, **coords},
     )
-    enc = {v: {"chunks": (1, nl, nlat, nlon), "compressors": None} for v in VARS}
+    enc = {v: {"chunks": (1, nl, nlat, nlon), "compressors": comp} for v in VARS}
     truth.to_zarr(workdir / "truth.zarr", mode="w", encoding=enc, consolidated=False, zarr_format=3)
     n_doy = min(366, int(times.day_of_year.max()))  # the days of year in use (the valid days start on Jan 1)
     clim = xr.Dataset(
@@ -78,7 +96,7 @@ def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None
         },
         coords={"dayofyear": np.arange(1, n_doy + 1), **coords},
     )
-    enc_c = {v: {"chunks": (1, nl, nlat, nlon), "compressors": None} for v in VARS}
+    enc_c = {v: {"chunks": (1, nl, nlat, nlon), "compressors": comp} for v in VARS}
     clim.to_zarr(workdir / "clim.zarr", mode="w", encoding=enc_c, consolidated=False, zarr_format=3)
     inits = times[:n_init].values
     leads = pd.to_timedelta(np.arange(1, n_lead + 1), "D").values
@@ -97,7 +115,7 @@ def build(workdir: Path, n_init: int, n_lead: int, nlat: int, nlon: int) -> None
         coords={"init_time": inits, "lead_time": leads, **coords},
     )
     store = workdir / "forecast.zarr"
-    enc_f = {v: {"chunks": chunks, "compressors": None} for v in VARS}
+    enc_f = {v: {"chunks": chunks, "compressors": comp} for v in VARS}
     template.to_zarr(store, mode="w", encoding=enc_f, compute=False, consolidated=False, zarr_format=3)
     for i in range(n_init):
         piece = {}
@@ -253,6 +271,7 @@ def _child(method: str, workdir: Path, convention: str, lazy: tuple | None) -> d
         variant = os.environ.get("SCORECARD_VARIANT", "full")
         scorecard_fast.DIRECT_CHUNKS = variant not in ("no-direct", "general-read")
         scorecard_fast.NATIVE = variant not in ("no-native", "general-read")
+        scorecard_fast.READ_AHEAD = variant == "read-ahead"
         scorecard_native.available()  # builds the C kernel once per machine (cached), like imports: not timed
     else:
         import torch
@@ -308,14 +327,16 @@ def main() -> None:
     ap.add_argument("--conventions", default=",".join(CONVENTIONS))
     ap.add_argument("--prefetch", action="store_true", help="also time ours with the read-ahead thread")
     ap.add_argument("--reuse", action="store_true", help="score the stores already in --workdir")
+    ap.add_argument("--compressor", choices=("none", "zstd", "lz4"), default="none", help="store compression")
     ap.add_argument("--repeat", type=int, default=1, help="repeat ours and the loop, interleaved")
     ap.add_argument("--variants", default="full", help="ours with: full, no-native (numpy row sums), "
-                    "no-direct (reads through zarr), general-read (both off); comma-separated")  # fmt: skip
+                    "no-direct (reads through zarr), general-read (both off), read-ahead (a second thread decodes "
+                    "the next pair of a compressed store); comma-separated")  # fmt: skip
     ap.add_argument("--child", choices=("ours", "loop", "build"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     lazy = (args.inits, args.leads, args.nlat, args.nlon) if args.lazy else None
     if args.child == "build":
-        build(args.workdir, args.inits, args.leads, args.nlat, args.nlon)
+        build(args.workdir, args.inits, args.leads, args.nlat, args.nlon, args.compressor)
         return
     if args.child:
         print(json.dumps(_child(args.child, args.workdir, args.conventions, lazy)))
@@ -332,7 +353,18 @@ def main() -> None:
         if not (args.lazy or args.reuse):
             # built in its own process: Linux keeps ru_maxrss across fork+exec, so the parent must stay small
             subprocess.run(
-                [sys.executable, __file__, "--child", "build", *sizes, "--workdir", str(workdir)], check=True
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "build",
+                    *sizes,
+                    "--workdir",
+                    str(workdir),
+                    "--compressor",
+                    args.compressor,
+                ],
+                check=True,  # fmt: skip
             )
         print(
             f"{'generated lazily' if args.lazy else 'built'}: {args.inits} inits × {args.leads} leads × {n_c} "

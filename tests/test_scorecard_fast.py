@@ -375,3 +375,28 @@ def test_free_lists_reuse_and_bound():
     assert len(held) == 1 and held[0] is arrs[0]
     sc_chunks.release_buffers()
     assert not [a for v in sc_chunks._pool().values() if isinstance(v, list) for a in v]
+
+
+def test_read_ahead_equal_and_memory_bounded(monkeypatch, tmp_path):
+    """Compressed per-pair store: the read-ahead thread gives the same card as the calling thread alone, and
+    the peak of traced allocations does not grow with the number of inits (one pair read in flight)."""
+    import tracemalloc
+
+    from zarr.codecs import ZstdCodec
+
+    peaks = []
+    for n_init in (6, 18):
+        fc, truth, clim = make(n_init=n_init, n_lead=4, nlat=19, nlon=36, seed=5)
+        fz = _zarr(tmp_path, f"fc{n_init}", fc, LAYOUTS["per pair"][0], ZstdCodec())
+        reader = sf._backend(fz["z"])
+        assert isinstance(reader, ChunkReader) and reader.decoder is not None
+        kw = dict(metrics=("rmse", "bias", "acc"), convention="chaosbench", block=3)
+        monkeypatch.setattr(sf, "READ_AHEAD", False)
+        alone = scorecard(fz, truth, clim, **kw)
+        monkeypatch.setattr(sf, "READ_AHEAD", True)
+        tracemalloc.start()
+        ahead = scorecard(fz, truth, clim, **kw)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert_same(ahead, alone, rtol=0, atol=0)
+    assert peaks[1] < 1.5 * peaks[0] + (1 << 20), peaks

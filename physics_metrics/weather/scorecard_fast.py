@@ -8,12 +8,17 @@ path (the xarray / ChaosBench functions on each piece) to rounding (~1e-12 relat
 
 Per variable, block of inits and group of lead times the forecast piece is read once in its stored
 dtype (a zarr-backed dask array is read straight from its backend array, several chunks per call, which
-avoids dask's per-chunk task overhead). Each truth day ``o`` (float64, ``(level, lat, lon)``) and its
+avoids dask's per-chunk task overhead; a plain local zarr store straight from its chunk files into reused
+buffers, :mod:`.scorecard_chunks`, and one (init, lead) pair at a time where it is chunked per pair, so the
+pair is still in cache when scored). Each truth day ``o`` (float64, ``(level, lat, lon)``) and its
 anomaly ``a_T = o − c`` (``c`` the climatology of that day) is read **once** and kept while the lead
 group's valid times still need it (consecutive inits and leads share valid days). Per (init, lead) pair,
 with ``d = f − o`` (``f`` the forecast or its ensemble mean, in float64) and rows = (level, latitude),
 sums over longitude are formed (``n`` valid points, ``Σd``, ``Σd²``, ``Σ|d|``, ``Σ d·a_T``) and then
 weighted over latitude with ``w`` (cell-area for WB2, ChaosBench's cos weights, both mean 1):
+
+The per-pair row sums and the per-day anomaly sums are one C pass each where the kernel builds
+(:mod:`.scorecard_native`; numpy otherwise, same values to rounding).
 
 * ``a_F = f − c = d + a_T``: ``Σ a_F a_T = Σ d a_T + Σ a_T²``, ``Σ a_F² = Σd² + 2Σ d a_T + Σ a_T²``,
   ``Σ a_F = Σd + Σa_T`` (``Σ a_T²``, ``Σ a_T`` per row are per-day sums). Where ``Σ a_F²`` is below
@@ -32,6 +37,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -59,6 +65,9 @@ _CACHE_POINTS = 32768
 #: Read the next forecast piece in a background thread while the current one is scored (off by default:
 #: it helps only where a second core is free).
 PREFETCH = False
+#: Compressed stores chunked per pair: decode the next pair in a second thread while one is scored (one read in
+#: flight, two pair buffers). Off by default: no gain measured with both cores busy (zstd store, load 5).
+READ_AHEAD = False
 #: Read local zarr stores straight from their chunk files (:mod:`.scorecard_chunks`) where they qualify.
 DIRECT_CHUNKS = True
 #: Row sums of a pair in one C pass (:mod:`.scorecard_native`) where it is built; False: numpy only.
@@ -158,16 +167,28 @@ def _read(da: xr.DataArray, index: dict[str, Any], order: list[str], obj: Any = 
 
 class _PairPiece:
     """A forecast piece ``(init, lead, ...)`` of a store chunked per (init, lead) pair, read one pair at a time
-    (``piece[a, j]``) into a reused buffer (valid until the next pair is read; the pair is then still hot in
-    cache when scored); ``whole()`` reads the whole piece (for the non-finite checks)."""
+    (``piece[a, j]``, in the order a, j) into a reused buffer (valid until the next pair is read; the pair is
+    then still hot in cache when scored); ``whole()`` reads the whole piece (for the non-finite checks).
+    With ``ahead`` (a one-thread executor) the next pair is read (decoded) there while this one is scored:
+    at most one read in flight, into one of that thread's two pair buffers."""
 
-    def __init__(self, reader: ChunkReader, ii: np.ndarray, lead_sl: slice, whole):
+    def __init__(self, reader: ChunkReader, ii: np.ndarray, lead_sl: slice, whole, ahead=None):
         self.reader, self.ii, self.l0, self.whole = reader, ii, lead_sl.start, whole
+        self.n, self.ahead, self.next = lead_sl.stop - lead_sl.start, ahead, None
         self.rest = (slice(None),) * (len(reader.shape) - 2)
 
+    def _get(self, p: int, slot: Any) -> np.ndarray:
+        a, j = divmod(p, self.n)
+        i, j = int(self.ii[a]), self.l0 + j
+        return self.reader.read((slice(i, i + 1), slice(j, j + 1)) + self.rest, slot)[0, 0]
+
     def __getitem__(self, aj: tuple[int, int]) -> np.ndarray:
-        i, j = int(self.ii[aj[0]]), self.l0 + aj[1]
-        return self.reader.read((slice(i, i + 1), slice(j, j + 1)) + self.rest, "pair")[0, 0]
+        p = aj[0] * self.n + aj[1]
+        nxt, self.next = self.next, None
+        out = nxt[1].result() if nxt is not None and nxt[0] == p else self._get(p, "pair")
+        if self.ahead is not None and p + 1 < self.ii.size * self.n:
+            self.next = (p + 1, self.ahead.submit(self._get, p + 1, ("pair", (p + 1) % 2)))
+        return out
 
 
 # ------------------------------------------------------------------------------------------ truth days
@@ -445,11 +466,14 @@ def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_gr
     fobj = _backend(fda)
     # chunks of one (init, lead) in the stored order: each pair is read when scored, into a reused buffer
     by_pair = isinstance(fobj, ChunkReader) and fobj.chunks[:2] == (1, 1) and list(fda.dims) == fdims
+    # compressed, if asked: the next pair is decoded in a second thread while one is scored
+    ahead = by_pair and READ_AHEAD and fobj.decoder is not None
+    pair_pool = ThreadPoolExecutor(max_workers=1) if ahead else None
 
     def load(k: int, whole: bool = False) -> np.ndarray | _PairPiece:
         _, ii, sl = plan[k]
         if by_pair and not whole:
-            return _PairPiece(fobj, ii, sl, lambda: load(k, True))
+            return _PairPiece(fobj, ii, sl, lambda: load(k, True), pair_pool)
         return _read(fda, {"init_time": ii, "lead_time": np.arange(sl.start, sl.stop)}, fdims, fobj,
                      None if whole else k % 2)  # fmt: skip
 
@@ -490,12 +514,12 @@ def fast_parts(var, forecast, truth, climatology, t_src, c_src, spatial, clim_gr
         for key, v in per.items():
             parts.append((key, lead_sl, np.nansum(v, axis=0), np.sum(~np.isnan(v), axis=0)))
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = pool.submit(load, 0) if PREFETCH else None
+    with ThreadPoolExecutor(max_workers=1) as pool, pair_pool or nullcontext():
+        prefetched = pool.submit(load, 0) if PREFETCH else None
         for k, (b, ii, lead_sl) in enumerate(plan):
-            f = ahead.result() if PREFETCH else load(k)
+            f = prefetched.result() if PREFETCH else load(k)
             if PREFETCH and k + 1 < len(plan):
-                ahead = pool.submit(load, k + 1)
+                prefetched = pool.submit(load, k + 1)
             score_piece(f, ii, lead_sl)
             del f
             if wb2 or (k + 1 < len(plan) and plan[k + 1][0] == b):
