@@ -17,9 +17,6 @@ with ``d = f − o`` (``f`` the forecast or its ensemble mean, in float64) and r
 sums over longitude are formed (``n`` valid points, ``Σd``, ``Σd²``, ``Σ|d|``, ``Σ d·a_T``) and then
 weighted over latitude with ``w`` (cell-area for WB2, ChaosBench's cos weights, both mean 1):
 
-The per-pair row sums and the per-day anomaly sums are one C pass each where the kernel builds
-(:mod:`.scorecard_native`; numpy otherwise, same values to rounding).
-
 * ``a_F = f − c = d + a_T``: ``Σ a_F a_T = Σ d a_T + Σ a_T²``, ``Σ a_F² = Σd² + 2Σ d a_T + Σ a_T²``,
   ``Σ a_F = Σd + Σa_T`` (``Σ a_T²``, ``Σ a_T`` per row are per-day sums). Where ``Σ a_F²`` is below
   ``1e-6 (Σd² + Σa_T²)`` (forecast ≈ climatology, cancellation) and wherever a pair holds NaN, the pair is
@@ -30,6 +27,9 @@ The per-pair row sums and the per-day anomaly sums are one C pass each where the
 * ChaosBench (pooled over the block's inits, Nathaniel et al. 2024, ``criterion.py``): ``rmse =
   sqrt(Σ w d² / n)``, ``bias = Σ w d / n``, ``mae = Σ w|d| / n``, ``acc = Σ a_F a_T / (sqrt(Σ a_T² Σ a_F²) +
   1e−10 / Σ w²)`` (unweighted, see :mod:`~physics_metrics.weather.chaosbench_convention`).
+
+The per-pair row sums and the per-day anomaly sums are one C pass each where the kernel builds
+(:mod:`.scorecard_native`; numpy otherwise, same values to rounding).
 """
 
 from __future__ import annotations
