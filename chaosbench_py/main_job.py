@@ -179,7 +179,8 @@ def _shallow_water_run_config(store: Path, quick: bool) -> dict[str, Any]:
             "train": split["train"],
             "valid": split["valid"],
         },  # fmt: skip
-        "task": {"kind": "next_step", "rollout_steps": 1, "area_weighted": True},
+        "task": {"kind": "next_step", "rollout_steps": 1, "area_weighted": True, "loss_scale": "tendency",
+                 "input_noise": 2.0},
         "optimizer": {"name": "adamw", "lr": 3e-3},
         "schedule": {"name": "cosine", "warmup_steps": 10, "min_lr": 1e-5},
         "train": {
