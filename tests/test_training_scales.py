@@ -15,20 +15,13 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+from model_harness import single_thread  # noqa: F401  (autouse fixture: one torch thread)
 
 import emulators
 from chaosbench_py.data import latitude_weights
 from chaosbench_py.training.config import ConfigError, config_from_dict
 from chaosbench_py.training.tasks.next_step import NextStepTask, tendency_ratio
 from chaosbench_py.training.trainer import Trainer, ema_decay_at
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _store(path: Path, n_times: int = 40, with_static: bool = False) -> Path:
