@@ -58,8 +58,8 @@ def tendency_ratio(
     still = [str(names[c]) for c in range(n_dynamic) if not ratio[c] > 0]
     if still:
         raise ConfigError(
-            f"task.loss_scale: tendency: channel(s) {still} do not change from one step to the next in "
-            "data.train; use loss_scale: state"
+            f"task.loss_scale: tendency / task.input_noise: channel(s) {still} do not change from one step to "
+            "the next in data.train, so they have no tendency unit; use loss_scale: state and input_noise: 0"
         )
     return ratio
 
