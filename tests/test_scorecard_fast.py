@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import zarr
 
 from physics_metrics.errors import NonFiniteInputError
 from physics_metrics.weather import scorecard_chunks as sc_chunks
@@ -223,6 +224,9 @@ def _zarr(tmp_path, name, ds, chunks, compressor=None, zarr_format=3):
     return xr.open_zarr(path, consolidated=False)
 
 
+_ZARR_SKIPS_EMPTY_CHUNKS = tuple(int(p) for p in zarr.__version__.split(".")[:2]) >= (3, 1)
+
+
 def _codecs(fmt):
     import numcodecs
     from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
@@ -248,7 +252,11 @@ def test_chunk_reader_equals_zarr(tmp_path, fmt):
         dz = _zarr(tmp_path, f"s{k}", ds, {5: (2, 3, 2, 4, 5)}, comp, fmt)
         reader = sf._backend(dz["x"])
         assert isinstance(reader, ChunkReader)
-        assert sum(1 for p in (tmp_path / f"s{k}.zarr" / "x").rglob("*") if p.is_file()) < 4 * 2 * 2 * 3 * 4
+        n_files = sum(1 for p in (tmp_path / f"s{k}.zarr" / "x").rglob("*") if p.is_file())
+        if (
+            _ZARR_SKIPS_EMPTY_CHUNKS
+        ):  # zarr 3.0 writes all-fill chunks too: the missing-chunk case is not reached
+            assert n_files < 4 * 2 * 2 * 3 * 4
         for key in keys:
             want = np.asarray(reader.za[key])
             np.testing.assert_array_equal(reader.read(key), want)
@@ -268,9 +276,13 @@ def test_chunk_reader_declines_decoded_and_other_layouts(tmp_path):
     for v in ("z", "t2m"):
         assert not isinstance(sf._backend(mz[v]), ChunkReader)
     enc = {v: {"chunks": (1, 1) + fc[v].shape[2:], "shards": fc[v].shape} for v in fc.data_vars}
-    fc.to_zarr(tmp_path / "sh.zarr", consolidated=False, zarr_format=3, encoding=enc)
-    sz = xr.open_zarr(tmp_path / "sh.zarr", consolidated=False)
-    assert not isinstance(sf._backend(sz["z"]), ChunkReader)
+    try:
+        fc.to_zarr(tmp_path / "sh.zarr", consolidated=False, zarr_format=3, encoding=enc)
+    except ValueError as err:  # xarray < 2025.3 has no "shards" encoding: nothing sharded to decline
+        assert "shards" in str(err)
+    else:
+        sz = xr.open_zarr(tmp_path / "sh.zarr", consolidated=False)
+        assert not isinstance(sf._backend(sz["z"]), ChunkReader)
     assert not isinstance(sf._backend(fc["z"].chunk()), ChunkReader)
 
 
