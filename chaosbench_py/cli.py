@@ -63,7 +63,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from .errors import InputError, InputTypeError, OutputExistsError
-    from .simulate import generate_to_store, generate_trajectories, save_trajectories
     from .systems import get_system
 
     def param_value(name: str, text: str) -> object:
@@ -141,6 +140,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             progress=not args.quiet, device=device, **kwargs,
         )  # fmt: skip
     elif suffix == ".zarr":
+        from .simulate.store import generate_to_store
+
         generate_to_store(
             out,
             system,
@@ -156,7 +157,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     else:
         if out.exists() and not args.overwrite:  # refused before any integration
             raise OutputExistsError(f"{out} exists; pass --overwrite to replace it, or choose another path")
-        ds = generate_trajectories(
+        # netCDF straight from the arrays: xarray, pandas and dask would cost more start-up than the run
+        from .simulate.netcdf_writer import write_trajectories_netcdf
+        from .simulate.trajectories import generate_trajectory_arrays
+
+        arrays = generate_trajectory_arrays(
             system,
             args.trajectories,
             args.length,
@@ -165,7 +170,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             device=device,
             **kwargs,
         )
-        save_trajectories(ds, out, overwrite=args.overwrite)
+        write_trajectories_netcdf(arrays, out, overwrite=args.overwrite)
     if os.environ.get("RANK", "0") in ("", "0"):
         print(f"wrote {out}")
     return 0
@@ -254,7 +259,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise OutputExistsError(f"{out}: exists and is not empty; pass --overwrite to replace the report in it")
+        raise OutputExistsError(
+            f"{out}: exists and is not empty; pass --overwrite to replace the report in it"
+        )
     report = Report(args.title, out)
     for eval_dir in args.evaluations:
         build_report(eval_dir, report=report)
@@ -426,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("config", help="YAML run configuration")
     pt.add_argument("--out", required=True, help="run folder")
     pt_mode = pt.add_mutually_exclusive_group()
-    pt_mode.add_argument("--resume", action="store_true", help="continue the run in OUT from OUT/checkpoints/last.pt")
+    pt_mode.add_argument(
+        "--resume", action="store_true", help="continue the run in OUT from OUT/checkpoints/last.pt"
+    )
     pt_mode.add_argument(
         "--overwrite",
         action="store_true",
@@ -471,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gridded shallow-water runs: physics of the rollout (year-long stability, conservation, "
                     "spectra, Lyapunov exponents of model and solver) in OUT/physics")  # fmt: skip
     pe.add_argument("--physics-inits", type=int, default=4, help="--physics: long rollouts (default 4)")
-    pe.add_argument("--physics-days", type=float, default=365.0, help="--physics: rollout length in days (default 365)")
+    pe.add_argument(
+        "--physics-days", type=float, default=365.0, help="--physics: rollout length in days (default 365)"
+    )
     pe.add_argument("--lyapunov-steps", type=int, default=40,
                     help="--physics: tangent steps of the Lyapunov runs (default 40; 0 skips them)")  # fmt: skip
     pe.add_argument("--seed", type=int, default=0)
@@ -525,11 +536,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(OUT/report). A killed run continues with --resume (finished seeds are not redone).",
     )
     pq.add_argument("name", nargs="?", help="recipe name (see --list)")
-    pq.add_argument("--list", action="store_true", help="list the recipes (name, title, paper, goal, default budget)")
+    pq.add_argument(
+        "--list", action="store_true", help="list the recipes (name, title, paper, goal, default budget)"
+    )
     pq.add_argument("--out", help="reproduction folder")
     pq.add_argument("--seeds", type=int, help="training seeds 0..N-1 (default: the budget's)")
-    pq.add_argument("--budget", default="default", help="tiny | default | published | a number of optimiser steps per seed")
-    pq.add_argument("--data", help="folder of the shared data set a recipe needs (GTF recipes: the GTF data sets)")
+    pq.add_argument(
+        "--budget",
+        default="default",
+        help="tiny | default | published | a number of optimiser steps per seed",
+    )
+    pq.add_argument(
+        "--data", help="folder of the shared data set a recipe needs (GTF recipes: the GTF data sets)"
+    )
     pq_mode = pq.add_mutually_exclusive_group()
     pq_mode.add_argument("--resume", action="store_true", help="continue the reproduction in OUT")
     pq_mode.add_argument("--overwrite", action="store_true", help="replace the reproduction in OUT")

@@ -37,6 +37,7 @@ import zarr
 from ..errors import CorruptFileError, InputError, InputTypeError, MissingInputError, OutputExistsError
 from ..files import atomic_store
 from ..systems.base import System
+from .netcdf_writer import DEFAULT_CHUNKS, NETCDF_SUFFIXES, check_chunks, chunk_shape
 from .trajectories import (
     _TRANSIENT,
     _advance,
@@ -54,7 +55,6 @@ from .trajectories import (
 logger = logging.getLogger(__name__)
 
 ZARR_SUFFIXES = (".zarr",)
-NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 INCOMPLETE, COMPLETE = "incomplete", "complete"
 
 # generate_to_store's keyword arguments (those of generate_trajectories it supports) and defaults
@@ -93,7 +93,7 @@ def partial_path(path: str | os.PathLike) -> Path:
 def _encoding(ds: xr.Dataset, chunks: dict[str, int]) -> dict[str, Any]:
     enc = {}
     for name, var in ds.data_vars.items():
-        enc[name] = {"chunks": tuple(min(chunks.get(d, n), n) for d, n in zip(var.dims, var.shape))}
+        enc[name] = {"chunks": chunk_shape(var.shape, var.dims, chunks)}
     return enc
 
 
@@ -123,23 +123,12 @@ def save_trajectories(
     path = Path(path)
     fmt = _format_of(path)
     _check_trajectory_dataset(ds, f"save_trajectories({path})")
-    if chunks is not None:
-        if not isinstance(chunks, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in chunks.values()
-        ):
-            raise InputError(
-                f"save_trajectories({path}): chunks must map dimension names to integers >= 1; got {chunks!r}"
-            )
-        unknown = sorted(set(chunks) - set(ds["x"].dims))
-        if unknown:
-            raise InputError(
-                f"save_trajectories({path}): chunks names unknown dimension(s) {unknown}; the dims are {ds['x'].dims}"
-            )
+    check_chunks(chunks, ds["x"].dims, f"save_trajectories({path})")
     if path.exists() and not overwrite:
         raise OutputExistsError(
             f"{path} exists; pass overwrite=True (--overwrite) to replace it, or choose another path"
         )
-    chunks = chunks or {"trajectory": 64, "time": 1000}
+    chunks = chunks or DEFAULT_CHUNKS
     with atomic_store(path) as tmp:
         if fmt == "zarr":
             ds.to_zarr(tmp, mode="w", encoding=_encoding(ds, chunks), consolidated=False, zarr_format=3)

@@ -21,11 +21,11 @@ import json
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import xarray as xr
 
 from ..errors import InputError, InputTypeError
 from ..systems.base import Flow, Map, System
@@ -39,6 +39,11 @@ from .solvers import (
     divergence_bound,
     integrate,
 )
+
+if (
+    TYPE_CHECKING
+):  # xarray (with pandas and dask) is imported on use: `chaosbench generate x.nc` needs none of it
+    import xarray as xr
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +241,21 @@ def iter_trajectory_chunks(
 
 
 def generate_trajectories(
+    system: System | str, n_trajectories: int = 1, length: int = 1000, **options: Any
+) -> xr.Dataset:
+    """Integrate a batch of trajectories and return them as an xarray Dataset.
+
+    The parameters, errors and layout are those of :func:`generate_trajectory_arrays` (same
+    signature); this is its :meth:`TrajectoryArrays.to_dataset`: variable ``x`` of dims
+    ``(trajectory, time, dim)`` (float64 by default), coordinate ``time`` in the system's time units
+    (sample 0 at t = 0 after the transient; the absolute time of sample 0 is
+    ``attrs["time_offset"]``), integer coordinates ``trajectory`` and ``dim``, and provenance
+    attributes.
+    """
+    return generate_trajectory_arrays(system, n_trajectories, length, **options).to_dataset()
+
+
+def generate_trajectory_arrays(
     system: System | str,
     n_trajectories: int = 1,
     length: int = 1000,
@@ -256,8 +276,8 @@ def generate_trajectories(
     device: torch.device | str | None = None,
     progress: bool = False,
     chunk: int = 1000,
-) -> xr.Dataset:
-    """Integrate a batch of trajectories and return them as an xarray Dataset.
+) -> TrajectoryArrays:
+    """Integrate a batch of trajectories: the arrays and attributes of a trajectory dataset.
 
     Parameters
     ----------
@@ -295,9 +315,9 @@ def generate_trajectories(
 
     Returns
     -------
-    ``xr.Dataset`` with variable ``x`` of dims ``(trajectory, time, dim)`` (float64 by default),
-    coordinate ``time`` in the system's time units (sample 0 at t = 0 after the transient; the
-    absolute time of sample 0 is ``attrs["time_offset"]``), and provenance attributes.
+    :class:`TrajectoryArrays`: ``x`` of shape ``(n_trajectories, length, dim)`` (float64 by default),
+    ``time`` in the system's time units (sample 0 at t = 0 after the transient; the absolute time of
+    sample 0 is ``attrs["time_offset"]``), and provenance attributes.
     """
     from .. import __version__
 
@@ -372,23 +392,59 @@ def generate_trajectories(
     std = noise_scale(system, data[:, : min(length, chunk)])
     data = add_observation_noise(data, noise, std, seed, start=0, chunk=chunk)
 
-    ds = xr.Dataset(
-        {"x": (("trajectory", "time", "dim"), data)},
-        coords={
-            "trajectory": np.arange(n_trajectories),
-            "time": np.arange(length) * sampling.sample_dt,
-            "dim": np.arange(system.dim),
-        },
+    attrs = trajectory_attrs(system, sampling, method, rtol, atol, dt, transient, noise, seed, ic_spread)
+    attrs["noise_std"] = std.tolist()
+    attrs["time_offset"] = float(t_start)
+    attrs["chaosbench_py_version"] = __version__
+    return TrajectoryArrays(
+        x=data,
+        time=np.arange(length) * sampling.sample_dt,
+        attrs=attrs,
+        x_attrs={"long_name": f"state of {system.name}"},
     )
-    ds["x"].attrs["long_name"] = f"state of {system.name}"
-    ds["time"].attrs["units"] = "time units of the system"
-    ds.attrs.update(
-        trajectory_attrs(system, sampling, method, rtol, atol, dt, transient, noise, seed, ic_spread)
-    )
-    ds.attrs["noise_std"] = std.tolist()
-    ds.attrs["time_offset"] = float(t_start)
-    ds.attrs["chaosbench_py_version"] = __version__
-    return ds
+
+
+@dataclass
+class TrajectoryArrays:
+    """The arrays and attributes of a trajectory dataset, before any xarray object is made.
+
+    ``x`` (B, T, D) float, ``time`` (T,) in the system's time units (sample 0 at 0), ``attrs`` the
+    dataset's provenance attributes (netCDF-safe types), ``x_attrs`` those of ``x``. What
+    :func:`generate_trajectories` returns is :meth:`to_dataset` of this;
+    :func:`chaosbench_py.simulate.netcdf_writer.write_trajectories_netcdf` writes it without importing
+    xarray (the ``chaosbench generate x.nc`` path, where xarray, pandas and dask cost more start-up than
+    the integration).
+    """
+
+    x: np.ndarray
+    time: np.ndarray
+    attrs: dict[str, Any]
+    x_attrs: dict[str, Any] = field(default_factory=dict)
+    time_attrs: dict[str, Any] = field(default_factory=lambda: {"units": "time units of the system"})
+
+    def to_dataset(self) -> xr.Dataset:
+        import xarray as xr
+
+        n_traj, _, dim = self.x.shape
+        ds = xr.Dataset(
+            {"x": (("trajectory", "time", "dim"), self.x)},
+            coords={"trajectory": np.arange(n_traj), "time": self.time, "dim": np.arange(dim)},
+        )
+        ds["x"].attrs.update(self.x_attrs)
+        ds["time"].attrs.update(self.time_attrs)
+        ds.attrs.update(self.attrs)
+        return ds
+
+
+def _same_signature(public: Any, implementation: Any) -> None:
+    """Show ``implementation``'s parameters on ``public`` (help(), notebooks' completion)."""
+    import inspect
+
+    sig = inspect.signature(implementation)
+    public.__signature__ = sig.replace(return_annotation=inspect.signature(public).return_annotation)
+
+
+_same_signature(generate_trajectories, generate_trajectory_arrays)
 
 
 def _as_system(system: Any) -> System:
