@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,10 +44,22 @@ print(time.perf_counter() - t1, t1 - t0)
 """
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
-    t0 = time.perf_counter()
+CPU_SECONDS: dict[str, float] = {}  # CPU time (user + system) of each timed process, by its label
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], env: dict[str, str], label: str = "") -> tuple[float, str]:
+    """Wall seconds and stdout of one process; its CPU seconds go to ``CPU_SECONDS[label]`` (on a loaded
+    machine the CPU time is the fairer figure: wall time counts the other jobs' share of the cores)."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-    return time.perf_counter() - t0, out.stdout
+    wall = time.perf_counter() - t0
+    CPU_SECONDS[label] = _children_cpu() - c0
+    return wall, out.stdout
 
 
 def main() -> None:
@@ -67,10 +80,10 @@ def main() -> None:
             "--trajectories", str(args.trajectories), "--length", str(args.length),
             "--out", os.path.join(tmp, "out.nc"), "--overwrite", "--quiet", "--device", args.device,
         ]  # fmt: skip
-        t_fresh, _ = timed(cmd, dict(env, CHAOSBENCH_CACHE_DIR=os.path.join(tmp, "cache")))
-        t_ours, _ = timed(cmd, dict(env, CHAOSBENCH_CACHE_DIR=os.path.join(tmp, "cache")))
+        t_fresh, _ = timed(cmd, dict(env, CHAOSBENCH_CACHE_DIR=os.path.join(tmp, "cache")), "fresh")
+        t_ours, _ = timed(cmd, dict(env, CHAOSBENCH_CACHE_DIR=os.path.join(tmp, "cache")), "ours")
         peer_code = PEER.format(n=args.trajectories, length=args.length)
-        t_peer_proc, out = timed([args.peer_python, "-c", peer_code], env)
+        t_peer_proc, out = timed([args.peer_python, "-c", peer_code], env, "peer")
     t_peer_loop, t_peer_start = (float(v) for v in out.split())
     print(f"{args.trajectories} x {args.length} Lorenz samples, DOP853 1e-9, 100 pts/period")
     print(f"ours, `chaosbench generate` process, kernel cache filled: {t_ours:.2f} s")
@@ -79,6 +92,11 @@ def main() -> None:
     print(
         f"ratio, process vs process: {t_peer_proc / t_ours:.1f}x (empty cache {t_peer_proc / t_fresh:.1f}x); "
         f"dysts loop alone vs our process: {t_peer_loop / t_ours:.1f}x"
+    )
+    cpu = CPU_SECONDS
+    print(
+        f"CPU seconds (user + system): ours {cpu['ours']:.2f} (empty cache {cpu['fresh']:.2f}), dysts {cpu['peer']:.2f}; "
+        f"ratio {cpu['peer'] / cpu['ours']:.1f}x (empty cache {cpu['peer'] / cpu['fresh']:.1f}x)"
     )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
