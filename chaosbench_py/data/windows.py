@@ -18,8 +18,8 @@ synchronous scheduler; with ``chunk_reads`` the rest of their time chunks too); 
 per-process LRU cache of normalised states (``cache_states`` or ``cache_mb``) means that
 consecutive windows (rollout evaluation, sequential or block-shuffled sampling, see
 :mod:`chaosbench_py.data.block_sampler`) read each time step, and decode each chunk, once. A
-training copy (:func:`chaosbench_py.data.training_copy.open_training_copy`) is read straight from
-its chunk files, without dask. The
+training copy (:func:`chaosbench_py.data.training_copy.open_training_copy`) and the ChaosBench day-stores
+(:mod:`chaosbench_py.data.day_reader`) are read straight from their chunk files, without dask. The
 dataset pickles without data and re-opens its source lazily in each ``DataLoader`` worker.
 """
 
@@ -177,9 +177,12 @@ class WindowDataset(torch.utils.data.Dataset):
         self.check_finite = bool(check_finite)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._ds: xr.Dataset | None = self._select(ds)
+        from .day_reader import DayStoreReader
         from .training_copy import CopyReader
 
-        self._copy = CopyReader.for_dataset(ds, self.variables, self.levels)
+        self._copy = CopyReader.for_dataset(ds, self.variables, self.levels) or DayStoreReader.for_dataset(
+            ds, self.variables, self.levels
+        )
         logger.info(
             "WindowDataset: %d samples, %d channels (+%d constants), inputs %d step(s), leads %s",
             len(self),
