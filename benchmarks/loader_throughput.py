@@ -37,6 +37,10 @@ WeatherBench2-style store, each with ``data.order: random`` and ``blocks`` (the 
 (random order; the copy's peer is the naive loop on the per-day stores). Each case runs in its own
 process (samples/s over whole epochs and over the epochs after the first, set-up and statistics
 excluded; peak RSS = ``VmHWM``, including the set-up), ``--runs`` times in turn; block order is also run on the ``--rss-factor`` × larger store.
+The training copy and the per-day stores are read straight from their chunk files
+(``training_copy.CopyReader``, ``day_reader.DayStoreReader``), the WB2-style store through xarray/dask;
+first, the decode share: reading + decoding a time step's chunks (one thread) against the naive
+loop's read of it.
 Run::
 
     OMP_NUM_THREADS=1 python benchmarks/loader_throughput.py [--days 80] [--root DIR] [--keep]
@@ -275,6 +279,50 @@ def trainer_child(spec: dict) -> None:
     print(f"TRAINER {rate:.3f} {hwm / 1024:.0f} {steps * epochs * b} {block} {warm:.3f}")
 
 
+def decode_share(day_files: list[Path], wb2: Path, n: int = 16) -> None:
+    """What bounds the compressed stores: reading + decoding a time step's chunk files (numcodecs, the
+    stores' own codec, one thread) against the naive loop's read of the same step."""
+    import numcodecs
+
+    def raw_decode(folder: Path, var: str) -> tuple[float, float, int]:
+        meta = json.loads((folder / ".zmetadata").read_text())["metadata"][f"{var}/.zarray"]
+        codec = numcodecs.get_codec(meta["compressor"])
+        files = sorted(p for p in (folder / var).iterdir() if not p.name.startswith("."))
+        t0 = time.perf_counter()
+        blobs = [f.read_bytes() for f in files]
+        t1 = time.perf_counter()
+        for b in blobs:
+            codec.decode(b)
+        return t1 - t0, time.perf_counter() - t1, int(meta["chunks"][0]) if meta["shape"][0] > 10 else 1
+
+    numcodecs.blosc.set_nthreads(1)
+    io = dec = 0.0
+    for f in day_files[:n]:
+        for v in PARAMS:
+            a, b, _ = raw_decode(f, v)
+            io, dec = io + a, dec + b
+    t0 = time.perf_counter()
+    for f in day_files[:n]:
+        _ = xr.open_dataset(f, engine="zarr")[PARAMS].to_array().values
+    naive = (time.perf_counter() - t0) / n
+    print(f"per-day store, per day: read {io / n * 1e3:.1f} ms + Blosc decode {dec / n * 1e3:.1f} ms; naive "
+          f"open_dataset read {naive * 1e3:.1f} ms: decode share {dec / n / naive:.0%}", flush=True)  # fmt: skip
+    io = dec = 0.0
+    steps = 1
+    for v in PARAMS:  # every chunk of every variable, per time step
+        a, b, steps = raw_decode(wb2, v)
+        io, dec = io + a, dec + b
+    n_steps = xr.open_zarr(wb2).sizes["time"]
+    ds = xr.open_zarr(wb2)[PARAMS]
+    t0 = time.perf_counter()
+    for a in range(0, min(n, n_steps - 1)):
+        _ = ds.isel(time=[a, a + 1]).to_array().values
+    naive = (time.perf_counter() - t0) / min(n, n_steps - 1) / 2
+    print(f"WB2-style store ({steps}-step chunks), per time step: read {io / n_steps * 1e3:.1f} ms + decode "
+          f"{dec / n_steps * 1e3:.1f} ms (a chunk: {dec / n_steps * steps * 1e3:.1f} ms); naive isel read per "
+          f"step {naive * 1e3:.1f} ms", flush=True)  # fmt: skip
+
+
 def trainer_rows(
     args: argparse.Namespace, stores: dict[str, Path], big: dict[str, Path], stats_path: Path
 ) -> None:
@@ -404,6 +452,7 @@ def main() -> None:
         write_archive(big, args.days * args.rss_factor, reuse=root / "a")
         write_training_copy(open_chaosbench(big), root / "copy_big.zarr", codec="none", overwrite=True)
         stores = {"chaosbench": root / "a", "copy": root / "copy_none.zarr", "wb2": wb2}
+        decode_share(files, wb2)
         trainer_rows(args, stores, {"chaosbench": big, "copy": root / "copy_big.zarr"}, stats_path)
         if args.root is None and not args.keep:
             shutil.rmtree(root, ignore_errors=True)

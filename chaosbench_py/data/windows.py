@@ -413,7 +413,7 @@ class WindowDataset(torch.utils.data.Dataset):
         if len(todo) == 1 and self._free:  # reuse an evicted state's memory (no page faults)
             block = self._free.pop()[None]
         else:
-            block = np.empty(shape, dtype=np.float32)
+            block = _empty(shape)
         if self._copy is not None:
             self._copy.read_into(block, self.times.values[todo])
             return block
