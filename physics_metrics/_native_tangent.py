@@ -33,18 +33,16 @@ where that directory is not writable, in a private temporary one removed after l
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import math
 import os
 import pathlib
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from ._native_build import NativeBuildError, cache_folder, library_name, load_library
 
 logger = logging.getLogger("physics_metrics.lyapunov")
 
@@ -356,66 +354,29 @@ void rk4_step(long B, double t, double h, const double *X, const double *Q, doub
 
 
 def _cache_dir() -> pathlib.Path:
-    root = os.environ.get("PHYSICS_METRICS_CACHE_DIR")
-    if root:
-        return pathlib.Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache") / "physics_metrics"
+    return cache_folder("PHYSICS_METRICS_CACHE_DIR", "physics_metrics")
 
 
-def _compile(compiler: str, source: str, folder: pathlib.Path, dest: pathlib.Path) -> None:
-    """``cc -O2 -ffp-contract=off -shared`` of ``source`` into ``dest`` (via a temporary directory in
-    ``folder`` and an atomic rename: concurrent builds never see half a file)."""
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        src, out = pathlib.Path(tmp) / "tangent.c", pathlib.Path(tmp) / "tangent.so"
-        src.write_text(source)
-        flags = ["-O2", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC"]
-        try:
-            subprocess.run(
-                [compiler, *flags, str(src), "-o", str(out), "-lm"],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-        except subprocess.SubprocessError as exc:
-            raise Unsupported(f"C build failed ({exc})") from None
-        os.replace(out, dest)
+_FLAGS = ("-O2", "-std=c99", "-ffp-contract=off", "-shared", "-fPIC")
 
 
-def _build(source: str) -> Any:
-    """Compile ``source`` (or load it from the cache directory) and return the ctypes library."""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    if digest in _LIBS:
-        return _LIBS[digest]
-    folder = _cache_dir()
-    lib_path = folder / f"tangent_{digest}.so"
-    if not lib_path.exists():
-        compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-        if compiler is None:
-            raise Unsupported("no C compiler")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _compile(compiler, source, folder, lib_path)
-        except OSError as exc:  # cache not writable: a private directory of this process
-            logger.info(
-                "tangent kernel cache %s not usable (%s); building in a private directory", folder, exc
-            )
-            try:
-                lib_path = pathlib.Path(tempfile.mkdtemp(prefix="physics_metrics_")) / lib_path.name
-                _compile(compiler, source, lib_path.parent, lib_path)
-            except OSError as exc2:
-                raise Unsupported(f"C build failed ({exc2})") from None
-    try:
-        lib = ctypes.CDLL(str(lib_path))
-    except OSError as exc:  # a damaged or foreign file under that name
-        raise Unsupported(f"cannot load {lib_path.name} ({exc})") from None
-    finally:
-        if lib_path.parent != folder:  # the private directory: loaded (or not), no longer needed
-            shutil.rmtree(lib_path.parent, ignore_errors=True)
+def _declare(lib: Any) -> None:
     dbl, ptr, lng = ctypes.c_double, ctypes.c_void_p, ctypes.c_long
     lib.rk4_step.argtypes = [lng, dbl, dbl, ptr, ptr, ptr, ptr, ptr]
     lib.eval_field.argtypes = [lng, dbl, ptr, ptr, ptr, ptr]
     lib.rk4_step.restype = lib.eval_field.restype = None
+
+
+def _build(source: str) -> Any:
+    """Compile ``source`` (or load it from the cache folder) and return the ctypes library; raises
+    :class:`Unsupported` where it cannot be built or loaded."""
+    digest = library_name(source, "tangent", _FLAGS)
+    if digest in _LIBS:
+        return _LIBS[digest]
+    try:
+        lib = load_library(source, stem="tangent", flags=_FLAGS, cache=_cache_dir(), setup=_declare)
+    except NativeBuildError as exc:
+        raise Unsupported(str(exc)) from None
     _LIBS[digest] = lib
     return lib
 

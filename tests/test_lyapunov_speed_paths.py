@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from chaosbench_py.systems import get_system
-from physics_metrics import _native_tangent, _trace_cache, lyapunov_spectrum_flow
+from physics_metrics import _native_build, _native_tangent, _trace_cache, lyapunov_spectrum_flow
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +144,7 @@ def test_untranslatable_fields_run_the_torch_step():
 
 
 def test_without_a_compiler_the_torch_step_runs(monkeypatch):
-    monkeypatch.setattr(_native_tangent.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_native_build.shutil, "which", lambda name: None)
     monkeypatch.setattr(_native_tangent, "_LIBS", {})
 
     def shifted(t, x):  # a source not built in this process

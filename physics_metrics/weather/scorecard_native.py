@@ -19,15 +19,13 @@ Built once per machine with the C compiler (``$CC``, else ``cc``/``gcc``) into t
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
-import pathlib
-import shutil
-import tempfile
 from typing import Any
 
 import numpy as np
+
+from .._native_build import NativeBuildError, cache_folder, load_library
 
 logger = logging.getLogger(__name__)
 
@@ -124,21 +122,15 @@ _FLAGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wno-psabi"
 _LIB: list[Any] = []  # [library or None] once tried
 
 
-def _cache_dir() -> pathlib.Path:
-    from .._native_tangent import _cache_dir as tangent_cache_dir
-
-    return tangent_cache_dir()
-
-
-def _compile(compiler: str, dest: pathlib.Path) -> None:
-    import subprocess
-
-    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        src, out = pathlib.Path(tmp) / "rows.c", pathlib.Path(tmp) / "rows.so"
-        src.write_text(_SOURCE)
-        subprocess.run([compiler, *_FLAGS, str(src), "-o", str(out), "-lm"], check=True,
-                       capture_output=True, timeout=120)  # fmt: skip
-        os.replace(out, dest)
+def _declare(lib: Any) -> None:
+    args = [ctypes.c_long, ctypes.c_long] + [ctypes.c_void_p] * 4
+    for name in ("rows_f4", "rows_f4_at", "rows_f8", "rows_f8_at"):
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = args, None
+    for a in ("f4", "f8"):
+        for b in ("f4", "f8"):
+            fn = getattr(lib, f"day_{a}_{b}")
+            fn.argtypes, fn.restype = args + [ctypes.c_void_p], None
 
 
 def _load() -> Any:
@@ -147,37 +139,12 @@ def _load() -> Any:
         return None
     if _LIB:
         return _LIB[0]
-    lib = None
-    digest = hashlib.sha256((_SOURCE + " ".join(_FLAGS)).encode()).hexdigest()[:20]
-    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    private = None
+    cache = cache_folder("PHYSICS_METRICS_CACHE_DIR", "physics_metrics")
     try:
-        path = _cache_dir() / f"scorecard_rows_{digest}.so"
-        if not path.exists():
-            if compiler is None:
-                raise OSError("no C compiler")
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _compile(compiler, path)
-            except OSError:  # cache not writable: a private directory, removed once loaded
-                private = pathlib.Path(tempfile.mkdtemp(prefix="physics_metrics_"))
-                path = private / path.name
-                _compile(compiler, path)
-        lib = ctypes.CDLL(str(path))
-        args = [ctypes.c_long, ctypes.c_long] + [ctypes.c_void_p] * 4
-        for name in ("rows_f4", "rows_f4_at", "rows_f8", "rows_f8_at"):
-            fn = getattr(lib, name)
-            fn.argtypes, fn.restype = args, None
-        for a in ("f4", "f8"):
-            for b in ("f4", "f8"):
-                fn = getattr(lib, f"day_{a}_{b}")
-                fn.argtypes, fn.restype = args + [ctypes.c_void_p], None
-    except Exception as exc:  # noqa: BLE001 — any build/load failure means: use numpy
+        lib = load_library(_SOURCE, stem="scorecard_rows", flags=_FLAGS, cache=cache, setup=_declare)
+    except NativeBuildError as exc:
         logger.info("scorecard row-sum kernel not available (%s); using numpy", exc)
         lib = None
-    finally:
-        if private is not None:
-            shutil.rmtree(private, ignore_errors=True)
     _LIB[:] = [lib]
     return lib
 
