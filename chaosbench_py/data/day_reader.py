@@ -68,6 +68,7 @@ class DayStoreReader:
         self.scale = dict(scale or {})
         self._layout: dict[str, tuple[Any, ...]] = {}  # variable → how its chunks are stored
         self._buffers: dict[tuple, np.ndarray] = {}  # reused decode buffers
+        self._plans: dict[tuple, list] = {}  # chunk files and regions per variable
 
     def path(self, time: Any) -> Path:
         return self.folder / _NAME.format(pd.Timestamp(time))
@@ -120,19 +121,17 @@ class DayStoreReader:
     def _read_variable(self, store: Path, v: str, dest: np.ndarray) -> None:
         """Decode ``v`` of ``store`` into ``dest`` (``(levels, latitude, longitude)`` float32), each chunk
         through a reused buffer, selected levels and ``scale[v]`` applied on the way."""
-        shape, chunks, codec, sep, lead, fill, lev_idx = self._variable(store, v)
+        shape, chunks, codec, _, _, fill, lev_idx = self._variable(store, v)
         full = dest if lev_idx is None else self._scratch(("full", shape), shape)
         buf = self._scratch(("chunk", chunks), chunks)
         scale = self.scale.get(v) if lev_idx is None else None
-        grid = [range(-(-n // c)) for n, c in zip(shape, chunks, strict=True)]
-        for key in itertools.product(*grid):
-            f = store / v / (lead + sep.join(map(str, key)))
-            where = tuple(
-                slice(k * c, min((k + 1) * c, n)) for k, c, n in zip(key, chunks, shape, strict=True)
-            )
-            part = buf[tuple(slice(0, s.stop - s.start) for s in where)]
+        folder = os.path.join(store, v)
+        for name, where, sub in self._chunk_plan(v):
+            f = os.path.join(folder, name)
+            part = buf[sub]
             try:
-                raw = f.read_bytes()
+                with open(f, "rb") as fh:
+                    raw = fh.read()
             except FileNotFoundError:
                 full[where] = fill  # a chunk zarr never wrote: all fill value
                 continue
@@ -152,6 +151,22 @@ class DayStoreReader:
                 np.multiply(full[lev_idx], self.scale[v], out=dest)
             else:
                 dest[...] = full[lev_idx]
+
+    def _chunk_plan(self, v: str) -> list[tuple[str, tuple[slice, ...], tuple[slice, ...]]]:
+        """``(chunk file name, its region of the array, the region's part of the chunk)`` of every chunk."""
+        key = ("plan", v)
+        if key not in self._plans:
+            shape, chunks, _, sep, lead = self._layout[v][:5]
+            plan = []
+            for idx in itertools.product(*[range(-(-n // c)) for n, c in zip(shape, chunks, strict=True)]):
+                where = tuple(
+                    slice(k * c, min((k + 1) * c, n)) for k, c, n in zip(idx, chunks, shape, strict=True)
+                )
+                plan.append(
+                    (lead + sep.join(map(str, idx)), where, tuple(slice(0, w.stop - w.start) for w in where))
+                )
+            self._plans[key] = plan
+        return self._plans[key]
 
     def _scratch(self, key: tuple, shape: tuple[int, ...]) -> np.ndarray:
         if key not in self._buffers:
