@@ -35,15 +35,18 @@ library named by the SHA-256 of the source, the flags and the CPU's identity. ``
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import logging
 import os
 import pathlib
+import platform
+import shutil
+import subprocess
+import tempfile
 import threading
 from typing import Any
 
 import torch
-
-from physics_metrics._native_build import NativeBuildError, cache_folder, library_name, load_library
 
 __all__ = ["enabled", "library", "native_backward", "native_forward", "usable"]
 
@@ -184,30 +187,75 @@ def enabled() -> bool:
 
 
 def _cache_dir() -> pathlib.Path:
-    return cache_folder("CHAOSBENCH_CACHE_DIR", "chaosbench_py", "native")
+    root = os.environ.get("CHAOSBENCH_CACHE_DIR")
+    if root:
+        return pathlib.Path(root) / "native"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache") / "chaosbench_py" / "native"
+
+
+def _cpu_identity() -> str:
+    """Machine and instruction-set flags: a ``-march=native`` build is reused only on a CPU like this one."""
+    ident = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features", "model name")):
+                    ident += line
+                    if line.startswith(("flags", "Features")):
+                        break
+    except OSError:
+        pass
+    return ident
+
+
+def _compile(compiler: str, folder: pathlib.Path, dest: pathlib.Path) -> None:
+    """Build :data:`SOURCE` into ``dest`` through per-process temporary names and an atomic rename."""
+    folder.mkdir(parents=True, exist_ok=True)
+    src = folder / f"{dest.stem}.{os.getpid()}.c"
+    tmp = folder / f"{dest.stem}.{os.getpid()}.so"
+    try:
+        src.write_text(SOURCE)
+        subprocess.run(
+            [compiler, *_FLAGS, "-o", str(tmp), str(src)], check=True, capture_output=True, timeout=120
+        )
+        os.replace(tmp, dest)
+    finally:
+        for leftover in (src, tmp):
+            if leftover.exists():
+                leftover.unlink()
 
 
 def _library_name() -> str:
     """File name of the built library: SHA-256 of the source, the flags and the CPU."""
-    return library_name(SOURCE, "plrnn", _FLAGS, cpu_specific=True)
-
-
-def _declare(lib: Any) -> None:
-    p, lg, i = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
-    for suf in ("f64", "f32"):
-        fwd, bwd = getattr(lib, f"plrnn_fwd_{suf}"), getattr(lib, f"plrnn_bwd_{suf}")
-        fwd.argtypes = [lg, lg, lg, lg, lg, i, p, p, lg, lg, p, p, p, p, p, p, p, p, p]
-        bwd.argtypes = [lg, lg, lg, lg, lg, i, p, p, p, p, p, p, p, p, p, p, p, p, p, p]
-        fwd.restype = bwd.restype = i
+    return f"plrnn_{hashlib.sha256((SOURCE + repr(_FLAGS) + _cpu_identity()).encode()).hexdigest()[:24]}.so"
 
 
 def _load() -> Any:
-    try:
-        return load_library(SOURCE, stem="plrnn", flags=_FLAGS, cache=_cache_dir(), link=(), cpu_specific=True,
-                            setup=_declare)  # fmt: skip
-    except NativeBuildError as exc:
-        logger.info("%s; the torch recurrence runs", exc)
-        return None
+    name = _library_name()
+    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    private = pathlib.Path(tempfile.gettempdir()) / f"chaosbench_native_{uid}"
+    for folder in (_cache_dir(), private):
+        path = folder / name
+        try:
+            if not path.exists():
+                if compiler is None:
+                    continue
+                _compile(compiler, folder, path)
+            lib = ctypes.CDLL(str(path))
+            p, lg, i = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+            for suf in ("f64", "f32"):
+                fwd, bwd = getattr(lib, f"plrnn_fwd_{suf}"), getattr(lib, f"plrnn_bwd_{suf}")
+                fwd.argtypes = [lg, lg, lg, lg, lg, i, p, p, lg, lg, p, p, p, p, p, p, p, p, p]
+                bwd.argtypes = [lg, lg, lg, lg, lg, i, p, p, p, p, p, p, p, p, p, p, p, p, p, p]
+                fwd.restype = bwd.restype = i
+            return lib
+        except (OSError, AttributeError, subprocess.SubprocessError) as exc:  # AttributeError: a foreign file
+            err = getattr(exc, "stderr", b"") or b""
+            logger.info("plrnn: native kernel in %s not usable (%s %s)", folder, exc, err[:500])
+    logger.info("plrnn: no native kernel (no C compiler or no usable cache); the torch recurrence runs")
+    return None
 
 
 def library() -> Any:

@@ -1,10 +1,11 @@
-"""Build, cache and load the package's small generated C kernels (one helper for all of them).
+"""Build, cache and load physics_metrics' small generated C kernels (one helper for both of them).
 
-The DOP853 step (``chaosbench_py.simulate.native_dop853``), the tangent step of the Lyapunov spectra
-(:mod:`physics_metrics._native_tangent`), the scorecard row sums
-(:mod:`physics_metrics.weather.scorecard_native`) and the shPLRNN recurrence (``emulators._native_plrnn``)
-are C sources compiled with the system's C compiler (``$CC``, else ``cc`` or ``gcc``) into a shared library
-and loaded with :mod:`ctypes`. This module does that once for all of them:
+The tangent step of the Lyapunov spectra (:mod:`physics_metrics._native_tangent`) and the scorecard row sums
+(:mod:`physics_metrics.weather.scorecard_native`) are C sources compiled with the system's C compiler (``$CC``,
+else ``cc`` or ``gcc``) into a shared library and loaded with :mod:`ctypes`. This module does that for both.
+(``emulators`` may not import ``physics_metrics``, and ``chaosbench generate`` must not pay for importing
+``physics_metrics`` with its scipy and xarray, so the DOP853 kernel of ``chaosbench_py.simulate.native_dop853``
+and the shPLRNN kernel of ``emulators._native_plrnn`` keep their own copies of this logic.)
 
 * the library is named ``<stem>_<digest>.so``, ``digest`` the SHA-256 of the source, the flags and — for
   ``-march=native`` builds — the CPU's identity (:func:`cpu_identity`), so a changed source is rebuilt and a

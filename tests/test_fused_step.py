@@ -25,7 +25,6 @@ import torch
 from chaosbench_py.errors import SimulationDivergedError
 from chaosbench_py.simulate import generate_trajectories, initial_conditions, integrate, native_dop853
 from chaosbench_py.systems import get_system
-from physics_metrics import _native_build
 
 REFERENCE = pathlib.Path(__file__).parent / "data" / "fused_step_reference.npz"
 RTOL = 1e-12
@@ -180,7 +179,7 @@ def test_fallbacks(monkeypatch):
 
 def _fresh_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("CHAOSBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_native_build.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(native_dop853.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     monkeypatch.setattr(native_dop853, "_LOADED", {})
     monkeypatch.setattr(native_dop853, "_FAILED", set())
 
@@ -196,7 +195,7 @@ def test_kernel_is_built_into_the_cache(monkeypatch, tmp_path):
 
 def test_no_compiler_runs_the_torch_step(monkeypatch, tmp_path):
     _fresh_cache(monkeypatch, tmp_path)
-    monkeypatch.setattr(_native_build.shutil, "which", lambda name: None)
+    monkeypatch.setattr(native_dop853.shutil, "which", lambda name: None)
     rossler = get_system("Rossler")
     x = torch.as_tensor(_given_ics("Rossler", 3))
     assert native_dop853.native_kernel(rossler, x) is None

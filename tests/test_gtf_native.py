@@ -10,7 +10,6 @@ import emulators._native_plrnn as native
 import emulators.plrnn_bptt as bptt
 from chaosbench_py.training.gtf import GTFConfig, estimate_alpha, gtf_loss, update_alpha
 from emulators.plrnn import ShPLRNN, ShPLRNNConfig
-from physics_metrics import _native_build
 
 RTOL = 1e-6
 
@@ -208,8 +207,8 @@ def test_fallbacks_to_the_torch_path(monkeypatch, tmp_path, count_paths):
     # no compiler and an empty cache: no kernel, the torch path (state reset, so the build is retried)
     monkeypatch.setattr(native, "_STATE", {})
     monkeypatch.setenv("CHAOSBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_native_build.tempfile, "gettempdir", lambda: str(tmp_path / "private"))
-    monkeypatch.setattr(_native_build.shutil, "which", lambda name: None)
+    monkeypatch.setattr(native.tempfile, "gettempdir", lambda: str(tmp_path / "private"))
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
     assert native.library() is None
     model = _model(3, 3, 9, True)
     _assert_same(
@@ -223,13 +222,13 @@ def test_fallbacks_to_the_torch_path(monkeypatch, tmp_path, count_paths):
 def test_build_is_cached_by_source(monkeypatch, tmp_path):
     """Built once into CHAOSBENCH_CACHE_DIR/native; a new process (state reset) loads it without a compiler."""
     monkeypatch.setenv("CHAOSBENCH_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_native_build.tempfile, "gettempdir", lambda: str(tmp_path / "private"))
+    monkeypatch.setattr(native.tempfile, "gettempdir", lambda: str(tmp_path / "private"))
     monkeypatch.setattr(native, "_STATE", {})
     assert native.library() is not None
     built = list((tmp_path / "native").glob("plrnn_*.so"))
     assert len(built) == 1 and not list((tmp_path / "native").glob("*.c"))
     monkeypatch.setattr(native, "_STATE", {})
-    monkeypatch.setattr(_native_build.shutil, "which", lambda name: None)
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
     assert native.library() is not None
 
 
@@ -237,7 +236,7 @@ def test_build_is_cached_by_source(monkeypatch, tmp_path):
 def test_damaged_cache_file_is_bypassed(monkeypatch, tmp_path):
     """A damaged library under the cached name: built again in the private directory, not loaded."""
     monkeypatch.setenv("CHAOSBENCH_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_native_build.tempfile, "gettempdir", lambda: str(tmp_path / "private"))
+    monkeypatch.setattr(native.tempfile, "gettempdir", lambda: str(tmp_path / "private"))
     monkeypatch.setattr(native, "_STATE", {})
     (tmp_path / "native").mkdir()
     (tmp_path / "native" / native._library_name()).write_bytes(b"not a shared library")

@@ -33,15 +33,17 @@ Set ``CHAOSBENCH_NATIVE=0`` (or ``integrate(..., native=False)``) to run the tor
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import logging
 import os
 import pathlib
+import shutil
+import subprocess
+import tempfile
 from typing import Any
 
 import numpy as np
 import torch
-
-from physics_metrics._native_build import NativeBuildError, cache_folder, library_name, load_library
 
 from .native_rhs import _VML, _Unsupported, trace_rhs
 
@@ -269,37 +271,85 @@ _FAILED: set[str] = set()
 
 
 def _cache_dir() -> pathlib.Path:
-    return cache_folder("CHAOSBENCH_CACHE_DIR", "chaosbench_py", "native")
+    root = os.environ.get("CHAOSBENCH_CACHE_DIR")
+    if root:
+        return pathlib.Path(root) / "native"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache"
+    return base / "chaosbench_py" / "native"
 
 
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC")
 
 
-def _declare(lib: Any) -> None:
-    p, lg, dbl = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
-    lib.dop853_run.argtypes = [lg, lg, p, p, p, p, p, p, p, dbl, dbl, dbl, lg, lg, lg, p, p, p, p]
-    lib.dop853_run.restype = ctypes.c_int
+def _cpu_identity() -> str:
+    """The machine and its instruction-set flags: a ``-march=native`` build is reused only on a CPU with the
+    same flags (a cache directory shared by the nodes of a heterogeneous cluster must not hand an AVX-512
+    build to a node without AVX-512)."""
+    import platform
+
+    ident = platform.machine() + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features", "model name")):
+                    ident += line
+                    if line.startswith(("flags", "Features")):
+                        break
+    except OSError:
+        pass
+    return ident
 
 
 def _build(source: str) -> Any:
-    """Compile ``source`` (cached by hash of the source, the flags and the CPU:
-    :func:`physics_metrics._native_build.load_library`) and return its ``dop853_run`` as a ctypes function,
-    or None (then the torch step runs)."""
-    key = library_name(source, "dop853", _FLAGS, cpu_specific=True)
+    """Compile ``source`` (cached by hash of the source, the flags and the CPU) and return its ``dop853_run``
+    as a ctypes function, or None."""
+    key = hashlib.sha256((source + repr(_FLAGS) + _cpu_identity()).encode()).hexdigest()[:24]
     if key in _LOADED:
         return _LOADED[key]
     if key in _FAILED:
         return None
-    try:
-        lib = load_library(
-            source, stem="dop853", flags=_FLAGS, cache=_cache_dir(), cpu_specific=True, setup=_declare
-        )
-    except NativeBuildError as exc:
-        logger.info("dop853: %s; using the torch step", exc)
+    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    lib_path = None
+    for folder in (_cache_dir(), pathlib.Path(tempfile.gettempdir()) / f"chaosbench_native_{os.getuid()}"):
+        path = folder / f"dop853_{key}.so"
+        if path.exists():
+            lib_path = path
+            break
+        if compiler is None:
+            continue
+        src = folder / f"dop853_{key}.{os.getpid()}.c"
+        tmp = folder / f"dop853_{key}.{os.getpid()}.so"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            src.write_text(source)
+            cmd = [compiler, *_FLAGS, "-o", str(tmp), str(src), "-lm"]
+            subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+            os.replace(tmp, path)  # atomic: concurrent builders of the same kernel agree
+            lib_path = path
+            break
+        except (OSError, subprocess.SubprocessError) as exc:
+            err = getattr(exc, "stderr", b"") or b""
+            logger.info("dop853: building the native kernel in %s failed (%s %s)", folder, exc, err[:500])
+        finally:
+            for leftover in (src, tmp):
+                if leftover.exists():
+                    leftover.unlink()
+    if lib_path is None:
+        logger.info("dop853: no native kernel (no C compiler or no writable cache); using the torch step")
         _FAILED.add(key)
         return None
-    _LOADED[key] = lib.dop853_run
-    return lib.dop853_run
+    try:
+        fn = ctypes.CDLL(str(lib_path)).dop853_run
+    except OSError as exc:
+        logger.info("dop853: loading %s failed (%s); using the torch step", lib_path, exc)
+        _FAILED.add(key)
+        return None
+    p, lg, dbl = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
+    fn.argtypes = [lg, lg, p, p, p, p, p, p, p, dbl, dbl, dbl, lg, lg, lg, p, p, p, p]
+    fn.restype = ctypes.c_int
+    _LOADED[key] = fn
+    return fn
 
 
 _VML_TABLE: list = []
