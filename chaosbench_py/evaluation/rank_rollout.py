@@ -95,57 +95,70 @@ def rollout_gridded_ranks(
     if store is None:
         raise InputError("store: rollout_gridded_ranks writes a .zarr store; give its path")
     ctx = ranks if ranks is not None else RankContext.from_env()
-    plan = _plan_gridded(
-        model, data, variables=variables, levels=levels, statistics=statistics, constants=constants,
-        init_times=init_times, n_steps=n_steps, step=step, members=members, perturbation_std=perturbation_std,
-        control_member=control_member, seed=seed, batch_size=batch_size, on_nonfinite=on_nonfinite,
-    )  # fmt: skip
-    identity = {
-        k: plan.attrs[k]
-        for k in (
-            "model",
-            "channels",
-            "constants",
-            "n_steps",
-            "step_seconds",
-            "members",
-            "perturbation_std",
-            "control_member",
-            "seed",
+    try:
+        plan = _plan_gridded(
+            model, data, variables=variables, levels=levels, statistics=statistics, constants=constants,
+            init_times=init_times, n_steps=n_steps, step=step, members=members, perturbation_std=perturbation_std,
+            control_member=control_member, seed=seed, batch_size=batch_size, on_nonfinite=on_nonfinite,
         )  # fmt: skip
-    } | {"dtype": str(dtype), "on_nonfinite": on_nonfinite}
-    regions = ForecastRegions(
-        store,
-        layout=plan.writer_kwargs(),
-        init_times=plan.inits,
-        batch_size=plan.batch_size,
-        identity=identity,
-    )
-    done = ctx.main_decides(lambda: regions.open_or_create(resume=resume, overwrite=overwrite))
-    share = contiguous_share(regions.n_batches, ctx.world, ctx.rank)
-    mine = [b for b in share if not done[b]]
-    logger.info(
-        "rank %d of %d: batches %d…%d, %d to do", ctx.rank, ctx.world, share.start, share.stop - 1, len(mine)
-    )
-    batches = plan.batches()
-    pending: dict[int, dict[str, np.ndarray]] = {}
+        identity = {
+            k: plan.attrs[k]
+            for k in (
+                "model",
+                "channels",
+                "constants",
+                "n_steps",
+                "step_seconds",
+                "members",
+                "perturbation_std",
+                "control_member",
+                "seed",
+            )  # fmt: skip
+        } | {"dtype": str(dtype), "on_nonfinite": on_nonfinite}
+        regions = ForecastRegions(
+            store,
+            layout=plan.writer_kwargs(),
+            init_times=plan.inits,
+            batch_size=plan.batch_size,
+            identity=identity,
+        )
+        done = ctx.main_decides(lambda: regions.open_or_create(resume=resume, overwrite=overwrite))
+        share = contiguous_share(regions.n_batches, ctx.world, ctx.rank)
+        mine = [b for b in share if not done[b]]
+        logger.info(
+            "rank %d of %d: batches %d…%d, %d to do",
+            ctx.rank,
+            ctx.world,
+            share.start,
+            share.stop - 1,
+            len(mine),
+        )
+        batches = plan.batches()
+        pending: dict[int, dict[str, np.ndarray]] = {}
 
-    def emit(i: int, fields: dict[str, np.ndarray]) -> None:
-        pending[i] = fields
-        b = i // plan.batch_size
-        if len(pending) == len(batches[b]):
-            regions.write_batch(b, pending)
-            pending.clear()
+        def emit(i: int, fields: dict[str, np.ndarray]) -> None:
+            pending[i] = fields
+            b = i // plan.batch_size
+            if len(pending) == len(batches[b]):
+                regions.write_batch(b, pending)
+                pending.clear()
 
-    run_batches(
-        plan, data, [batches[b] for b in mine], device=ctx.device(device), dtype=dtype,
-        progress=progress and ctx.is_main, emit=emit,
-    )  # fmt: skip
-    ctx.barrier()
-    complete = ctx.main_decides(regions.finalise)
-    if not complete:
-        raise InputError(f"{store}: some batches were not written (a rank failed); rerun with resume=True")
-    return open_forecast(store).sel(init_time=plan.inits)
+        run_batches(
+            plan, data, [batches[b] for b in mine], device=ctx.device(device), dtype=dtype,
+            progress=progress and ctx.is_main, emit=emit,
+        )  # fmt: skip
+        ctx.barrier()
+        complete = ctx.main_decides(regions.finalise)
+        if not complete:
+            raise InputError(
+                f"{store}: some batches were not written (a rank failed); rerun with resume=True"
+            )
+        return open_forecast(store).sel(init_time=plan.inits)
+    finally:
+        if (
+            ranks is None
+        ):  # the group this call created: destroyed, so no rank exits with gloo threads running
+            ctx.close()
 
 
 # ------------------------------------------------------------------------------------------ run folders

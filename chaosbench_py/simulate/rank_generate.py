@@ -327,25 +327,31 @@ def generate_to_store_ranks(
     from tqdm.auto import tqdm
 
     ctx = ranks if ranks is not None else RankContext.from_env()
-    run = _make_run(path, system, n_trajectories, length, chunk, trajectory_chunk, resume, overwrite, kwargs,
-                    ctx.device(device))  # fmt: skip
-    system = run.system
-    written = ctx.main_decides(lambda: run.prepare(resume=resume, overwrite=overwrite))
-    if written is None:
+    try:
+        run = _make_run(path, system, n_trajectories, length, chunk, trajectory_chunk, resume, overwrite, kwargs,
+                        ctx.device(device))  # fmt: skip
+        system = run.system
+        written = ctx.main_decides(lambda: run.prepare(resume=resume, overwrite=overwrite))
+        if written is None:
+            return run.path
+        mine = [b for b in contiguous_share(run.n_blocks, ctx.world, ctx.rank) if written[b] < run.length]
+        x0_all = run.initial_conditions() if any(written[b] == 0 for b in mine) else None
+        total = sum((run.length - int(written[b])) * (run.rows(b).stop - run.rows(b).start) for b in mine)
+        bar = tqdm(total=total, desc=f"{system.name} rank {ctx.rank}", unit="sample", disable=not progress)
+        for b in mine:
+            run.run_block(b, int(written[b]), None if x0_all is None else x0_all[run.rows(b)], bar.update)
+        bar.close()
+        ctx.barrier()
+        if not ctx.main_decides(run.publish):
+            raise InputError(
+                f"{path}: some trajectory blocks are unfinished (a rank failed); rerun with resume=True"
+            )
         return run.path
-    mine = [b for b in contiguous_share(run.n_blocks, ctx.world, ctx.rank) if written[b] < run.length]
-    x0_all = run.initial_conditions() if any(written[b] == 0 for b in mine) else None
-    total = sum((run.length - int(written[b])) * (run.rows(b).stop - run.rows(b).start) for b in mine)
-    bar = tqdm(total=total, desc=f"{system.name} rank {ctx.rank}", unit="sample", disable=not progress)
-    for b in mine:
-        run.run_block(b, int(written[b]), None if x0_all is None else x0_all[run.rows(b)], bar.update)
-    bar.close()
-    ctx.barrier()
-    if not ctx.main_decides(run.publish):
-        raise InputError(
-            f"{path}: some trajectory blocks are unfinished (a rank failed); rerun with resume=True"
-        )
-    return run.path
+    finally:
+        if (
+            ranks is None
+        ):  # the group this call created: destroyed, so no rank exits with gloo threads running
+            ctx.close()
 
 
 def _dask_block(run: _Run, b: int, written: int, x0: np.ndarray | None) -> int:
