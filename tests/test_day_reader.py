@@ -27,12 +27,7 @@ VARS = ["z", "t"]
 LEVELS = [10, 500, 850, 1000]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _write_days(root: Path, n_days: int = 12, hole: bool = False) -> Path:

@@ -26,12 +26,7 @@ from chaosbench_py.training.tasks.next_step import NextStepTask
 VARS = ["z", "t2m"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dataset(n_times: int = 40) -> xr.Dataset:
