@@ -32,6 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import CorruptFileError, InputError, MissingInputError
+from .training_copy import reads_as_xarray
 
 logger = logging.getLogger(__name__)
 
@@ -218,20 +219,11 @@ class DayStoreReader:
             for c in ("latitude", "longitude"):
                 if not np.array_equal(np.asarray(ref[c].values, dtype=np.float64), ds[c].values):
                     return None
-            for t in {0, len(times) - 1}:
-                parts = []
-                for v in variables:
-                    da = ds[v].isel(time=t)
-                    if levels and "level" in da.dims:
-                        da = da.sel(level=list(levels))
-                    parts.append(np.asarray(da.values, dtype=np.float32).reshape(-1, *da.shape[-2:]))
-                want = np.concatenate(parts)
-                got = np.empty((1,) + want.shape, dtype=np.float32)
-                reader.read_into(got, times[t : t + 1])
-                if not np.array_equal(got[0], want, equal_nan=True):
-                    logger.warning("%s: day-stores read directly differ from xarray's values; read through "
-                                   "xarray", folder)  # fmt: skip
-                    return None
+            if not reads_as_xarray(reader, ds, variables, levels):
+                logger.warning(
+                    "%s: day-stores read directly differ from xarray's values; read through xarray", folder
+                )
+                return None
         except Exception as err:  # noqa: BLE001 - the fast path is optional: fall back to xarray
             logger.warning(
                 "ChaosBench day-stores in %s not read directly: %s: %s", folder, type(err).__name__, err

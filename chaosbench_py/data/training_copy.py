@@ -200,19 +200,9 @@ class CopyReader:
         if np.any(reader.index(ds["time"].values) < 0):
             return None
         # the values must be the stored ones (not e.g. ``ds * 2``, which keeps the mark)
-        for t in {0, ds.sizes["time"] - 1}:
-            parts = []
-            for v in variables:
-                da = ds[v].isel(time=t)
-                if levels and "level" in da.dims:
-                    da = da.sel(level=list(levels))
-                parts.append(np.asarray(da.values, dtype=np.float32).reshape(-1, *da.shape[-2:]))
-            want = np.concatenate(parts)
-            got = np.empty((1,) + want.shape, dtype=np.float32)
-            reader.read_into(got, ds["time"].values[t : t + 1])
-            if not np.array_equal(got[0], want, equal_nan=True):
-                logger.warning("%s: values differ from the training copy's files; read through xarray", path)
-                return None
+        if not reads_as_xarray(reader, ds, variables, levels):
+            logger.warning("%s: values differ from the training copy's files; read through xarray", path)
+            return None
         return reader
 
     def index(self, times: np.ndarray) -> np.ndarray:
@@ -255,3 +245,24 @@ class CopyReader:
                 arr = arr.reshape(shape)
                 dest[...] = (arr[lev_idx] if lev_idx is not None else arr).reshape(dest.shape)
             c += n_ch
+
+
+def reads_as_xarray(
+    reader: Any, ds: xr.Dataset, variables: Sequence[str], levels: Sequence[Any] | None
+) -> bool:
+    """Whether ``reader.read_into`` gives, at the first and the last time of ``ds``, exactly the float32 channels
+    ``(variables × levels, lat, lon)`` that xarray reads from ``ds`` (NaN equal to NaN): the check that a direct
+    chunk-file reader may stand in for ``ds``."""
+    for t in {0, ds.sizes["time"] - 1}:
+        parts = []
+        for v in variables:
+            da = ds[v].isel(time=t)
+            if levels and "level" in da.dims:
+                da = da.sel(level=list(levels))
+            parts.append(np.asarray(da.values, dtype=np.float32).reshape(-1, *da.shape[-2:]))
+        want = np.concatenate(parts)
+        got = np.empty((1,) + want.shape, dtype=np.float32)
+        reader.read_into(got, ds["time"].values[t : t + 1])
+        if not np.array_equal(got[0], want, equal_nan=True):
+            return False
+    return True
