@@ -12,7 +12,7 @@ Subcommands::
     (multi-process: torchrun --nproc_per_node N -m chaosbench_py train CONFIG.yaml --out DIR)
     chaosbench evaluate RUN --out DIR [--n-inits N --steps N --members M ...] [--dask local:N|tcp://H:P|...]
     chaosbench report EVAL [EVAL ...] --out DIR
-    chaosbench reproduce NAME --out DIR [--seeds N] [--budget tiny|default|published|STEPS] [--resume | --overwrite]
+    chaosbench reproduce NAME --out DIR [--seeds N] [--budget tiny|default|published|STEPS] [--only-seeds L] [--resume|--overwrite]
     chaosbench reproduce --list
 
 Every subcommand has ``--help``. Errors in arguments exit with status 2 and a one-line message.
@@ -283,6 +283,18 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_list(text: str) -> list[int]:
+    """``"3"``, ``"2,4"``, ``"2-4"`` or a mix → the seeds, for ``reproduce --only-seeds``."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 3, 2,4 or 2-4, got {text!r}") from None
+    return seeds
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import get_recipe, list_recipes, run_recipe
 
@@ -299,7 +311,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.out is None:
         raise InputError("reproduce: --out DIR is required")
     result = run_recipe(args.name, args.out, seeds=args.seeds, budget=args.budget, data=args.data,
-                        resume=args.resume, overwrite=args.overwrite, log=print)  # fmt: skip
+                        resume=args.resume, overwrite=args.overwrite, only_seeds=args.only_seeds,
+                        log=print)  # fmt: skip
     print((result.out / "report" / "table.md").read_text(encoding="utf-8"))
     print(f"report: {result.report} ({result.done} seed x model runs done now, {result.reused} reused)")
     return 0
@@ -548,6 +561,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pq.add_argument(
         "--data", help="folder of the shared data set a recipe needs (GTF recipes: the GTF data sets)"
+    )
+    pq.add_argument(
+        "--only-seeds",
+        type=_seed_list,
+        metavar="LIST",
+        help="train and evaluate only these seeds, e.g. 3 or 2,4 or 2-4 (other seeds' finished results are reused): "
+        "run disjoint lists in parallel processes or array jobs into one OUT with --resume, then once without "
+        "it to complete the table",
     )
     pq_mode = pq.add_mutually_exclusive_group()
     pq_mode.add_argument("--resume", action="store_true", help="continue the reproduction in OUT")

@@ -132,6 +132,79 @@ def test_kill_at_three_points_then_resume_gives_the_same_table(tmp_path, uninter
     assert not list(out.rglob(".*.incomplete")) and not [p for p in out.rglob(".*") if p.is_file()]
 
 
+def test_disjoint_only_seeds_in_parallel_processes_then_a_final_run_give_the_same_table(
+    tmp_path, uninterrupted
+):
+    """Two processes write seeds 1 and 0 into one OUT at once (as array jobs would); a last run without
+    --only-seeds trains nothing and builds the uninterrupted run's table."""
+    out = tmp_path / "parallel"
+    out.mkdir()
+    procs = [_cli(out, "--resume", "--only-seeds", k) for k in ("1", "0")]
+    for proc in procs:
+        log, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, log
+    res = run_recipe(RECIPE, out, budget="tiny", resume=True, log=lambda s: None)
+    assert res.done == 0 and res.reused == 6
+    got = json.loads((out / "report" / "table.json").read_text())
+    want = json.loads((uninterrupted / "report" / "table.json").read_text())
+    assert _comparable(got) == _comparable(want)
+
+
+def test_only_seeds_builds_a_partial_table_and_names_what_is_left_out(tmp_path):
+    lines: list[str] = []
+    res = run_recipe(RECIPE, tmp_path / "o", budget="tiny", only_seeds=[1], log=lines.append)
+    assert res.done == 3 and res.reused == 0
+    assert not (tmp_path / "o" / "runs" / "phyxmamba" / "seed_0").exists()
+    assert all(r["seeds"] == 1 for r in res.table["rows"])
+    assert any("left out of this table: PhyxMamba seed 0, RC (echo state network) seed 0, NVAR seed 0" in s
+               for s in lines)  # fmt: skip
+
+
+@pytest.mark.parametrize("only", [[2], [-1], [], [0, 1.0], [True]])
+def test_bad_only_seeds(tmp_path, only):
+    with pytest.raises(
+        InputError, match=r"--only-seeds: expected seeds among 0\.\.1 \(the run's --seeds 2\)"
+    ):
+        run_recipe(RECIPE, tmp_path / "o", budget="tiny", only_seeds=only)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"), [("3", [3]), ("2,4", [2, 4]), ("2-4", [2, 3, 4]), ("0,2-3", [0, 2, 3])]
+)
+def test_only_seeds_cli_syntax(text, seeds):
+    from chaosbench_py.cli import build_parser
+
+    args = build_parser().parse_args(["reproduce", RECIPE, "--out", "o", "--only-seeds", text])
+    assert args.only_seeds == seeds
+
+
+def test_only_seeds_cli_rejects_text(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", RECIPE, "--out", "o", "--only-seeds", "two"])
+    assert exc.value.code == 2
+    assert "expected seeds such as 3, 2,4 or 2-4, got 'two'" in capsys.readouterr().err
+
+
+def test_paired_test_pairs_by_seed_number_not_position():
+    from chaosbench_py.reproduce.table import _paired
+
+    recipe = get_recipe("gtf-ecg")
+    assert recipe.paired_unit == "seed"
+    key = recipe.paired_metric
+    base = next(m for m in recipe.models if not m.main)
+
+    def run(seed, value):
+        return {"seed": seed, "metrics": {key: value}, "units": {}}
+
+    # the main model finished seeds 0-3, the baseline only 2 and 3 (e.g. a run with --only-seeds): pairs (2, 3)
+    evals = {recipe.main.name: [run(0, 100.0), run(1, 100.0), run(2, 1.0), run(3, 2.0)],
+             base.name: [run(3, 12.0), run(2, 11.0)]}  # fmt: skip
+    summaries = {base.name: {key: {"median": 11.5}}}
+    out = _paired(recipe, evals, summaries)
+    assert out["n"] == 2 and out["mean_difference"] == pytest.approx(-10.0)
+
+
 # ------------------------------------------------------------------ bad inputs
 def test_unknown_recipe_lists_the_known_ones(tmp_path, capsys):
     with pytest.raises(UnknownNameError) as exc:

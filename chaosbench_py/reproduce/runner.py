@@ -32,7 +32,7 @@ import logging
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,20 @@ def _prepare_out(out: Path, recipe: Recipe, budget: Budget, resume: bool, overwr
         atomic_write_text(req_path, _dumps(request))
 
 
+def _check_only_seeds(only_seeds: Sequence[int] | None, n_seeds: int) -> frozenset[int]:
+    """The seeds to train now: all of ``0 … n_seeds-1``, or ``only_seeds`` after checking them."""
+    if only_seeds is None:
+        return frozenset(range(n_seeds))
+    seeds = list(only_seeds)
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < n_seeds]
+    if not seeds or bad:
+        raise InputError(
+            f"--only-seeds: expected seeds among 0..{n_seeds - 1} (the run's --seeds {n_seeds}), got "
+            f"{', '.join(map(repr, bad or seeds)) or 'none'}"
+        )
+    return frozenset(seeds)
+
+
 def _train_trainer_model(
     recipe: Recipe, spec: ModelSpec, cfg_dict: dict, run_dir: Path, progress_path: Path,
     data: dict, budget: Budget, log: Callable[[str], None],
@@ -215,6 +229,7 @@ def run_recipe(
     data: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    only_seeds: Sequence[int] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ReproductionResult:
     """Run recipe ``name`` end to end into ``out`` (module docstring); returns the table.
@@ -227,6 +242,10 @@ def run_recipe(
         data: folder of a shared data set the recipe needs (default: the recipe's own search path).
         resume: continue an existing ``out`` (finished seeds are kept).
         overwrite: replace an existing ``out``.
+        only_seeds: train and evaluate only these of the seeds ``0 … seeds-1``; the other seeds'
+            finished evaluations are reused and their unfinished ones skipped (logged). For several
+            processes or array jobs writing disjoint seeds into one ``out`` (each with ``resume``); a last
+            run without it completes the table. The table covers the seeds finished so far.
         log: called with one line per event (default: the module logger).
     Raises:
         UnknownNameError (unknown recipe, listing the known ones), InputError (budget too small, bad
@@ -243,6 +262,7 @@ def run_recipe(
         raise InputError(
             "--resume and --overwrite exclude each other: --resume continues OUT, --overwrite replaces it"
         )
+    selected = _check_only_seeds(only_seeds, n_seeds)
     recipe.check_data(data)
     out = Path(out)
     _prepare_out(out, recipe, b, resume, overwrite)
@@ -252,6 +272,7 @@ def run_recipe(
     )
     payload = recipe.prepare_data(out / "data", data, b)
     done = reused = 0
+    skipped: list[str] = []
     evals: dict[str, list[dict]] = {m.name: [] for m in recipe.models}
     for seed in range(n_seeds):
         for spec in recipe.models:
@@ -262,6 +283,9 @@ def run_recipe(
             if old is not None and old.get("hash") == h:
                 evals[spec.name].append(old)
                 reused += 1
+                continue
+            if seed not in selected:
+                skipped.append(f"{spec.label} seed {seed}")
                 continue
             run_dir = out / "runs" / spec.name / f"seed_{seed}"
             progress_path = out / "runs" / spec.name / f"seed_{seed}.progress.json"
@@ -290,6 +314,8 @@ def run_recipe(
                                                           if isinstance(v, (int, float))))  # fmt: skip
             evals[spec.name].append(record)
             done += 1
+    if skipped:
+        log(f"not in --only-seeds and not finished yet, left out of this table: {', '.join(skipped)}")
     from .table import build_table, write_report
 
     table = build_table(recipe, b, evals, payload.get("constants", {}))

@@ -94,8 +94,11 @@ def _paired(recipe: Recipe, evals: Mapping[str, list[dict]], summaries: dict) ->
     best = min(baselines, key=lambda m: score(m.name))
     main = recipe.main
 
+    # only seeds both models finished are paired (with --only-seeds a table can be partial)
+    common = {r["seed"] for r in evals.get(main.name, [])} & {r["seed"] for r in evals[best.name]}
+
     def units(name: str) -> np.ndarray:
-        runs = sorted(evals[name], key=lambda r: r["seed"])
+        runs = sorted((r for r in evals.get(name, []) if r["seed"] in common), key=lambda r: r["seed"])
         if recipe.paired_unit == "ic":
             per = [r["units"].get(key) for r in runs if r["units"].get(key) is not None]
             return np.mean(np.asarray(per, dtype=np.float64), axis=0) if per else np.empty(0)
