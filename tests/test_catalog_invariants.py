@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from chaosbench_py.systems import get_system, list_systems
 from chaosbench_py.systems.invariants import (
@@ -16,13 +15,7 @@ from chaosbench_py.systems.invariants import (
 )
 from physics_metrics import LyapunovAccuracyWarning, lyapunov_spectrum_flow
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _on_attractor(name: str):

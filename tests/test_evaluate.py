@@ -24,7 +24,7 @@ from chaosbench_py.evaluation import (
 )
 from emulators import Persistence, PersistenceConfig, ShPLRNN, ShPLRNNConfig
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

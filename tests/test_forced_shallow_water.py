@@ -13,13 +13,7 @@ from chaosbench_py.simulate import forced_shallow_water_data as fsd
 from chaosbench_py.simulate.forced_shallow_water import DAY, ForcedShallowWaterSolver
 from chaosbench_py.simulate.shallow_water import ShallowWaterSolver
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

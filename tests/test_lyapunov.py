@@ -23,14 +23,7 @@ from physics_metrics.lyapunov import (
     lyapunov_spectrum_map,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny tensors: intra-op threading only adds overhead (and noise on a shared 2-core machine)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def lorenz63(t, x):

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import xarray as xr
 
 from chaosbench_py.simulate.shallow_water import ShallowWaterSolver, generate_shallow_water
@@ -18,12 +17,7 @@ G = 9.80616
 KEYS = {"mass": "mass", "total_energy": "energy", "potential_enstrophy": "potential_enstrophy"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _solver_run(grid, nlat, nlon, n_steps=24, every=8):

@@ -19,13 +19,7 @@ from chaosbench_py.report.physics_section import add_physics_section
 from chaosbench_py.simulate.shallow_water import generate_shallow_water
 from emulators import Persistence, PersistenceConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

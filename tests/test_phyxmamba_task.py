@@ -31,12 +31,7 @@ STAGES = dict(stage1_steps=4, stage1_tokens=4, stage1_lr=5e-3, lambda_mtp=0.1, s
               grad_clip=1.0)  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

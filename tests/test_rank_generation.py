@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 import xarray as xr
 import zarr
 from rank_helpers import torchrun
@@ -23,12 +22,7 @@ CLI = ["--system", "Lorenz", "--trajectories", "5", "--length", "30", "--chunk",
        "--seed", "3", "--transient", "1", "--pts-per-period", "20", "--quiet"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _same(a_path, b_path) -> None:

@@ -23,13 +23,7 @@ from chaosbench_py.errors import InputError, OutputExistsError
 from chaosbench_py.evaluation import rollout_gridded
 from chaosbench_py.evaluation.rank_rollout import forecast_run, rollout_gridded_ranks
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Net(nn.Module):

@@ -15,12 +15,7 @@ from chaosbench_py.simulate.shallow_water import (
 DAY = 86400.0
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _run(solver, state, dt, n_steps):

@@ -15,12 +15,7 @@ A = 6.37122e6
 GRIDS = [("legendre-gauss", 32, 64, 15), ("equiangular", 37, 72, 10)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _coeffs(sht, rng, *batch):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from chaosbench_py.cli import main as cli_main
@@ -24,13 +23,7 @@ from chaosbench_py.errors import OutputExistsError
 from chaosbench_py.training import ConfigError, Trainer, config_from_dict, get_task, read_metrics
 from emulators.errors import CheckpointError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

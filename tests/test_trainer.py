@@ -25,12 +25,7 @@ from chaosbench_py.training.trainer import Trainer, build_scheduler_lambda
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _advected_store(path: Path, n_times: int = 48) -> Path:

@@ -32,12 +32,7 @@ from chaosbench_py.training.trainer import Trainer
 CHUNK = 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dataset(n_times: int = 48) -> xr.Dataset:
