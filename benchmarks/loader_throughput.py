@@ -36,9 +36,10 @@ WeatherBench2-style store, each with ``data.order: random`` and ``blocks`` (the 
 ``block_size`` and ``buffer_blocks``), against the naive per-sample loop above batched the same way
 (random order; the copy's peer is the naive loop on the per-day stores). Each case runs in its own
 process (samples/s over whole epochs and over the epochs after the first, set-up and statistics
-excluded; peak RSS = ``VmHWM``, including the set-up), ``--runs`` times in turn; block order is also run on the ``--rss-factor`` × larger store.
-The training copy and the per-day stores are read straight from their chunk files
-(``training_copy.CopyReader``, ``day_reader.DayStoreReader``), the WB2-style store through xarray/dask;
+excluded; peak RSS = ``VmHWM``, including the set-up), ``--runs`` times in turn; block order is also run on the ``--rss-factor`` × larger stores (all three).
+The training copy, the per-day stores and the WB2-style store are read straight from their chunk files
+(``training_copy.CopyReader``, ``day_reader.DayStoreReader``, ``zarr_chunk_reader.TimeChunkedStoreReader``;
+each child prints the reader its training set uses);
 first, the decode share: reading + decoding a time step's chunks (one thread) against the naive
 loop's read of it.
 Run::
@@ -262,7 +263,8 @@ def trainer_child(spec: dict) -> None:
         steps, batch, block = task.steps_per_epoch, task.batch, task.block_size or 0
         ts = task.train_set
         print(
-            f"cache: {ts.cache_states} of {len(ts.times)} time steps ({ts.cache_states / len(ts.times):.0%})"
+            f"cache: {ts.cache_states} of {len(ts.times)} time steps ({ts.cache_states / len(ts.times):.0%}), "
+            f"reader {type(ts._copy).__name__ if ts._copy is not None else 'xarray/dask'}"
         )
     seconds = []
     for e in range(epochs):
@@ -371,7 +373,7 @@ def trainer_rows(
         print(f"| {row['kind']} | {order} | {row['naive']:.2f} | {row['rate']:.2f} | {ratio:.1f}x | "
               f"{vs_random:.1f}x | {warm} | {row['rss']:.0f} ({row['naive_rss']:.0f}) | {row['run']} |")  # fmt: skip
     print("\n| store (block order) | days | samples/s (after epoch 1) | peak RSS MiB |\n|---|---|---|---|")
-    for kind in ("chaosbench", "copy"):
+    for kind in ("chaosbench", "copy", "wb2"):
         for days, path in ((args.days, stores[kind]), (args.days * args.rss_factor, big[kind])):
             rate, mib, _, warm = run(kind, path, "blocks")
             print(f"| {kind} | {days} | {rate:.2f} ({warm:.2f}) | {mib:.0f} |")
@@ -451,9 +453,14 @@ def main() -> None:
         big = root / "b"
         write_archive(big, args.days * args.rss_factor, reuse=root / "a")
         write_training_copy(open_chaosbench(big), root / "copy_big.zarr", codec="none", overwrite=True)
+        wb2_big = root / "wb2_big.zarr"
+        open_chaosbench(big).chunk({"time": args.wb2_chunk, "level": -1}).to_zarr(
+            wb2_big, mode="w", zarr_format=2, consolidated=True
+        )
         stores = {"chaosbench": root / "a", "copy": root / "copy_none.zarr", "wb2": wb2}
         decode_share(files, wb2)
-        trainer_rows(args, stores, {"chaosbench": big, "copy": root / "copy_big.zarr"}, stats_path)
+        big_stores = {"chaosbench": big, "copy": root / "copy_big.zarr", "wb2": wb2_big}
+        trainer_rows(args, stores, big_stores, stats_path)
         if args.root is None and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         return

@@ -19,7 +19,8 @@ per-process LRU cache of normalised states (``cache_states`` or ``cache_mb``) me
 consecutive windows (rollout evaluation, sequential or block-shuffled sampling, see
 :mod:`chaosbench_py.data.block_sampler`) read each time step, and decode each chunk, once. A
 training copy (:func:`chaosbench_py.data.training_copy.open_training_copy`) and the ChaosBench day-stores
-(:mod:`chaosbench_py.data.day_reader`) are read straight from their chunk files, without dask. The
+(:mod:`chaosbench_py.data.day_reader`) and time-chunked WeatherBench2-style stores
+(:mod:`chaosbench_py.data.zarr_chunk_reader`) are read straight from their chunk files, without dask. The
 dataset pickles without data and re-opens its source lazily in each ``DataLoader`` worker.
 """
 
@@ -179,10 +180,13 @@ class WindowDataset(torch.utils.data.Dataset):
         self._ds: xr.Dataset | None = self._select(ds)
         from .day_reader import DayStoreReader
         from .training_copy import CopyReader
+        from .zarr_chunk_reader import TimeChunkedStoreReader
 
-        self._copy = CopyReader.for_dataset(ds, self.variables, self.levels) or DayStoreReader.for_dataset(
-            ds, self.variables, self.levels
+        found = (
+            R.for_dataset(ds, self.variables, self.levels)
+            for R in (CopyReader, DayStoreReader, TimeChunkedStoreReader)
         )
+        self._copy = next((r for r in found if r is not None), None)  # the first direct reader that accepts
         logger.info(
             "WindowDataset: %d samples, %d channels (+%d constants), inputs %d step(s), leads %s",
             len(self),
@@ -381,7 +385,7 @@ class WindowDataset(torch.utils.data.Dataset):
         """Start positions of the source's time chunks (the union over variables; ``[0, n]`` ends)."""
         if self._chunk_starts is None:
             starts = {0, len(self.times)}
-            if self._copy is None:
+            if self._copy is None or hasattr(self._copy, "time_chunk"):  # time-chunked: the store's chunks
                 ds = self._dataset()
                 for v in self.variables:
                     chunks = ds[v].chunks
