@@ -24,6 +24,7 @@ from chaosbench_py.data.block_sampler import (
 )
 from chaosbench_py.data.training_copy import is_training_copy, write_training_copy
 from chaosbench_py.data.windows import WindowDataset
+from chaosbench_py.data.zarr_chunk_reader import TimeChunkedStoreReader
 from chaosbench_py.errors import ConfigError, InputError
 from chaosbench_py.training.config import config_from_dict
 from chaosbench_py.training.tasks.next_step import NextStepTask
@@ -180,21 +181,24 @@ def test_block_order_of_the_task(stores):
 
 
 def test_each_chunk_is_read_about_once_per_epoch(stores, monkeypatch):
-    reads: list[list[int]] = []
-    fetch = WindowDataset._fetch
+    reads: list[int] = []  # time chunks of z decoded (the store's chunk files, read directly)
+    decode = TimeChunkedStoreReader._decode
     monkeypatch.setattr(
-        WindowDataset, "_fetch", lambda self, todo: reads.append(list(todo)) or fetch(self, todo)
+        TimeChunkedStoreReader,
+        "_decode",
+        lambda self, a, tc: (reads.append(tc) if a.name == "z" else None) or decode(self, a, tc),
     )
     task = _task(_config(stores["chunked"], block_size=8, buffer_blocks=2))
+    assert isinstance(task.train_set._copy, TimeChunkedStoreReader)
     reads.clear()  # (statistics and setup)
     for s in range(task.steps_per_epoch):
         task.batch(s)
         assert len(task.train_set._cache) <= task.train_set.cache_states
-    chunks = np.bincount([p // CHUNK for r in reads for p in r]) // CHUNK
+    chunks = np.bincount(reads)
     assert chunks.max() <= 2 and len(reads) <= 1.5 * len(chunks)  # k = 2 chunks per block: ≤ 1 + 1/2
     n_block = len(reads)
-    reads.clear()
     random = _task(_config(stores["chunked"], order="random"))
+    random.train_set._copy.cache_bytes = 0  # one decoded chunk kept (a store much larger than the cache)
     reads.clear()
     for s in range(random.steps_per_epoch):
         random.batch(s)
@@ -240,7 +244,7 @@ def test_training_copy_as_data_path_is_read_directly(stores):
     assert is_training_copy(stores["copy"]) and not is_training_copy(stores["chunked"])
     fast = _task(_config(stores["copy"]))
     slow = _task(_config(stores["chunked"], block_size=1))
-    assert fast.train_set._copy is not None and slow.train_set._copy is None
+    assert fast.train_set._copy is not None and isinstance(slow.train_set._copy, TimeChunkedStoreReader)
     # default: blocks of 8 steps (one step per chunk), 2 per buffer, each with its 2 lead steps; 2 buffers
     assert fast.block_size == 8 and fast.train_set.cache_states == 2 * 2 * (8 + 2)
     for i in (0, 7, len(fast.train_set) - 1):
