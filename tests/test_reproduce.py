@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chaosbench_py.cli import main
@@ -192,7 +193,7 @@ def test_paired_test_pairs_by_seed_number_not_position():
     recipe = get_recipe("gtf-ecg")
     assert recipe.paired_unit == "seed"
     key = recipe.paired_metric
-    base = next(m for m in recipe.models if not m.main)
+    base = next(m for m in recipe.models if not (m.main or m.variant))
 
     def run(seed, value):
         return {"seed": seed, "metrics": {key: value}, "units": {}}
@@ -203,6 +204,26 @@ def test_paired_test_pairs_by_seed_number_not_position():
     summaries = {base.name: {key: {"median": 11.5}}}
     out = _paired(recipe, evals, summaries)
     assert out["n"] == 2 and out["mean_difference"] == pytest.approx(-10.0)
+
+
+def test_a_variant_of_the_main_model_is_not_its_baseline():
+    """gtf-ecg: aGTF is the paper's other training method for the same model; the paired test takes the
+    strongest of RC and the neural ODE, even where aGTF scores better."""
+    from chaosbench_py.reproduce.table import _paired
+
+    recipe = get_recipe("gtf-ecg")
+    assert [m.name for m in recipe.models if m.variant] == ["shplrnn_agtf"]
+    key = recipe.paired_metric
+
+    def runs(values):
+        return [{"seed": k, "metrics": {key: v}, "units": {}} for k, v in enumerate(values)]
+
+    evals = {"shplrnn_gtf": runs([4.0, 4.5, 5.0]), "shplrnn_agtf": runs([3.0, 3.5, 4.0]),
+             "esn": runs([15.0, 16.0, float("inf")]), "neural_ode": runs([12.0, 13.0, 14.0])}  # fmt: skip
+    summaries = {name: {key: {"median": float(np.median(v))}} for name, v in
+                 {"shplrnn_agtf": [3.5], "esn": [16.0], "neural_ode": [13.0]}.items()}  # fmt: skip
+    out = _paired(recipe, evals, summaries)
+    assert out["baseline"] == "neural ODE" and out["n"] == 3
 
 
 # ------------------------------------------------------------------ bad inputs

@@ -397,7 +397,7 @@ register_recipe(Recipe(
         ModelSpec("shplrnn_gtf", "shPLRNN + GTF", "trainer", main=True, run_config=_shplrnn_config(
             5, 250, "affine", {"sequence_length": 200, "alpha": 0.3, "alpha_method": "constant", "lambda_latent": 0.0,
                                "lambda_observation": 1e-7}, 10.0, "shplrnn_gtf")),
-        ModelSpec("shplrnn_agtf", "shPLRNN + aGTF", "trainer", run_config=_shplrnn_config(
+        ModelSpec("shplrnn_agtf", "shPLRNN + aGTF", "trainer", variant=True, run_config=_shplrnn_config(
             5, 250, "affine", {"sequence_length": 200, "alpha": 1.0, "alpha_method": "product_upper_bound",
                                "alpha_update_interval": 5, "lambda_latent": 1e-5, "lambda_observation": 1e-6},
             10.0, "shplrnn_agtf")),

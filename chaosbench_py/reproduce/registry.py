@@ -72,13 +72,16 @@ class ModelSpec:
     ``name``: folder name (``OUT/runs/NAME/seed_K``); ``label``: as printed in the table; ``kind``:
     ``"trainer"`` (``run_config(budget, data_dir, seed)`` gives a generic-trainer config dict) or
     ``"reservoir"`` (``fit(data, budget, seed)`` returns a fitted model, saved as the run's
-    ``model.pt``); ``main``: the paper's model (one per recipe).
+    ``model.pt``); ``main``: the paper's model (one per recipe); ``variant``: another training method of
+    the main model from the same paper (e.g. aGTF beside GTF): in the table, but not a baseline for the
+    paired test.
     """
 
     name: str
     label: str
     kind: str
     main: bool = False
+    variant: bool = False
     run_config: Callable[..., dict] | None = None
     fit: Callable[..., Any] | None = None
 

@@ -13,7 +13,8 @@ A diverged run counts as ``inf`` (lower-is-better metrics): the median then stay
 fewer than half of the seeds diverged, and the interval is left out.
 
 The **paired test** of the main model against its strongest baseline (the baseline with the best
-median of the recipe's ``paired_metric``): a two-sided sign-flip permutation test of the mean
+median of the recipe's ``paired_metric``; variants of the main model, such as aGTF beside GTF, are not
+baselines): a two-sided sign-flip permutation test of the mean
 difference (:func:`physics_metrics.paired_permutation_test`; exact for ≤ 13 units) on per-seed
 values (``paired_unit="seed"``) or on per-initial-condition values averaged over seeds
 (``paired_unit="ic"``: every seed forecasts from the same held-out initial conditions).
@@ -82,7 +83,7 @@ def summarise(values: Sequence[float]) -> dict[str, Any]:
 def _paired(recipe: Recipe, evals: Mapping[str, list[dict]], summaries: dict) -> dict[str, Any] | None:
     key = recipe.paired_metric
     metric = next((m for m in recipe.metrics if m.key == key), None)
-    baselines = [m for m in recipe.models if not m.main and evals.get(m.name)]
+    baselines = [m for m in recipe.models if not (m.main or m.variant) and evals.get(m.name)]
     if metric is None or not baselines:
         return None
     sign = 1.0 if metric.lower_is_better else -1.0
