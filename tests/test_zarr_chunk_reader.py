@@ -191,9 +191,18 @@ def test_unsupported_codec_falls_back(tmp_path):
     enc = {v: {"compressors": (Crc32cCodec(),), "chunks": (4,) + src[v].shape[1:]} for v in src.data_vars}
     src.to_zarr(path, mode="w", zarr_format=3, consolidated=True, encoding=enc)
     _falls_back(open_weatherbench2_zarr(path))
+
+
+def test_sharded_store_falls_back(tmp_path):
+    src = _source()
     path = tmp_path / "sharded.zarr"
     enc = {v: {"chunks": (2,) + src[v].shape[1:], "shards": (8,) + src[v].shape[1:]} for v in src.data_vars}
-    src.to_zarr(path, mode="w", zarr_format=3, consolidated=True, encoding=enc)
+    try:
+        src.to_zarr(path, mode="w", zarr_format=3, consolidated=True, encoding=enc)
+    except ValueError as err:  # xarray < 2025.3 has no "shards" encoding (the min-versions environment)
+        if "shards" not in str(err):
+            raise
+        pytest.skip(f"this xarray ({xr.__version__}) cannot write sharded zarr stores")
     _falls_back(open_weatherbench2_zarr(path))
 
 
