@@ -41,6 +41,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CorruptFileError, InputError
+from .day_reader import _blosc_nbytes
 from .schema import _PA_UNITS, DIM_ALIASES, _units_key, canonical_name
 from .training_copy import reads_as_xarray
 
@@ -257,7 +258,7 @@ class TimeChunkedStoreReader:
                 continue
             try:
                 if whole and len(a.codecs) == 1 and getattr(a.codecs[0], "codec_id", "") == "blosc":
-                    if int.from_bytes(raw[4:8], "little") == out.nbytes:  # the frame's decoded size
+                    if _blosc_nbytes(raw) == out.nbytes:  # the frame's decoded size
                         a.codecs[0].decode(raw, out=out)
                         continue
                 for codec in a.codecs:
