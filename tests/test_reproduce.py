@@ -187,6 +187,30 @@ def test_only_seeds_cli_rejects_text(capsys):
     assert "expected seeds such as 3, 2,4 or 2-4, got 'two'" in capsys.readouterr().err
 
 
+def test_only_models_then_the_rest_give_the_uninterrupted_table(tmp_path, uninterrupted):
+    """--only-models trains only the named models (others left out of the table and named); a later run
+    with the other models, then one without the option, completes the uninterrupted run's table."""
+    out, lines = tmp_path / "o", []
+    res = run_recipe(RECIPE, out, budget="tiny", only_models=["nvar", "esn"], log=lines.append)
+    assert res.done == 4 and not (out / "runs" / "phyxmamba").exists()
+    assert any("left out of this table: PhyxMamba seed 0, PhyxMamba seed 1" in s for s in lines)
+    assert main(["reproduce", RECIPE, "--out", str(out), "--budget", "tiny", "--resume",
+                 "--only-models", "phyxmamba"]) == 0  # fmt: skip
+    res = run_recipe(RECIPE, out, budget="tiny", resume=True, log=lambda s: None)
+    assert res.done == 0 and res.reused == 6
+    got = json.loads((out / "report" / "table.json").read_text())
+    want = json.loads((uninterrupted / "report" / "table.json").read_text())
+    assert _comparable(got) == _comparable(want)
+
+
+@pytest.mark.parametrize("only", [["PhyxMamba"], [], ["esn", "rc"]])
+def test_bad_only_models_list_the_recipes_models(tmp_path, only):
+    with pytest.raises(UnknownNameError, match=r"--only-models: .*recipe phyxmamba-lorenz63 has the models "
+                                               r"phyxmamba, esn, nvar"):  # fmt: skip
+        run_recipe(RECIPE, tmp_path / "o", budget="tiny", only_models=only)
+    assert not (tmp_path / "o").exists()
+
+
 def test_paired_test_pairs_by_seed_number_not_position():
     from chaosbench_py.reproduce.table import _paired
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import InputError, OutputExistsError
+from ..errors import InputError, OutputExistsError, UnknownNameError
 from ..files import atomic_output, atomic_write_text
 from .registry import Budget, ModelSpec, Recipe, get_recipe, resolve_budget
 
@@ -144,6 +144,21 @@ def _check_only_seeds(only_seeds: Sequence[int] | None, n_seeds: int) -> frozens
     return frozenset(seeds)
 
 
+def _check_only_models(only_models: Sequence[str] | None, recipe: Recipe) -> frozenset[str]:
+    """The models to train now: all of the recipe's, or ``only_models`` after checking them."""
+    known = [m.name for m in recipe.models]
+    if only_models is None:
+        return frozenset(known)
+    names = [only_models] if isinstance(only_models, str) else list(only_models)
+    bad = [m for m in names if m not in known]
+    if not names or bad:
+        raise UnknownNameError(
+            f"--only-models: {', '.join(map(repr, bad)) or 'no model given'}; recipe {recipe.name} has the models "
+            f"{', '.join(known)}"
+        )
+    return frozenset(names)
+
+
 def _train_trainer_model(
     recipe: Recipe, spec: ModelSpec, cfg_dict: dict, run_dir: Path, progress_path: Path,
     data: dict, budget: Budget, log: Callable[[str], None],
@@ -230,6 +245,7 @@ def run_recipe(
     resume: bool = False,
     overwrite: bool = False,
     only_seeds: Sequence[int] | None = None,
+    only_models: Sequence[str] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ReproductionResult:
     """Run recipe ``name`` end to end into ``out`` (module docstring); returns the table.
@@ -246,11 +262,16 @@ def run_recipe(
             finished evaluations are reused and their unfinished ones skipped (logged). For several
             processes or array jobs writing disjoint seeds into one ``out`` (each with ``resume``); a last
             run without it completes the table. The table covers the seeds finished so far.
+        only_models: train and evaluate only these models (recipe model names, e.g. ``shplrnn_gtf``);
+            the others are handled as seeds outside ``only_seeds`` are (finished ones reused, the rest
+            left out of the table and logged). For one model per process, or to leave a costly variant
+            for later.
         log: called with one line per event (default: the module logger).
     Raises:
         UnknownNameError (unknown recipe, listing the known ones), InputError (budget too small, bad
         seeds, resume and overwrite together, a resumed ``out`` with other settings),
-        MissingInputError (shared data not found; names the path and ``--data``), OutputExistsError.
+        MissingInputError (shared data not found; names the path and ``--data``), OutputExistsError,
+        UnknownNameError (a model in ``only_models`` the recipe lacks, listing its models).
     """
     log = log or logger.info
     recipe = get_recipe(name)
@@ -263,6 +284,7 @@ def run_recipe(
             "--resume and --overwrite exclude each other: --resume continues OUT, --overwrite replaces it"
         )
     selected = _check_only_seeds(only_seeds, n_seeds)
+    models = _check_only_models(only_models, recipe)
     recipe.check_data(data)
     out = Path(out)
     _prepare_out(out, recipe, b, resume, overwrite)
@@ -284,7 +306,7 @@ def run_recipe(
                 evals[spec.name].append(old)
                 reused += 1
                 continue
-            if seed not in selected:
+            if seed not in selected or spec.name not in models:
                 skipped.append(f"{spec.label} seed {seed}")
                 continue
             run_dir = out / "runs" / spec.name / f"seed_{seed}"
@@ -315,7 +337,7 @@ def run_recipe(
             evals[spec.name].append(record)
             done += 1
     if skipped:
-        log(f"not in --only-seeds and not finished yet, left out of this table: {', '.join(skipped)}")
+        log(f"not in --only-seeds/--only-models and unfinished, left out of this table: {', '.join(skipped)}")
     from .table import build_table, write_report
 
     table = build_table(recipe, b, evals, payload.get("constants", {}))
