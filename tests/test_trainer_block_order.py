@@ -180,29 +180,53 @@ def test_block_order_of_the_task(stores):
     ).global_indices(3)
 
 
+def _count_decoded_z_steps(monkeypatch) -> list[int]:
+    """Time steps of ``z`` decoded by the direct reader: a whole time chunk counts its length, a step
+    decoded alone (its chunk not cached: only the Blosc blocks holding it) counts 1."""
+    steps = [0]
+    whole, alone = TimeChunkedStoreReader._decode, TimeChunkedStoreReader._decode_step
+
+    def count_whole(self, a, tc):
+        out = whole(self, a, tc)
+        steps[0] += len(out) if a.name == "z" else 0
+        return out
+
+    def count_alone(self, a, i):
+        steps[0] += a.name == "z"
+        return alone(self, a, i)
+
+    monkeypatch.setattr(TimeChunkedStoreReader, "_decode", count_whole)
+    monkeypatch.setattr(TimeChunkedStoreReader, "_decode_step", count_alone)
+    return steps
+
+
 def test_each_chunk_is_read_about_once_per_epoch(stores, monkeypatch):
-    reads: list[int] = []  # time chunks of z decoded (the store's chunk files, read directly)
-    decode = TimeChunkedStoreReader._decode
-    monkeypatch.setattr(
-        TimeChunkedStoreReader,
-        "_decode",
-        lambda self, a, tc: (reads.append(tc) if a.name == "z" else None) or decode(self, a, tc),
-    )
+    steps = _count_decoded_z_steps(monkeypatch)
     task = _task(_config(stores["chunked"], block_size=8, buffer_blocks=2))
     assert isinstance(task.train_set._copy, TimeChunkedStoreReader)
-    reads.clear()  # (statistics and setup)
+    n_times = len(task.train_set.times)
+    steps[0] = 0  # (statistics and setup)
     for s in range(task.steps_per_epoch):
         task.batch(s)
         assert len(task.train_set._cache) <= task.train_set.cache_states
-    chunks = np.bincount(reads)
-    assert chunks.max() <= 2 and len(reads) <= 1.5 * len(chunks)  # k = 2 chunks per block: ≤ 1 + 1/2
-    n_block = len(reads)
+    assert n_times - 2 <= steps[0] <= 1.25 * n_times  # every step about once (block boundaries: a step more)
+    n_block = steps[0]
+    # random order, a store much larger than the caches: each state is decoded alone, not its whole chunk
     random = _task(_config(stores["chunked"], order="random"))
-    random.train_set._copy.cache_bytes = 0  # one decoded chunk kept (a store much larger than the cache)
-    reads.clear()
+    random.train_set._copy.cache_bytes = 0
+    steps[0] = 0
     for s in range(random.steps_per_epoch):
         random.batch(s)
-    assert len(reads) > 2 * n_block
+    n_alone = steps[0]
+    n_states = sum(len(p) for p in random.train_set._positions)  # every window's input and target states
+    assert n_block <= n_alone <= n_states
+    random = _task(_config(stores["chunked"], order="random"))
+    random.train_set._copy.cache_bytes = 0
+    monkeypatch.setattr(TimeChunkedStoreReader, "_partial", lambda self, a: False)  # whole chunks only
+    steps[0] = 0
+    for s in range(random.steps_per_epoch):
+        random.batch(s)
+    assert steps[0] > 1.5 * n_alone  # 4-step chunks: a whole chunk per miss
 
 
 def test_ranks_split_the_global_batch(stores):

@@ -134,6 +134,38 @@ def test_decodes_each_chunk_once_in_chunk_order(tmp_path):
     assert reader.decoded == len(VARS) * -(-N_TIME // 8) and not reader._cache
 
 
+@pytest.mark.parametrize("fmt,codec", [(2, "lz4"), (3, "lz4"), (2, "none"), (3, "none")])
+def test_single_steps_decode_alone(tmp_path, fmt, codec, monkeypatch):
+    """A one-step read of a chunk not in the cache decodes only that step (Blosc blocks or raw bytes), in
+    every variable and spatial chunk, and equals xarray's value; a multi-step read still decodes whole
+    chunks; without c-blosc's partial decoder the whole frame is decoded, with the same values."""
+    from chaosbench_py.data import zarr_chunk_reader
+
+    ds = open_weatherbench2_zarr(_write(tmp_path / "s.zarr", fmt, 8, codec))
+    reader = TimeChunkedStoreReader.for_dataset(ds, VARS, [500, 1000])
+    assert reader is not None
+    expected = WindowDataset(_plain(ds), variables=VARS, levels=[500, 1000], cache_states=0)
+    times = ds["time"].values
+    block = np.empty((1, 5, 7, 16), dtype=np.float32)
+    reader.decoded = reader.steps_decoded_alone = 0  # (the acceptance check read the first and last steps)
+    for p in (8, 0, 20, 15, 7):  # chunk boundaries on both sides, the last (partial) chunk
+        reader.read_into(block, times[p : p + 1])
+        want = expected._fetch([p])
+        np.testing.assert_array_equal(block, want)
+    assert reader.decoded == 0 and reader.steps_decoded_alone == 5 * len(VARS) and not reader._cache
+    reader.read_into(np.empty((2, 5, 7, 16), dtype=np.float32), times[3:5])  # two steps: whole chunks, cached
+    assert reader.decoded == len(VARS)
+    if codec == "lz4":
+        monkeypatch.setattr(zarr_chunk_reader, "read_blosc_file_range", lambda *a: False)
+        reader.read_into(block, times[9:10])
+        np.testing.assert_array_equal(block, expected._fetch([9]))
+        monkeypatch.setattr(zarr_chunk_reader, "blosc_getitem_available", lambda: False)
+        n = reader.decoded
+        reader.read_into(block, times[17:18])
+        np.testing.assert_array_equal(block, expected._fetch([17]))
+        assert reader.decoded == n + len(VARS)
+
+
 def test_unwritten_chunk_reads_as_nan(tmp_path):
     src = _source()
     src["temperature"][8:16, :, :, :4] = np.nan  # one whole chunk: zarr does not write it

@@ -9,7 +9,10 @@ order, chunked along time by ``k`` steps (any regular chunking of the other dims
 ``v2``), codecs none / Blosc / Zstd / GZip (``numcodecs``), float32 or float64 values. Each time chunk of
 a variable is decoded once into a small least-recently-used cache (``cache_mb``, default 256 MiB, at least
 one chunk per variable; a chunk whose steps have all been served since it was decoded is dropped at once)
-and serves all its steps; each step is then mapped to what the opened dataset serves: dims transposed to ``([level,] latitude, longitude)``, levels
+and serves all its steps. A read of one step whose chunk is not cached (the trainer's batch path, a
+window crossing a chunk boundary, random order) decodes that step alone: only the Blosc blocks that hold
+it (:mod:`~chaosbench_py.data.blosc_partial`), or only its bytes of an uncompressed chunk; Zstd and GZip
+chunks are decoded whole. Each step is then mapped to what the opened dataset serves: dims transposed to ``([level,] latitude, longitude)``, levels
 selected by value (Pa → hPa as :func:`~chaosbench_py.data.schema.to_canonical` does), latitude and
 longitude put in the dataset's order (latitude 90 → −90, longitude wrapped to ``[0, 360)`` and sorted),
 ``z`` in gpm converted as the opener does (``z · g``, in the stored dtype, then float32).
@@ -41,6 +44,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CorruptFileError, InputError
+from .blosc_partial import blosc_getitem_available, read_blosc_file_range, step_byte_range
 from .day_reader import _blosc_nbytes
 from .schema import _PA_UNITS, DIM_ALIASES, _units_key, canonical_name
 from .training_copy import reads_as_xarray
@@ -201,7 +205,8 @@ class TimeChunkedStoreReader:
         self.cache_bytes = int(cache_mb * 2**20)
         self._cache: OrderedDict[tuple[str, int], tuple[np.ndarray, set[int]]] = OrderedDict()
         self._spare: list[np.ndarray] = []  # evicted chunks' memory, reused for the next decode
-        self.decoded = 0  # time chunks decoded (all variables count once each)
+        self.decoded = 0  # time chunks decoded whole (all variables count once each)
+        self.steps_decoded_alone = 0  # steps decoded alone, their chunk not cached (each variable once)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -275,6 +280,57 @@ class TimeChunkedStoreReader:
         self.decoded += 1
         return out
 
+    def _partial(self, a: _Array) -> bool:
+        """Whether one step of ``a`` can be decoded without its whole chunk (no codec, or Blosc alone)."""
+        if not a.codecs:
+            return a.dtype.isnative
+        return (len(a.codecs) == 1 and getattr(a.codecs[0], "codec_id", "") == "blosc"
+                and blosc_getitem_available())  # fmt: skip
+
+    def _decode_step(self, a: _Array, i: int) -> np.ndarray:
+        """Stored step ``i`` of ``a`` alone: ``(1, …)`` in the stored dims, decoding (or reading) only the
+        Blosc blocks (bytes) of its chunk files that hold it. Only where :meth:`_partial` holds."""
+        tc, j = divmod(i, a.chunks[0])
+        out = np.empty((1,) + a.shape[1:], dtype=a.dtype)
+        start, stop = step_byte_range(a.chunks, a.dtype.itemsize, j, 1)
+        one_file = a.chunks[1:] == a.shape[1:]
+        part = out if one_file else np.empty((1,) + a.chunks[1:], dtype=a.dtype)
+        grid = [range(-(-n // c)) for n, c in zip(a.shape[1:], a.chunks[1:], strict=True)]
+        for rest in itertools.product(*grid):
+            f = os.path.join(a.folder, a.key[0] + a.key[1].join(map(str, (tc,) + rest)))
+            where = (slice(None),) + tuple(
+                slice(k * c, min((k + 1) * c, n))
+                for k, c, n in zip(rest, a.chunks[1:], a.shape[1:], strict=True)
+            )
+            try:
+                if a.codecs:
+                    if not read_blosc_file_range(f, start, part):
+                        self._decode_whole_file_step(a, f, j, part)
+                else:
+                    with open(f, "rb") as fh:
+                        got = os.preadv(fh.fileno(), [memoryview(part).cast("B")], start)
+                        size = os.fstat(fh.fileno()).st_size
+                    if got != part.nbytes or size != math.prod(a.chunks) * a.dtype.itemsize:
+                        raise ValueError(f"{size} bytes, not a chunk of {a.chunks} {a.dtype}")
+            except FileNotFoundError:
+                out[where] = a.fill  # a chunk zarr never wrote: all fill value
+                continue
+            except ValueError as err:
+                raise CorruptFileError(f"{f}: chunk cannot be decoded ({err})") from None
+            if not one_file:
+                out[where] = part[(slice(None),) + tuple(slice(0, w.stop - w.start) for w in where[1:])]
+        self.steps_decoded_alone += 1
+        return out
+
+    @staticmethod
+    def _decode_whole_file_step(a: _Array, f: str, j: int, part: np.ndarray) -> None:
+        """Step ``j`` of the chunk file ``f`` through the whole-chunk decoder (partial decoding refused)."""
+        with open(f, "rb") as fh:
+            got = np.frombuffer(a.codecs[0].decode(fh.read()), dtype=a.dtype)
+        if got.size != math.prod(a.chunks):
+            raise ValueError(f"{got.size} values, expected a chunk of {a.chunks}")
+        part[...] = got.reshape(a.chunks)[j : j + 1]
+
     def _chunk(self, a: _Array, i: int) -> tuple[np.ndarray, int]:
         """The decoded time chunk holding stored step ``i`` and ``i``'s place in it (cached, LRU)."""
         tc, j = divmod(i, a.chunks[0])
@@ -312,10 +368,14 @@ class TimeChunkedStoreReader:
         idx = self.index(times)
         if np.any(idx < 0):
             raise InputError(f"{self.path}: times {np.asarray(times)[idx < 0][:3]} not in the store")
+        alone = len(idx) == 1  # one step asked for (the trainer's batch path): don't decode its whole chunk
         for k, i in enumerate(idx.tolist()):
             c = 0
             for a in self.arrays:
-                arr, j = self._chunk(a, i)
+                if alone and (a.name, i // a.chunks[0]) not in self._cache and self._partial(a):
+                    arr, j = self._decode_step(a, i), 0
+                else:
+                    arr, j = self._chunk(a, i)
                 x = arr[j].transpose([p - 1 for p in a.perm[1:]])
                 x = x[tuple(s if isinstance(s, slice) else slice(None) for s in a.select)]
                 for ax, s in enumerate(a.select):
