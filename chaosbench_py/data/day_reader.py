@@ -56,6 +56,8 @@ class DayStoreReader:
     ``scale[v]`` (the gpm → m² s⁻² factor of ``z``, else none).
     """
 
+    chunked_in_time = False  # one day-store per time step: block order needs no store chunks
+
     def __init__(
         self,
         folder: str | os.PathLike,

@@ -140,6 +140,8 @@ class CopyReader:
     the copy's (checked by :meth:`for_dataset`).
     """
 
+    chunked_in_time = False  # one time step per chunk: block order needs no store chunks
+
     def __init__(self, path: str | os.PathLike, variables: Sequence[str], levels: Sequence[float] | None):
         self.path = Path(path)
         meta_file = self.path / ".zmetadata"

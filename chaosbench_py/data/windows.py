@@ -385,7 +385,7 @@ class WindowDataset(torch.utils.data.Dataset):
         """Start positions of the source's time chunks (the union over variables; ``[0, n]`` ends)."""
         if self._chunk_starts is None:
             starts = {0, len(self.times)}
-            if self._copy is None or hasattr(self._copy, "time_chunk"):  # time-chunked: the store's chunks
+            if self._copy is None or self._copy.chunked_in_time:  # several steps per chunk: the store's chunks
                 ds = self._dataset()
                 for v in self.variables:
                     chunks = ds[v].chunks

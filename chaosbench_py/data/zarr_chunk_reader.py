@@ -195,6 +195,8 @@ class TimeChunkedStoreReader:
     Build it with :meth:`for_dataset`.
     """
 
+    chunked_in_time = True  # several steps per chunk: block order follows the store's time chunks
+
     def __init__(
         self, path: str | os.PathLike, arrays: list[_Array], times: np.ndarray, cache_mb: float = 256.0
     ):
