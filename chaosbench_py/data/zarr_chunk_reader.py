@@ -35,7 +35,7 @@ import math
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,6 +227,17 @@ class TimeChunkedStoreReader:
         return np.where(self.times[found] == t, found, -1)
 
     # ------------------------------------------------------------------ decoding
+    @staticmethod
+    def _chunk_files(a: _Array, tc: int) -> Iterator[tuple[str, tuple[slice, ...]]]:
+        """``(chunk file, its region (time first) of the stored array)`` of every chunk of time chunk ``tc``."""
+        grid = [range(-(-n // c)) for n, c in zip(a.shape[1:], a.chunks[1:], strict=True)]
+        for rest in itertools.product(*grid):
+            f = os.path.join(a.folder, a.key[0] + a.key[1].join(map(str, (tc,) + rest)))
+            yield f, (slice(None),) + tuple(
+                slice(k * c, min((k + 1) * c, n))
+                for k, c, n in zip(rest, a.chunks[1:], a.shape[1:], strict=True)
+            )
+
     def _decode(self, a: _Array, tc: int) -> np.ndarray:
         """Time chunk ``tc`` of ``a``: ``(steps, …)`` in the stored dims (time first; ``a.perm`` maps the rest)."""
         shape = (min(a.chunks[0], a.shape[0] - tc * a.chunks[0]),) + a.shape[1:]
@@ -238,13 +249,7 @@ class TimeChunkedStoreReader:
                 break
         if out is None:
             out = np.empty(shape, dtype=a.dtype)
-        grid = [range(-(-n // c)) for n, c in zip(a.shape[1:], a.chunks[1:], strict=True)]
-        for rest in itertools.product(*grid):
-            f = os.path.join(a.folder, a.key[0] + a.key[1].join(map(str, (tc,) + rest)))
-            where = (slice(None),) + tuple(
-                slice(k * c, min((k + 1) * c, n))
-                for k, c, n in zip(rest, a.chunks[1:], a.shape[1:], strict=True)
-            )
+        for f, where in self._chunk_files(a, tc):
             try:
                 if whole and not a.codecs and a.dtype.isnative:  # raw bytes straight into ``out``
                     fd = os.open(f, os.O_RDONLY)
@@ -297,13 +302,7 @@ class TimeChunkedStoreReader:
         start, stop = step_byte_range(a.chunks, a.dtype.itemsize, j, 1)
         one_file = a.chunks[1:] == a.shape[1:]
         part = out if one_file else np.empty((1,) + a.chunks[1:], dtype=a.dtype)
-        grid = [range(-(-n // c)) for n, c in zip(a.shape[1:], a.chunks[1:], strict=True)]
-        for rest in itertools.product(*grid):
-            f = os.path.join(a.folder, a.key[0] + a.key[1].join(map(str, (tc,) + rest)))
-            where = (slice(None),) + tuple(
-                slice(k * c, min((k + 1) * c, n))
-                for k, c, n in zip(rest, a.chunks[1:], a.shape[1:], strict=True)
-            )
+        for f, where in self._chunk_files(a, tc):
             try:
                 if a.codecs:
                     if not read_blosc_file_range(f, start, part):
