@@ -159,6 +159,10 @@ def test_single_steps_decode_alone(tmp_path, fmt, codec, monkeypatch):
         monkeypatch.setattr(zarr_chunk_reader, "read_blosc_file_range", lambda *a: False)
         reader.read_into(block, times[9:10])
         np.testing.assert_array_equal(block, expected._fetch([9]))
+        bad = tmp_path / "s.zarr" / "temperature" / ("1.0.0.0" if fmt == 2 else "c/1/0/0/0")
+        bad.write_bytes(bad.read_bytes()[:-7])  # through the whole-chunk decoder too: an error naming the file
+        with pytest.raises(CorruptFileError, match="temperature"):
+            reader.read_into(block, times[12:13])
         monkeypatch.setattr(zarr_chunk_reader, "blosc_getitem_available", lambda: False)
         n = reader.decoded
         reader.read_into(block, times[17:18])

@@ -299,7 +299,7 @@ class TimeChunkedStoreReader:
         Blosc blocks (bytes) of its chunk files that hold it. Only where :meth:`_partial` holds."""
         tc, j = divmod(i, a.chunks[0])
         out = np.empty((1,) + a.shape[1:], dtype=a.dtype)
-        start, stop = step_byte_range(a.chunks, a.dtype.itemsize, j, 1)
+        start = step_byte_range(a.chunks, a.dtype.itemsize, j, 1)[0]
         one_file = a.chunks[1:] == a.shape[1:]
         part = out if one_file else np.empty((1,) + a.chunks[1:], dtype=a.dtype)
         for f, where in self._chunk_files(a, tc):
@@ -327,7 +327,11 @@ class TimeChunkedStoreReader:
     def _decode_whole_file_step(a: _Array, f: str, j: int, part: np.ndarray) -> None:
         """Step ``j`` of the chunk file ``f`` through the whole-chunk decoder (partial decoding refused)."""
         with open(f, "rb") as fh:
-            got = np.frombuffer(a.codecs[0].decode(fh.read()), dtype=a.dtype)
+            raw = fh.read()
+        try:
+            got = np.frombuffer(a.codecs[0].decode(raw), dtype=a.dtype)
+        except Exception as err:  # noqa: BLE001 - any codec failure is a corrupt chunk file
+            raise ValueError(f"{type(err).__name__}: {err}") from None
         if got.size != math.prod(a.chunks):
             raise ValueError(f"{got.size} values, expected a chunk of {a.chunks}")
         part[...] = got.reshape(a.chunks)[j : j + 1]
