@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "blosc_frame_header",
     "blosc_getitem_available",
+    "blosc_nbytes",
     "decode_blosc_range",
     "read_blosc_file_range",
     "step_byte_range",
@@ -56,6 +57,13 @@ def _getitem() -> Any:
 def blosc_getitem_available() -> bool:
     """Whether :func:`decode_blosc_range` can decode partially here (c-blosc's symbol was found)."""
     return _getitem() is not None
+
+
+def blosc_nbytes(raw: bytes) -> int:
+    """The decoded size a Blosc frame declares (header bytes 4–7, little-endian), or −1 for a buffer
+    shorter than the 16-byte header: the cheap check before decoding a chunk file into a preallocated
+    buffer (:func:`blosc_frame_header` checks the whole header)."""
+    return int.from_bytes(raw[4:8], "little") if len(raw) >= _HEADER else -1
 
 
 def blosc_frame_header(raw: bytes) -> dict[str, int]:

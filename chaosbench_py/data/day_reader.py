@@ -32,6 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import CorruptFileError, InputError, MissingInputError
+from .blosc_partial import blosc_nbytes
 from .training_copy import reads_as_xarray
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ __all__ = ["DayStoreReader"]
 
 _NAME = "era5_full_1.5deg_{:%Y%m%d}.zarr"
 _GRAVITY = re.compile(r"gpm\) x ([0-9.eE+-]+) ->")
-
-
-def _blosc_nbytes(raw: bytes) -> int:
-    """The decoded size a Blosc frame declares: bytes 4–7 of its 16-byte header, little-endian
-    (Blosc 1 format: version, versionlz, flags, typesize, nbytes, blocksize, cbytes)."""
-    return int.from_bytes(raw[4:8], "little") if len(raw) >= 16 else -1
 
 
 class DayStoreReader:
@@ -138,7 +133,7 @@ class DayStoreReader:
             except FileNotFoundError:
                 full[where] = fill  # a chunk zarr never wrote: all fill value
                 continue
-            if getattr(codec, "codec_id", None) == "blosc" and _blosc_nbytes(raw) == buf.nbytes:
+            if getattr(codec, "codec_id", None) == "blosc" and blosc_nbytes(raw) == buf.nbytes:
                 codec.decode(raw, out=buf)  # straight into the reused buffer
             else:
                 got = np.frombuffer(codec.decode(raw) if codec is not None else raw, dtype="<f4")

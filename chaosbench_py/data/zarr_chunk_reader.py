@@ -44,8 +44,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import CorruptFileError, InputError
-from .blosc_partial import blosc_getitem_available, read_blosc_file_range, step_byte_range
-from .day_reader import _blosc_nbytes
+from .blosc_partial import blosc_getitem_available, blosc_nbytes, read_blosc_file_range, step_byte_range
 from .schema import _PA_UNITS, DIM_ALIASES, _units_key, canonical_name
 from .training_copy import reads_as_xarray
 
@@ -270,7 +269,7 @@ class TimeChunkedStoreReader:
                 continue
             try:
                 if whole and len(a.codecs) == 1 and getattr(a.codecs[0], "codec_id", "") == "blosc":
-                    if _blosc_nbytes(raw) == out.nbytes:  # the frame's decoded size
+                    if blosc_nbytes(raw) == out.nbytes:  # the frame's decoded size
                         a.codecs[0].decode(raw, out=out)
                         continue
                 for codec in a.codecs:
