@@ -6,7 +6,8 @@ operation it performs (``+ - * /``, ``**``, ``neg``, ``sin``, ``cos``, ``exp`` â
 over the ``W`` lanes (trajectories) of a block, so that each operation rounds as torch's does:
 
 * arithmetic on doubles is IEEE in both (the C is built without contraction or fast-math);
-* ``x ** 2`` / ``x ** 3`` are ``x*x`` / ``x*x*x`` and ``x ** -1`` ``1/x`` as in ATen;
+* ``x ** 2`` / ``x ** 3`` are ``x*x`` / ``x*x*x`` and ``x ** -1`` ``1/x`` as in ATen, and
+  ``number / x`` is ``(1/x) * number`` (``Tensor.__rtruediv__`` is ``reciprocal() * number``);
 * ``sqrt, sin, cos, tan, exp, log, tanh, atan`` call, when passed in, the MKL VML routines torch
   itself uses for CPU doubles (``VF[i]``, checked bit for bit against torch on a probe); else the
   C library's (which can differ by an ulp).
@@ -150,7 +151,7 @@ class _Sym:
     __mul__ = lambda s, o: s._bin("mul", o)  # noqa: E731
     __rmul__ = lambda s, o: s._bin("mul", o, True)  # noqa: E731
     __truediv__ = lambda s, o: s._bin("div", o)  # noqa: E731
-    __rtruediv__ = lambda s, o: s._bin("div", o, True)  # noqa: E731
+    __rtruediv__ = lambda s, o: _call("rtruediv", (s, o))  # noqa: E731
     __pow__ = lambda s, o: _call("pow", (s, o))  # noqa: E731
     __rpow__ = lambda s, o: _call("pow", (o, s))  # noqa: E731
     __neg__ = lambda s: _call("neg", (s,))  # noqa: E731
@@ -198,8 +199,9 @@ def _call(name: str, args: tuple) -> Any:
         return tape.emit(f"{_operand(args[1])} - {_operand(args[0])}")
     if name in ("radd", "rmul") and len(args) == 2:
         return tape.emit(f"{_operand(args[1])} {_BINARY[name[1:]]} {_operand(args[0])}")
-    if name in ("rtruediv", "rdiv") and len(args) == 2:
-        return tape.emit(f"{_operand(args[1])} / {_operand(args[0])}")
+    if name in ("rtruediv", "rdiv") and len(args) == 2:  # torch: number / x is x.reciprocal() * number
+        inverse = tape.emit(f"1.0 / {_operand(args[0])}")
+        return tape.emit(f"{inverse.expr} * {_operand(args[1])}")
     if name in ("pow", "rpow") and len(args) == 2:
         return _pow(tape, *(args if name == "pow" else args[::-1]))
     if name in ("neg", "negative") and len(args) == 1:
