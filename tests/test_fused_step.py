@@ -3,7 +3,9 @@
 ``fused_step_reference.npz`` holds trajectories written at commit 929897c (before the C loop) by
 ``tests/data/make_fused_step_reference.py``. Checked here:
 
-* the torch step (``CHAOSBENCH_NATIVE=0``) reproduces every reference case bit for bit;
+* the torch step (``CHAOSBENCH_NATIVE=0``) reproduces every reference case bit for bit (on CPUs where
+  MKL rounds as on the Intel machine that wrote the file: elsewhere, e.g. AMD EPYC, its gemv and sqrt
+  differ by ~1 ulp, chaotic runs part, and these checks skip, saying so);
 * the default (the C loop where the right-hand side translates) reproduces them too: bit for bit
   for the 3- and 4-dimensional flows here (stage sums and square roots round as torch's, see
   ``native_dop853``), and at least to 1e-12 relative (max |Δ| / max |x|) in general;
@@ -74,17 +76,57 @@ HAS_CC = shutil.which("cc") is not None or shutil.which("gcc") is not None
 needs_cc = pytest.mark.skipif(not HAS_CC, reason="no C compiler: the torch step runs everywhere")
 
 
+def _gemv_is_ascending_fma() -> bool:
+    """Whether torch's float64 ``row @ matrix`` (MKL's gemv: the torch step's stage sums) rounds as the C
+    loop's ``acc = fma(a_j, K_j, acc)`` for j ascending from 0, checked against an exact emulation
+    (``Fraction``: each fused multiply-add rounded once). True on the Intel machines where the reference
+    was written; MKL's code path on other CPUs (seen: AMD EPYC) sums otherwise, ~1 ulp apart."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(5)
+    for n_terms, width in ((3, 15), (7, 64), (12, 600)):
+        a, k = rng.standard_normal(n_terms), rng.standard_normal((n_terms, width))
+        got = (torch.from_numpy(a) @ torch.from_numpy(k)).numpy()
+        acc = [0.0] * width
+        for j in range(n_terms):
+            acc = [float(Fraction(a[j]) * Fraction(k[j, i]) + Fraction(acc[i])) for i in range(width)]
+        if not np.array_equal(got, np.asarray(acc)):
+            return False
+    return True
+
+
+def _vendor() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":")[1].strip() for line in f if line.startswith("vendor_id")), "")
+    except OSError:
+        return ""
+
+
+# torch's step (MKL's gemv, vdSqrt) rounds as on the machine that wrote the reference file (GenuineIntel,
+# stage sums as ascending FMAs): only there can runs of chaotic flows agree with the file bit for bit
+TORCH_ROUNDS_AS_REFERENCE = _vendor() == "GenuineIntel" and _gemv_is_ascending_fma()
+TORCH_ROUNDS_AS_C_LOOP = _gemv_is_ascending_fma()
+as_reference = pytest.mark.skipif(
+    not TORCH_ROUNDS_AS_REFERENCE,
+    reason=f"this CPU ({_vendor() or 'unknown vendor'}) takes another MKL code path than the Intel machine that "
+    "wrote the reference (its gemv/sqrt round otherwise by ~1 ulp, and chaotic runs part)",
+)
+
+
 def _rel(got: np.ndarray, want: np.ndarray) -> float:
     assert got.shape == want.shape
     return float(np.abs(got - want).max() / np.abs(want).max())
 
 
+@as_reference
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_torch_step_is_bit_identical(name, reference, monkeypatch):
     monkeypatch.setenv("CHAOSBENCH_NATIVE", "0")
     np.testing.assert_array_equal(run_case(name), reference[name])
 
 
+@as_reference
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_default_matches_reference(name, reference):
     got = run_case(name)
@@ -117,10 +159,12 @@ def test_native_matches_torch_step(name, tol, monkeypatch):
     got = generate_trajectories(name, 5, 100, **kw)["x"].values
     monkeypatch.setenv("CHAOSBENCH_NATIVE", "0")
     want = generate_trajectories(name, 5, 100, **kw)["x"].values
-    if name in NATIVE_SYSTEMS:
+    if name in NATIVE_SYSTEMS and TORCH_ROUNDS_AS_C_LOOP:
         np.testing.assert_array_equal(got, want)
     err = _rel(got, want)
-    assert err <= RTOL, f"{name} tol {tol}: max |Δ| / max |x| = {err:.3g}"
+    # where MKL's gemv rounds otherwise, ~1 ulp per stage sum, grown over a period (seen: 2.5e-12, Thomas)
+    limit = RTOL if TORCH_ROUNDS_AS_C_LOOP else 1e-10
+    assert err <= limit, f"{name} tol {tol}: max |Δ| / max |x| = {err:.3g}"
 
 
 @needs_cc
@@ -130,14 +174,17 @@ def test_native_rejected_steps_and_uneven_times():
     lorenz = get_system("Lorenz")
     x0 = torch.as_tensor(_given_ics("Lorenz", 11))
     times = torch.tensor([0.0, 0.013, 0.02, 0.5, 0.51, 1.7, 1.71])
+    same = np.testing.assert_array_equal if TORCH_ROUNDS_AS_C_LOOP else _close
     got = integrate(lorenz, x0, times, first_step=1.0)
     want = integrate(lorenz, x0, times, first_step=1.0, native=False)
-    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    same(got.numpy(), want.numpy())
     one = integrate(lorenz, x0[3], times, first_step=1.0)  # (D,) in, (T, D) out
     assert one.shape == (7, 3)
-    np.testing.assert_array_equal(
-        one.numpy(), integrate(lorenz, x0[3], times, first_step=1.0, native=False).numpy()
-    )
+    same(one.numpy(), integrate(lorenz, x0[3], times, first_step=1.0, native=False).numpy())
+
+
+def _close(got: np.ndarray, want: np.ndarray) -> None:
+    assert _rel(got, want) <= RTOL
 
 
 @needs_cc

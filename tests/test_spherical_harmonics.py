@@ -162,7 +162,8 @@ def test_solid_body_rotation_exact(grid, nlat, nlon):
     np.testing.assert_allclose(
         sht.inverse(vrt).numpy(), np.broadcast_to(2 * u0 / A * np.sin(lat), u.shape), atol=1e-18
     )
-    assert div.abs().max().item() < 1e-20
+    # zero to rounding, relative to the vorticity 2 u0 / a (below 0.8e-15 on Intel machines, 1.1e-15 on AMD EPYC)
+    assert div.abs().max().item() < 4e-15 * (2 * u0 / A)
     # the same wind back from the vorticity
     u2, v2 = sht.uv_from_vrtdiv(vrt, div)
     assert (u2 - u).abs().max().item() < 1e-12 and (v2 - v).abs().max().item() < 1e-12
