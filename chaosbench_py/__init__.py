@@ -11,6 +11,18 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from .systems import get_system, list_systems, system_info  # noqa: E402
-
 __all__ = ["__version__", "get_system", "list_systems", "system_info"]
+
+
+def __getattr__(name: str):  # PEP 562: `chaosbench generate` from a recorded plan never imports torch
+    if name in ("get_system", "list_systems", "system_info"):
+        from . import systems
+
+        value = getattr(systems, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

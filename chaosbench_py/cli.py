@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -60,10 +61,7 @@ def _cmd_systems_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    import torch
-
     from .errors import InputError, InputTypeError, OutputExistsError
-    from .systems import get_system
 
     def param_value(name: str, text: str) -> object:
         """A --param value: a number, or a JSON list of numbers for a vector/matrix parameter."""
@@ -96,6 +94,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         raise InputError(f"--resume applies to .zarr outputs (a .nc file is written in one piece): {out}")
     if args.resume and args.overwrite:
         raise InputError("pass --resume or --overwrite, not both")
+    ranked = args.trajectory_chunk is not None or bool(os.environ.get("WORLD_SIZE")) or args.dask is not None
+    if suffix != ".zarr" and out.exists() and not args.overwrite:  # refused before any integration
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it, or choose another path")
+    if suffix != ".zarr" and not ranked and _generate_without_torch(args, params, out):
+        print(f"wrote {out}")
+        return 0
+    import torch
+
+    from .systems import get_system
+
     try:
         device = torch.device(args.device)
     except (RuntimeError, TypeError, ValueError):
@@ -116,9 +124,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         atol=args.atol,
         dt=args.dt,
     )
-    import os
-
-    ranked = args.trajectory_chunk is not None or bool(os.environ.get("WORLD_SIZE")) or args.dask is not None
     if ranked and suffix != ".zarr":
         raise InputError(f"--out {out}: torchrun, --trajectory-chunk and --dask generate .zarr only")
     if args.dask is not None:
@@ -155,8 +160,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             **kwargs,
         )
     else:
-        if out.exists() and not args.overwrite:  # refused before any integration
-            raise OutputExistsError(f"{out} exists; pass --overwrite to replace it, or choose another path")
         # netCDF straight from the arrays: xarray, pandas and dask would cost more start-up than the run
         from .simulate.netcdf_writer import write_trajectories_netcdf
         from .simulate.trajectories import generate_trajectory_arrays
@@ -171,14 +174,51 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             **kwargs,
         )
         write_trajectories_netcdf(arrays, out, overwrite=args.overwrite)
+        if device.type == "cpu" and args.method == "dop853":
+            from .simulate.native_dop853 import record_plan
+
+            try:  # the plan only speeds up later runs: a failure to record it must not fail this one
+                record_plan(system, args.dim, params, arrays.x, (0.0, float(arrays.attrs["time_offset"])))
+            except Exception as exc:  # noqa: BLE001
+                logger.info("generate: no fast-start plan recorded for %s (%s)", args.system, exc)
     if os.environ.get("RANK", "0") in ("", "0"):
         print(f"wrote {out}")
     return 0
 
 
-def _cmd_forecast(args: argparse.Namespace) -> int:
-    import os
+def _generate_without_torch(args: argparse.Namespace, params: dict, out: Path) -> bool:
+    """Run ``generate`` to a netCDF file from a recorded plan, without importing torch
+    (:mod:`.simulate.fast_start`); False (nothing written) when no plan applies or ``CHAOSBENCH_FAST_START=0``."""
+    from .simulate import fast_start
 
+    if args.device != "cpu" or args.method != "dop853" or args.dt is not None:
+        return False
+    plain = fast_start.plain_arguments(
+        n_trajectories=args.trajectories, length=args.length, chunk=args.chunk, transient=args.transient,
+        noise=args.noise, seed=args.seed, rtol=args.rtol, atol=args.atol, pts_per_period=args.pts_per_period,
+        pts_per_lyapunov=args.pts_per_lyapunov, sample_dt=args.sample_dt,
+    )  # fmt: skip
+    off = ("0", "false", "no", "off")
+    native = os.environ.get("CHAOSBENCH_NATIVE", "1").strip().lower() not in off
+    wanted = os.environ.get("CHAOSBENCH_FAST_START", "1").strip().lower() not in off
+    plan = fast_start.load_plan(fast_start.plan_path(args.system, args.dim, params)) if plain and native and wanted else None
+    if plan is None:
+        return False
+    arrays = fast_start.generate_from_plan(
+        plan, args.trajectories, args.length, pts_per_period=args.pts_per_period,
+        pts_per_lyapunov=args.pts_per_lyapunov, sample_dt=args.sample_dt, transient=args.transient,
+        noise=args.noise, seed=args.seed, rtol=args.rtol, atol=args.atol, chunk=args.chunk,
+        progress=not args.quiet,
+    )  # fmt: skip
+    if arrays is None:
+        return False
+    from .simulate.netcdf_writer import write_trajectories_netcdf
+
+    write_trajectories_netcdf(arrays, out, overwrite=args.overwrite)
+    return True
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
     from .evaluation.rank_rollout import forecast_run
 
     out = forecast_run(

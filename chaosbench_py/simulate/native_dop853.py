@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import logging
 import os
 import pathlib
@@ -45,6 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .fast_start import bind_kernel, cache_dir, cpu_identity, run_kernel
 from .native_rhs import _VML, _Unsupported, trace_rhs
 
 logger = logging.getLogger(__name__)
@@ -263,55 +265,43 @@ done: /* the caller's buffers hold the current state */
         for (long i = 0; i < B * D; i++) { x_caller[i] = x[i]; fx_caller[i] = fx[i]; }
     return status;
 }
+
+/* the right-hand side f(t, x) of B states x (B, D) into fx (B, D), by blocks of W lanes */
+void dop853_rhs(long B, double t, const double *x, double *fx, void *const *vml) {
+    for (int i = 0; i < %(NVF)d; i++) VF[i] = (vfun_t)vml[i];
+    double X[D][W], F[D][W];
+    for (long b0 = 0; b0 < B; b0 += W) {
+        long nw = B - b0 < W ? B - b0 : W;
+        for (int w = 0; w < W; w++) {
+            long b = b0 + (w < nw ? w : nw - 1);
+            for (int d = 0; d < D; d++) X[d][w] = x[b * D + d];
+        }
+        rhs(t, X, F);
+        for (long w = 0; w < nw; w++) for (int d = 0; d < D; d++) fx[(b0 + w) * D + d] = F[d][w];
+    }
+}
 """
 
 
 _LOADED: dict[str, Any] = {}  # source hash -> ctypes function
 _FAILED: set[str] = set()
-
-
-def _cache_dir() -> pathlib.Path:
-    root = os.environ.get("CHAOSBENCH_CACHE_DIR")
-    if root:
-        return pathlib.Path(root) / "native"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache"
-    return base / "chaosbench_py" / "native"
+_PATHS: dict[int, str] = {}  # id of a loaded dop853_run -> its library's path
 
 
 _FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC")
 
 
-def _cpu_identity() -> str:
-    """The machine and its instruction-set flags: a ``-march=native`` build is reused only on a CPU with the
-    same flags (a cache directory shared by the nodes of a heterogeneous cluster must not hand an AVX-512
-    build to a node without AVX-512)."""
-    import platform
-
-    ident = platform.machine() + platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features", "model name")):
-                    ident += line
-                    if line.startswith(("flags", "Features")):
-                        break
-    except OSError:
-        pass
-    return ident
-
-
 def _build(source: str) -> Any:
     """Compile ``source`` (cached by hash of the source, the flags and the CPU) and return its ``dop853_run``
     as a ctypes function, or None."""
-    key = hashlib.sha256((source + repr(_FLAGS) + _cpu_identity()).encode()).hexdigest()[:24]
+    key = hashlib.sha256((source + repr(_FLAGS) + cpu_identity()).encode()).hexdigest()[:24]
     if key in _LOADED:
         return _LOADED[key]
     if key in _FAILED:
         return None
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     lib_path = None
-    for folder in (_cache_dir(), pathlib.Path(tempfile.gettempdir()) / f"chaosbench_native_{os.getuid()}"):
+    for folder in (cache_dir(), pathlib.Path(tempfile.gettempdir()) / f"chaosbench_native_{os.getuid()}"):
         path = folder / f"dop853_{key}.so"
         if path.exists():
             lib_path = path
@@ -340,15 +330,13 @@ def _build(source: str) -> Any:
         _FAILED.add(key)
         return None
     try:
-        fn = ctypes.CDLL(str(lib_path)).dop853_run
-    except OSError as exc:
+        fn, _ = bind_kernel(ctypes.CDLL(str(lib_path)))
+    except (OSError, AttributeError) as exc:
         logger.info("dop853: loading %s failed (%s); using the torch step", lib_path, exc)
         _FAILED.add(key)
         return None
-    p, lg, dbl = ctypes.c_void_p, ctypes.c_long, ctypes.c_double
-    fn.argtypes = [lg, lg, p, p, p, p, p, p, p, dbl, dbl, dbl, lg, lg, lg, p, p, p, p]
-    fn.restype = ctypes.c_int
     _LOADED[key] = fn
+    _PATHS[id(fn)] = str(lib_path)
     return fn
 
 
@@ -422,28 +410,12 @@ def run(
     check_every: int,
     bound: torch.Tensor,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the compiled loop: ``(status, out (B, T, D), current state (B, D), info)``.
-
-    ``status`` 0: done; 1: a state failed the divergence check at time ``info[0]``; 2: the step
-    collapsed (``info``: t, h, worst trajectory, 1 if per-output limit else total); 3: step underflow.
-    """
-    n_b, dim = x.shape
-    n_t = int(times.numel())
-    xs = np.array(x.detach().cpu().numpy(), dtype=np.float64, order="C", copy=True)
-    fxs = np.array(fx.detach().cpu().numpy(), dtype=np.float64, order="C", copy=True)
-    tt = np.ascontiguousarray(times.detach().cpu().numpy(), dtype=np.float64)
-    bd = np.ascontiguousarray(bound.detach().cpu().numpy(), dtype=np.float64)
-    out = np.empty((n_b, n_t, dim), dtype=np.float64)
-    xn, fn_, err = np.empty_like(xs), np.empty_like(xs), np.zeros(n_b)
-    info = np.zeros(8)
-    tbuf = np.empty((32, n_b, dim))
-    ptr = lambda a: a.ctypes.data  # noqa: E731
-    status = fn(
-        n_b, n_t, ptr(tt), ptr(xs), ptr(fxs), ptr(out), ptr(xn), ptr(fn_), ptr(err),
-        float(rtol), float(atol), float(h), int(max_steps), int(max_per_output), int(check_every),
-        ptr(bd), ptr(info), ptr(tbuf), _vml_table(),
+    """Run the compiled loop on torch tensors: :func:`.fast_start.run_kernel` (``status, out, state, info``)."""
+    as_np = lambda a: a.detach().cpu().numpy()  # noqa: E731
+    return run_kernel(
+        fn, as_np(x), as_np(fx), as_np(times), rtol, atol, h, max_steps, max_per_output, check_every,
+        as_np(bound), _vml_table(),
     )  # fmt: skip
-    return int(status), out, xs, info
 
 
 def integrate_native(
@@ -484,3 +456,89 @@ def integrate_native(
     if status == 3:
         raise _underflow(t, int(info[2]), float(info[1]))
     return torch.from_numpy(out).to(device=x.device)
+
+
+def record_plan(
+    system: Any, dim_arg: int | None, params: dict[str, Any], states: np.ndarray, times: tuple[float, ...] = (0.0,)
+) -> pathlib.Path | None:
+    """Record the plan :func:`.fast_start.generate_from_plan` replays for ``system`` without torch, after a
+    successful run; return its path, or None when the system does not qualify.
+
+    ``dim_arg`` and ``params`` are the command line's ``--dim`` and ``--param`` values (part of the plan's
+    name). The system qualifies when it is a flow with a recommended ``dt`` (the first step) and a catalog
+    std (the initial-condition spread), its right-hand side translates to C with no function of the C
+    library whose rounding may differ from torch's (``pow``, or a VML routine that failed its probe), and
+    the kernel's ``dop853_rhs`` equals the torch right-hand side bit for bit on ``states`` (any shape
+    ``(..., D)``: the run's samples, at most 4096 of them) at each of ``times``.
+    """
+    import inspect
+
+    from ..systems.base import Flow
+    from .fast_start import load_plan, plan_path, rhs_values, write_plan
+    from .solvers import (
+        _BOUND_CHECK_EVERY,
+        DIVERGENCE_FACTOR,
+        MAX_STEPS_PER_OUTPUT,
+        catalog_attractor_size,
+        integrate,
+    )
+
+    info, dim = system.info, int(system.dim)
+    if not isinstance(system, Flow) or not enabled() or not info.dt or not info.dt > 0:
+        return None
+    if info.std is None or len(info.std) != dim:
+        return None
+    path = plan_path(system.name, dim_arg, params)
+    if load_plan(path) is not None:
+        return path
+    try:
+        body = trace_rhs(system, dim)
+    except _Unsupported:
+        return None
+    table = _vml_table()
+    used = [k for k in range(len(_VML)) if f"VF[{k}](W" in body]
+    if "pow(" in body or any(not table[k] for k in used):
+        return None
+    x = np.ascontiguousarray(np.asarray(states, dtype=np.float64).reshape(-1, dim)[:4096])
+    fn = native_kernel(system, torch.from_numpy(x))
+    if fn is None or id(fn) not in _PATHS:
+        return None
+    library = _PATHS[id(fn)]
+    _, rhs = bind_kernel(ctypes.CDLL(library))
+    with torch.no_grad():
+        for t in times:
+            expected = system(torch.tensor(t, dtype=torch.float64), torch.from_numpy(x)).numpy()
+            if not np.array_equal(rhs_values(rhs, t, x, table), expected):
+                logger.info("dop853: %s: the C right-hand side differs from torch's; no fast-start plan", system.name)
+                return None
+    plan = {
+        "format": 1,
+        "system": system.name,
+        "dim": dim,
+        "default_ic": system.default_initial_condition(dtype=torch.float64, device="cpu").tolist(),
+        "dt": float(info.dt),
+        "period": info.period,
+        "lyapunov_time": info.invariants.lyapunov_time,
+        "std": [float(v) for v in info.std],
+        "attractor_size": catalog_attractor_size(info, dim),
+        "unbounded": [int(i) for i in getattr(info, "unbounded_indices", ()) if 0 <= i < dim],
+        "divergence_factor": DIVERGENCE_FACTOR,
+        "max_steps": inspect.signature(integrate).parameters["max_steps"].default,
+        "max_steps_per_output": MAX_STEPS_PER_OUTPUT,
+        "bound_check_every": _BOUND_CHECK_EVERY,
+        "info_attrs": system.info.as_attrs(),
+        "parameters": json.dumps(
+            {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in system.params.items()}, sort_keys=True
+        ),
+        "library": library,
+        "cpu": hashlib.sha256(cpu_identity().encode()).hexdigest(),
+        "vml_library": str(pathlib.Path(torch.__file__).parent / "lib" / "libtorch_cpu.so") if any(table) else None,
+        "vml_names": list(_VML),
+        "vml_enabled": [name for k, name in enumerate(_VML) if table[k]],
+    }
+    try:
+        json.dumps(plan)
+    except (TypeError, ValueError):
+        return None
+    write_plan(path, plan)
+    return path

@@ -9,7 +9,6 @@ with the spacing exactly ``period / pts_per_period``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -17,22 +16,10 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from ..systems.base import Map, System
+from .fast_start import Sampling, flow_sampling
 from .solvers import METHODS
 
-
-@dataclasses.dataclass(frozen=True)
-class Sampling:
-    """How a system is sampled in time.
-
-    ``sample_dt`` is the spacing of output samples in the system's time units (for maps and
-    PDE steppers: in steps of the map, an integer). ``unit`` names the time scale used
-    ("period", "lyapunov", "dt" or "step") and ``pts_per_unit`` the samples per unit.
-    """
-
-    sample_dt: float
-    unit: str
-    pts_per_unit: float
-    unit_length: float  # length of one unit in system time units
+__all__ = ["Sampling", "check_generation_args", "resolve_sampling"]
 
 
 def _integer(name: str, value: Any, minimum: int) -> int:
@@ -143,20 +130,11 @@ def resolve_sampling(
         if every < 1 or not math.isclose(every * step_dt, sample_dt or step_dt, rel_tol=1e-9):
             raise InputError(f"{info.name}: sample_dt must be a positive multiple of the step {step_dt}")
         return Sampling(every * step_dt, "step", 1.0 / every, step_dt)
-    if sample_dt is not None:
-        if not sample_dt > 0:
-            raise InputError(f"sample_dt must be positive; got {sample_dt}")
-        return Sampling(float(sample_dt), "time", 1.0 / sample_dt, 1.0)
-    if pts_per_lyapunov is not None:
-        lt = info.invariants.lyapunov_time
-        if lt is None:
-            raise InputError(f"{info.name}: no reference Lyapunov exponent; use pts_per_period or sample_dt")
-        if not pts_per_lyapunov > 0:
-            raise InputError("pts_per_lyapunov must be positive")
-        return Sampling(lt / pts_per_lyapunov, "lyapunov", pts_per_lyapunov, lt)
-    ppp = 100.0 if pts_per_period is None else float(pts_per_period)
-    if not ppp > 0:
-        raise InputError("pts_per_period must be positive")
-    if info.period is None:
-        raise InputError(f"{info.name}: no dominant period known; use sample_dt")
-    return Sampling(info.period / ppp, "period", ppp, info.period)
+    return flow_sampling(
+        info.name,
+        info.period,
+        info.invariants.lyapunov_time,
+        pts_per_period=pts_per_period,
+        pts_per_lyapunov=pts_per_lyapunov,
+        sample_dt=sample_dt,
+    )

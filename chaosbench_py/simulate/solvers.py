@@ -104,11 +104,10 @@ def divergence_bound(
         return torch.full((dim,), math.inf, dtype=dtype, device=device)
     unbounded = [i for i in getattr(info, "unbounded_indices", ()) if 0 <= i < dim]
     bounded = [i for i in range(dim) if i not in unbounded]
-    size = 1.0
     if scale is not None:
-        size = max(size, float(torch.as_tensor(scale, dtype=torch.float64)[bounded].abs().max()))
-    elif info.mean is not None and info.std is not None and len(info.mean) == len(info.std) == dim:
-        size = max(size, max(abs(info.mean[i]) + abs(info.std[i]) for i in bounded) if bounded else 1.0)
+        size = max(1.0, float(torch.as_tensor(scale, dtype=torch.float64)[bounded].abs().max()))
+    else:
+        size = catalog_attractor_size(info, dim)
     if x0 is not None and bounded:
         x_b = x0.reshape(-1, dim)[:, bounded].abs()
         if torch.isfinite(x_b).all():
@@ -116,6 +115,16 @@ def divergence_bound(
     out = torch.full((dim,), DIVERGENCE_FACTOR * size, dtype=dtype, device=device)
     out[unbounded] = math.inf
     return out
+
+
+def catalog_attractor_size(info: Any, dim: int) -> float:
+    """``max(1, max_d (|mean_d| + |std_d|))`` over the bounded coordinates, from the catalog's stored mean and
+    std (1 when they are missing): the attractor scale of :func:`divergence_bound` without an orbit."""
+    unbounded = [i for i in getattr(info, "unbounded_indices", ()) if 0 <= i < dim]
+    bounded = [i for i in range(dim) if i not in unbounded]
+    if info.mean is not None and info.std is not None and len(info.mean) == len(info.std) == dim:
+        return max(1.0, max(abs(info.mean[i]) + abs(info.std[i]) for i in bounded) if bounded else 1.0)
+    return 1.0
 
 
 def describe(f: Any) -> str:

@@ -16,12 +16,9 @@ of the catalog's default initial condition, slightly perturbed, then integrated 
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +26,13 @@ import torch
 
 from ..errors import InputError, InputTypeError
 from ..systems.base import Flow, Map, System
+from .fast_start import (
+    TrajectoryArrays,
+    add_observation_noise,
+    run_attrs,
+    steps_limit,
+    transient_samples,
+)
 from .sampling import Sampling, _integer, _number, check_generation_args, resolve_sampling
 from .solvers import (
     ADAPTIVE_METHODS,
@@ -105,7 +109,7 @@ def _pilot_orbit(system: System, n: int, dtype: torch.dtype) -> torch.Tensor:
         _check_map(system, orbit, 1000, bound, _PILOT, batch_is_time=True)
         return orbit
     period = system.info.period or system.info.dt or 1.0
-    n_periods = max(100, n // 5)
+    n_periods = max(100, n // 5)  # as .fast_start.pilot_times (float64), in the run's dtype
     times = period * torch.arange(20 * 10, (20 + n_periods) * 10 + 1, dtype=dtype) / 10
     times = torch.cat([torch.zeros(1, dtype=dtype), times])
     orbit = integrate(
@@ -123,12 +127,9 @@ def _pilot_orbit(system: System, n: int, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _steps_limit(system: System, interval: float) -> int:
-    """Adaptive steps allowed per output interval before the step counts as collapsed: 100 × the
-    steps of the system's recommended ``dt``, at least 10 000 (never more than the solver default)."""
-    dt = system.info.dt
-    if not dt or not dt > 0:
-        return MAX_STEPS_PER_OUTPUT
-    return int(min(MAX_STEPS_PER_OUTPUT, max(10_000, 100 * math.ceil(interval / dt))))
+    """Adaptive steps allowed per output interval before the step counts as collapsed (see
+    :func:`.fast_start.steps_limit`: 100 × the steps of the system's ``dt``, at least 10 000)."""
+    return steps_limit(system.info.dt, interval, MAX_STEPS_PER_OUTPUT)
 
 
 def _check_map(
@@ -373,7 +374,7 @@ def generate_trajectory_arrays(
             raise InputError(f"{system.name}: initial_condition contains NaN/inf (trajectory {bad})")
     x0 = x0.to(device)
 
-    n_transient = int(round(transient * sampling.unit_length / sampling.sample_dt))
+    n_transient = transient_samples(transient, sampling)
     if n_transient > 0:
         x0 = _advance(system, x0, 0.0, n_transient, sampling, method, rtol, atol, dt, label=_TRANSIENT)[:, -1]
 
@@ -402,38 +403,6 @@ def generate_trajectory_arrays(
         attrs=attrs,
         x_attrs={"long_name": f"state of {system.name}"},
     )
-
-
-@dataclass
-class TrajectoryArrays:
-    """The arrays and attributes of a trajectory dataset, before any xarray object is made.
-
-    ``x`` (B, T, D) float, ``time`` (T,) in the system's time units (sample 0 at 0), ``attrs`` the
-    dataset's provenance attributes (netCDF-safe types), ``x_attrs`` those of ``x``. What
-    :func:`generate_trajectories` returns is :meth:`to_dataset` of this;
-    :func:`chaosbench_py.simulate.netcdf_writer.write_trajectories_netcdf` writes it without importing
-    xarray (the ``chaosbench generate x.nc`` path, where xarray, pandas and dask cost more start-up than
-    the integration).
-    """
-
-    x: np.ndarray
-    time: np.ndarray
-    attrs: dict[str, Any]
-    x_attrs: dict[str, Any] = field(default_factory=dict)
-    time_attrs: dict[str, Any] = field(default_factory=lambda: {"units": "time units of the system"})
-
-    def to_dataset(self) -> xr.Dataset:
-        import xarray as xr
-
-        n_traj, _, dim = self.x.shape
-        ds = xr.Dataset(
-            {"x": (("trajectory", "time", "dim"), self.x)},
-            coords={"trajectory": np.arange(n_traj), "time": self.time, "dim": np.arange(dim)},
-        )
-        ds["x"].attrs.update(self.x_attrs)
-        ds["time"].attrs.update(self.time_attrs)
-        ds.attrs.update(self.attrs)
-        return ds
 
 
 def _same_signature(public: Any, implementation: Any) -> None:
@@ -480,30 +449,6 @@ def noise_scale(system: System, first_block: np.ndarray) -> np.ndarray:
     return first_block.reshape(-1, system.dim).std(axis=0)
 
 
-def add_observation_noise(
-    data: np.ndarray, noise: float, std: np.ndarray, seed: int, *, start: int, chunk: int
-) -> np.ndarray:
-    """Add ``noise * std * N(0,1)`` to samples ``data`` (B, T, D) that begin at time index ``start``.
-
-    The noise of each time chunk ``k`` (``chunk`` samples) comes from its own stream
-    ``default_rng([seed, k])`` so that a run written chunk by chunk, or resumed, draws the same
-    noise as a run done in one piece.
-    """
-    if noise == 0:
-        return data
-    out = np.empty_like(data)
-    n_t = data.shape[1]
-    pos = 0
-    while pos < n_t:
-        k, offset = divmod(start + pos, chunk)
-        take = min(chunk - offset, n_t - pos)
-        rng = np.random.default_rng([seed, k])
-        eps = rng.standard_normal((data.shape[0], chunk, data.shape[2]))[:, offset : offset + take]
-        out[:, pos : pos + take] = data[:, pos : pos + take] + noise * std * eps
-        pos += take
-    return out
-
-
 def trajectory_attrs(
     system: System,
     sampling: Sampling,
@@ -518,21 +463,8 @@ def trajectory_attrs(
 ) -> dict[str, Any]:
     """The provenance attributes written with every trajectory dataset (netCDF-safe types)."""
     params = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in system.params.items()}
-    attrs = system.info.as_attrs()
-    attrs.update(
-        parameters=json.dumps(params, sort_keys=True),
-        solver=method if isinstance(system, Flow) else ("etdrk4" if system.info.kind == "pde" else "map"),
-        rtol=float(rtol),
-        atol=float(atol),
-        solver_dt=float(dt) if dt is not None else float("nan"),
-        sample_dt=float(sampling.sample_dt),
-        sampling_unit=sampling.unit,
-        points_per_unit=float(sampling.pts_per_unit),
-        transient=float(transient),
-        transient_unit=sampling.unit,
-        observation_noise=float(noise),
-        ic_spread=float(ic_spread),
-        seed=int(seed),
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    )
-    return attrs
+    solver = method if isinstance(system, Flow) else ("etdrk4" if system.info.kind == "pde" else "map")
+    return run_attrs(
+        system.info.as_attrs(), json.dumps(params, sort_keys=True), solver, sampling, rtol, atol, dt, transient,
+        noise, seed, ic_spread,
+    )  # fmt: skip
