@@ -14,14 +14,20 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = ["__version__", "get_system", "list_systems", "system_info"]
 
 
-def __getattr__(name: str):  # PEP 562: `chaosbench generate` from a recorded plan never imports torch
-    if name in ("get_system", "list_systems", "system_info"):
-        from . import systems
+_SUBPACKAGES = ("data", "evaluation", "report", "reproduce", "simulate", "systems", "training")
 
-        value = getattr(systems, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str):  # PEP 562: `chaosbench generate` from a recorded plan never imports torch
+    import importlib
+
+    if name in ("get_system", "list_systems", "system_info"):
+        value = getattr(importlib.import_module(".systems", __name__), name)
+    elif name in _SUBPACKAGES:  # `import chaosbench_py as cb; cb.systems...` as when systems was imported eagerly
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():

@@ -274,3 +274,17 @@ def test_kernel_right_hand_side_is_torchs_bit_for_bit(cache, name):
     for t in (0.0, 1.37, 250.5):
         want = system(torch.tensor(t, dtype=torch.float64), torch.from_numpy(x)).numpy()
         np.testing.assert_array_equal(fast_start.rhs_values(rhs, t, x, native_dop853._vml_table()), want)
+
+
+def test_importing_the_package_does_not_import_torch():
+    """``import chaosbench_py`` is light (the fast start needs it); its names and subpackages still resolve."""
+    code = (
+        "import sys, chaosbench_py as cb; assert 'torch' not in sys.modules, 'imported torch'; "
+        "assert cb.get_system('Lorenz').dim == 3 and 'Lorenz' in cb.systems.list_systems(); "
+        "assert callable(cb.simulate.generate_trajectories); assert 'get_system' in dir(cb)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        import chaosbench_py
+
+        chaosbench_py.nonexistent  # noqa: B018
