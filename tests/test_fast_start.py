@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -156,6 +157,14 @@ def test_plan_with_parameters_is_its_own(cache):
     assert fast_start.plan_path("Lorenz", None, {"rho": 30.0}) != fast_start.plan_path("Lorenz", None, {})
 
 
+def test_plans_belong_to_one_environment(cache, monkeypatch):
+    """Two virtual environments sharing a cache folder keep separate plans (each calls its own torch)."""
+    here = fast_start.plan_path("Lorenz", None, {})
+    assert fast_start.torch_library() == str(pathlib.Path(torch.__file__).parent / "lib" / "libtorch_cpu.so")
+    monkeypatch.setattr(fast_start, "torch_library", lambda: "/elsewhere/torch/lib/libtorch_cpu.so")
+    assert fast_start.plan_path("Lorenz", None, {}) != here
+
+
 @needs_kernel
 def test_a_run_that_leaves_the_bound_gives_none(cache):
     """Divergence (here: a bound far inside the attractor) is left to the torch path, which names it."""
@@ -174,6 +183,9 @@ def test_stale_or_damaged_plans_are_not_used(cache):
     path.write_text(json.dumps(dict(plan, library=str(cache / "gone.so"))))
     assert load_plan(path) is None
     path.write_text(json.dumps(dict(plan, format=0)))
+    assert load_plan(path) is None
+    # another virtual environment's torch: loading its libtorch_cpu beside this one aborts the process
+    path.write_text(json.dumps(dict(plan, vml_library="/elsewhere/.venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so")))
     assert load_plan(path) is None
     path.write_text("{not json")
     assert load_plan(path) is None

@@ -442,9 +442,26 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
+def torch_library() -> str | None:
+    """Path of this environment's ``libtorch_cpu`` (found without importing torch), or None without torch.
+
+    A plan calls torch's VML routines from it, so a plan belongs to one environment: loading a second
+    ``libtorch_cpu`` (another virtual environment's) into a process that imported torch aborts it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return str(pathlib.Path(spec.origin).parent / "lib" / "libtorch_cpu.so")
+
+
 def plan_path(system: str, dim: int | None, params: dict[str, Any]) -> pathlib.Path:
-    """Where the plan of ``system`` (catalog name, ``--dim``, ``--param`` overrides) is kept."""
-    spec = json.dumps({"system": system, "dim": dim, "params": params}, sort_keys=True)
+    """Where the plan of ``system`` (catalog name, ``--dim``, ``--param`` overrides) is kept for this
+    environment's torch and these sources."""
+    spec = json.dumps({"system": system, "dim": dim, "params": params, "torch": torch_library()}, sort_keys=True)
     key = hashlib.sha256((spec + source_digest()).encode()).hexdigest()[:32]
     return cache_dir() / "plans" / f"{system}_{key}.json"
 
@@ -471,6 +488,8 @@ def load_plan(path: pathlib.Path) -> dict[str, Any] | None:
     if plan.get("cpu") != hashlib.sha256(cpu_identity().encode()).hexdigest():
         return None
     if not os.path.isfile(str(plan.get("library"))):
+        return None
+    if plan.get("vml_library") not in (None, torch_library()):  # another environment's torch
         return None
     return plan
 

@@ -474,7 +474,7 @@ def record_plan(
     import inspect
 
     from ..systems.base import Flow
-    from .fast_start import load_plan, plan_path, rhs_values, write_plan
+    from .fast_start import load_plan, plan_path, rhs_values, torch_library, write_plan
     from .solvers import (
         _BOUND_CHECK_EVERY,
         DIVERGENCE_FACTOR,
@@ -532,7 +532,7 @@ def record_plan(
         ),
         "library": library,
         "cpu": hashlib.sha256(cpu_identity().encode()).hexdigest(),
-        "vml_library": str(pathlib.Path(torch.__file__).parent / "lib" / "libtorch_cpu.so") if any(table) else None,
+        "vml_library": torch_library() if any(table) else None,
         "vml_names": list(_VML),
         "vml_enabled": [name for k, name in enumerate(_VML) if table[k]],
     }
