@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .fast_start import bind_kernel, cache_dir, cpu_identity, run_kernel
+from .fast_start import bind_kernel, cache_dir, cpu_identity, run_kernel, switched_on
 from .native_rhs import _VML, _Unsupported, trace_rhs
 
 logger = logging.getLogger(__name__)
@@ -378,7 +378,7 @@ def _vml_table() -> Any:
 
 def enabled() -> bool:
     """False when ``CHAOSBENCH_NATIVE`` is ``0`` / ``false`` / ``no`` / ``off``."""
-    return os.environ.get("CHAOSBENCH_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
+    return switched_on("CHAOSBENCH_NATIVE")
 
 
 def native_kernel(f: Any, x: torch.Tensor) -> Any:
@@ -542,3 +542,12 @@ def record_plan(
         return None
     write_plan(path, plan)
     return path
+
+
+def record_plan_after_run(system: Any, dim_arg: int | None, params: dict[str, Any], arrays: Any) -> None:
+    """:func:`record_plan` from a finished run's :class:`~.fast_start.TrajectoryArrays`, checked at t = 0 and at its
+    first sample's time. The plan only speeds up later runs: a failure to record it is logged, never raised."""
+    try:
+        record_plan(system, dim_arg, params, arrays.x, (0.0, float(arrays.attrs["time_offset"])))
+    except Exception as exc:  # noqa: BLE001
+        logger.info("generate: no fast-start plan recorded for %s (%s)", getattr(system, "name", system), exc)
