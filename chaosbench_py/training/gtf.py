@@ -93,7 +93,9 @@ class GTFConfig:
     seed: seeds the sequence sampler. device: ``"cpu"``, ``"cuda"``... bf16: autocast the forward
     pass to bfloat16 (GPU). checkpoint_every: write a checkpoint every this many steps (0: only at the end).
     progress: show a tqdm bar. fast_path: use the analytic-BPTT rollout for a shPLRNN (see
-    :func:`gtf_forward`; ``False``: the step-by-step loop under autograd).
+    :func:`gtf_forward`; ``False``: the step-by-step loop under autograd). forcing_gradient: also
+    differentiate through the forcing signals ``ẑ = pinv(B) x`` (``False``: constants of the step, as
+    the reference code; only an affine read-out is affected).
     """
 
     sequence_length: int = 200
@@ -119,6 +121,7 @@ class GTFConfig:
     checkpoint_every: int = 0
     progress: bool = True
     fast_path: bool = True
+    forcing_gradient: bool = False
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -172,13 +175,22 @@ class GTFConfig:
 
 
 # ---------------------------------------------------------------------------- forcing
-def _forcing_targets(model: nn.Module, x: torch.Tensor, partial: bool) -> tuple[torch.Tensor, bool]:
-    """Forcing signals for ``x (S, T, N)`` computed once: ``(ẑ (S, T, M or N), partial?)``."""
+def _forcing_targets(
+    model: nn.Module, x: torch.Tensor, partial: bool, forcing_gradient: bool = False
+) -> tuple[torch.Tensor, bool]:
+    """Forcing signals for ``x (S, T, N)`` computed once: ``(ẑ (S, T, M or N), partial?)``.
+
+    ``forcing_gradient=False`` (the reference code): ``ẑ`` is a constant of the step's gradient, as
+    the Julia code computes it before ``Flux.gradient`` (``training.jl``); with an affine read-out the
+    loss then reaches ``B`` only through the initial state and the read-out, not through ``pinv(B) x_t``.
+    """
     n = x.shape[-1]
-    m = model.init_state(x[:, :1]).shape[-1]
+    with torch.no_grad():
+        m = model.init_state(x[:, :1]).shape[-1]
     if partial and getattr(model, "B", None) is None and m > n:
         return x, True
-    return model.forcing_signal(x), False
+    zhat = model.forcing_signal(x)
+    return (zhat if forcing_gradient else zhat.detach()), False
 
 
 def _mix(z: torch.Tensor, target: torch.Tensor, alpha: float, partial: bool) -> torch.Tensor:
@@ -209,18 +221,27 @@ def fast_path_available(model: nn.Module, x: torch.Tensor) -> bool:
 
 
 def _forced_latents(
-    model: nn.Module, x: torch.Tensor, alphas: list[float], partial_forcing: bool
+    model: nn.Module,
+    x: torch.Tensor,
+    alphas: list[float],
+    partial_forcing: bool,
+    forcing_gradient: bool = False,
 ) -> torch.Tensor:
     """Fast path: latent states ``z_1..z_T (S, T, M)`` before forcing, per-step ``α_t``, analytic BPTT."""
     z0 = model.init_state(x[:, 0])
     targets = None
     if any(a != 0.0 for a in alphas):
-        targets, _ = _forcing_targets(model, x[:, 1:], partial_forcing)
+        targets, _ = _forcing_targets(model, x[:, 1:], partial_forcing, forcing_gradient)
     return forced_rollout(model, z0, targets, alphas)
 
 
 def gtf_forward(
-    model: nn.Module, x: torch.Tensor, alpha: float, partial_forcing: bool = True, fast_path: bool = True
+    model: nn.Module,
+    x: torch.Tensor,
+    alpha: float,
+    partial_forcing: bool = True,
+    fast_path: bool = True,
+    forcing_gradient: bool = False,
 ) -> torch.Tensor:
     """GTF forward pass: ``x (S, T+1, N)`` → predicted observations ``x̂_{1:T}`` of shape ``(S, T, N)``.
 
@@ -233,13 +254,19 @@ def gtf_forward(
     second on one CPU thread at the GTF paper's sizes, see ``benchmarks/RESULTS.md``; first-order
     gradients only). ``fast_path=False`` forces the step-by-step loop under autograd (e.g. for double
     backward or ``torch.func`` transforms).
+
+    ``forcing_gradient``: whether the gradient also flows through the forcing signals
+    ``ẑ_t = forcing_signal(x_t)`` (with an affine read-out, into ``B`` through ``pinv(B) x_t``).
+    ``False`` (default) is the reference code, which computes ``ẑ`` outside the differentiated
+    function; the initial state ``init_state(x_0)`` is differentiated in both.
     """
     _check_sequences(x)
     if fast_path and fast_path_available(model, x):
-        return model.observe(_forced_latents(model, x, [float(alpha)] * (x.shape[1] - 1), partial_forcing))
+        alphas = [float(alpha)] * (x.shape[1] - 1)
+        return model.observe(_forced_latents(model, x, alphas, partial_forcing, forcing_gradient))
     z = model.init_state(x[:, 0])
     if alpha != 0.0:
-        targets, partial = _forcing_targets(model, x[:, 1:], partial_forcing)
+        targets, partial = _forcing_targets(model, x[:, 1:], partial_forcing, forcing_gradient)
     outs = []
     for t in range(1, x.shape[1]):
         z = model.step(z)
@@ -250,20 +277,20 @@ def gtf_forward(
 
 
 def sparse_forcing_forward(
-    model: nn.Module, x: torch.Tensor, interval: int, fast_path: bool = True
+    model: nn.Module, x: torch.Tensor, interval: int, fast_path: bool = True, forcing_gradient: bool = False
 ) -> torch.Tensor:
     """Sparse teacher forcing: like :func:`gtf_forward` with ``α = 1`` at ``t ≡ 0 (mod interval)``, else 0.
 
-    ``fast_path``: as in :func:`gtf_forward` (per-step ``α_t ∈ {0, 1}``).
+    ``fast_path``, ``forcing_gradient``: as in :func:`gtf_forward` (per-step ``α_t ∈ {0, 1}``).
     """
     _check_sequences(x)
     if interval < 1:
         raise InputError(f"interval must be >= 1, got {interval!r}")
     if fast_path and fast_path_available(model, x):
         alphas = [1.0 if t % interval == 0 else 0.0 for t in range(1, x.shape[1])]
-        return model.observe(_forced_latents(model, x, alphas, True))
+        return model.observe(_forced_latents(model, x, alphas, True, forcing_gradient))
     z = model.init_state(x[:, 0])
-    targets, partial = _forcing_targets(model, x[:, 1:], True)
+    targets, partial = _forcing_targets(model, x[:, 1:], True, forcing_gradient)
     outs = []
     for t in range(1, x.shape[1]):
         z = model.step(z)
@@ -278,9 +305,11 @@ def gtf_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Training loss (total, MSE part) on a batch ``x (S, T+1, N)`` under ``config``'s forcing."""
     if config.forcing == "sparse":
-        pred = sparse_forcing_forward(model, x, config.stf_interval, config.fast_path)
+        pred = sparse_forcing_forward(
+            model, x, config.stf_interval, config.fast_path, config.forcing_gradient
+        )
     else:
-        pred = gtf_forward(model, x, alpha, config.partial_forcing, config.fast_path)
+        pred = gtf_forward(model, x, alpha, config.partial_forcing, config.fast_path, config.forcing_gradient)
     mse = torch.mean((pred.float() - x[:, 1:].float()) ** 2)
     loss = mse
     if config.lambda_latent > 0:

@@ -20,7 +20,8 @@ __all__ = ["GTF_KEYS", "GTFTask", "gtf_options"]
 
 #: the keys of ``task.gtf`` (the forcing fields of :class:`GTFConfig`; the schedule is the run's own)
 GTF_KEYS = ("sequence_length", "alpha", "alpha_method", "alpha_update_interval", "alpha_decay",
-            "partial_forcing", "forcing", "stf_interval", "lambda_latent", "lambda_observation", "fast_path")  # fmt: skip
+            "partial_forcing", "forcing", "stf_interval", "lambda_latent", "lambda_observation", "fast_path",
+            "forcing_gradient")  # fmt: skip
 
 
 def gtf_options(values: dict[str, Any]) -> GTFConfig:
