@@ -63,7 +63,7 @@ never acts (logged gradient norms ≤ 2.3), so ``published`` is the paper's sche
 ECG forcing signals — a stated deviation. The reference code computes the forcing signals ``ẑ_t = pinv(B) x_t``
 before its gradient call (``training.jl``), so they are constants of each step's gradient; the package's GTF
 does the same by default (``task.gtf.forcing_gradient: false``). The ECG recipe sets ``forcing_gradient: true``
-(the gradient also reaches ``B`` through ``ẑ_t``), the setting every ECG figure before 2026-12-07 13:00 used,
+(the gradient also reaches ``B`` through ``ẑ_t``), the setting of every ECG figure before this option existed,
 because it measured better at the ``published`` budget: 9 seeds with it gave medians D_stsp 4.02, D_H 0.333,
 PE(20) 2.55e-3, no divergent free run; with the reference's constant signals (same budget, seeds 0–4, the AMD
 machine) 5 seeds gave medians 4.70 / **0.397** / **2.82e-3**, D_H above 0.36 in 3 of 5 seeds and one divergent free
