@@ -7,7 +7,8 @@ version: "fast, torch") and ``fast_path=True`` as shipped (the recurrence and it
 :mod:`emulators._native_plrnn`, where a C compiler is found: "fast, C"). Cases (Hess et al., ICML 2023 settings):
 
 * **ECG**: clipped shPLRNN, M = 5, H = 250, affine read-out, constant α = 0.3, sequence length 200,
-  batch 16, λ_obs = 1e-7, gradient clipping 10 (as the ``gtf-ecg`` recipe, :mod:`chaosbench_py.reproduce.gtf`).
+  batch 16, λ_obs = 1e-7, gradient clipping 10, gradient through the forcing signals (``forcing_gradient``)
+  (as the ``gtf-ecg`` recipe, :mod:`chaosbench_py.reproduce.gtf`).
 * **Lorenz-63**: clipped shPLRNN, M = 3, H = 100, identity read-out, product-bound aGTF (α estimated
   every 5 steps), sequence length 100, batch 16, λ_lat = 1e-5 (as ``configs/shplrnn_gtf_lorenz.yaml``).
 
@@ -67,7 +68,7 @@ def cases() -> dict[str, dict]:
             "model": {"obs_dim": 5, "latent_dim": 5, "hidden_dim": 250, "clipped": True, "observation": "affine"},
             "gtf": {"sequence_length": 200, "batch_size": 16, "alpha": 0.3, "alpha_method": "constant",
                     "lambda_latent": 0.0, "lambda_observation": 1e-7, "gradient_clip_norm": 10.0,
-                    "lr_start": 5e-3, "lr_end": 1e-5},
+                    "lr_start": 5e-3, "lr_end": 1e-5, "forcing_gradient": True},  # as the gtf-ecg recipe
             "data": ecg, "source": ecg_src,
         },
         "Lorenz-63": {
