@@ -52,8 +52,8 @@ GTF and 440 s for aGTF per seed with the C recurrence, the neural ODE at its own
 4.3 ± 0.6, 0.34 ± 0.02, (2.4 ± 0.1)e-3). At 5000 steps (the old default) every free run collapsed to a fixed point
 (D_stsp 15.8); the quick D_stsp of the GTF run falls below 6 only after ≈ 25 000 steps. Over 5 seeds the
 ``default`` gives GTF medians 4.72 / 0.346 / 2.74e-3; ``published`` (≈ 1250 CPU s per GTF seed on the Intel
-machine, ≈ 2300 on the AMD one) over 17 seeds gives 4.25 / 0.327 / 2.51e-3 (``benchmarks/RESULTS.md``): PE(20)
-stays just above the published spread at both (bound 2.5e-3).
+machine, ≈ 2400 on the AMD one) over the paper's 20 seeds gives 4.20 / 0.335 / 2.507e-3
+(``benchmarks/RESULTS.md``): PE(20) stays just above the published spread at both (bound 2.5e-3).
 
 CPU scaling of the ``default`` budget (the ``published`` budget keeps the paper's 250 000 steps): the learning
 rate 5e-3 → 1e-5 (published 1e-3 → 1e-6) decayed once per 50-step epoch, Lorenz-63 sequence length 100
